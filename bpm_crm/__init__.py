@@ -1,0 +1,51 @@
+"""bpm-crm: a CRM whose business processes are BPMN diagrams run by SpiffWorkflow."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request, session
+
+from bpm_crm.config import INSTANCE_DIR, Config
+from bpm_crm.extensions import babel, csrf, db, login_manager, migrate
+
+MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
+
+
+def select_locale() -> str:
+    """The user's chosen language, else the configured default (Chinese)."""
+    from flask import current_app
+
+    chosen = session.get("locale") if request else None
+    languages = current_app.config["LANGUAGES"]
+    if chosen in languages:
+        return chosen
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
+    """Build the application: the one place that knows every part."""
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR), template_folder="web/templates",
+                static_folder="web/static")
+    app.config.from_object(Config)
+    if isinstance(config, dict):
+        app.config.update(config)
+    elif config is not None:
+        app.config.from_object(config)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        Path(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
+    login_manager.init_app(app)
+    babel.init_app(app, locale_selector=select_locale,
+                   default_translation_directories=str(Path(__file__).parent / "translations"))
+    csrf.init_app(app)
+
+    from bpm_crm import api, web
+
+    web.register(app)
+    api.register(app)
+    return app

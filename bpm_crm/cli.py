@@ -1,0 +1,121 @@
+"""The `bpm-crm` command line: argument parsing only, each command one service call."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+from flask import Flask
+from flask_migrate import upgrade
+
+from bpm_crm import create_app
+from bpm_crm.config import Config
+from bpm_crm.engine.definitions import DefinitionInvalid
+from bpm_crm.errors import DomainError
+
+
+def _app() -> Flask:
+    return create_app(Config)
+
+
+@click.group()
+def main() -> None:
+    """bpm-crm: CRM with BPMN processes."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+def init() -> None:
+    """Create or upgrade the database schema and seed the roles."""
+    from bpm_crm.extensions import db
+    from bpm_crm.services import permissions
+
+    app = _app()
+    with app.app_context():
+        upgrade(directory=app.extensions["migrate"].directory)
+        permissions.seed_roles()
+        db.session.commit()
+    click.echo(f"database ready: {app.config['SQLALCHEMY_DATABASE_URI']}")
+
+
+@main.command()
+@click.option("--processes", "directory", default=None, help="directory of *.bpmn files")
+def deploy(directory: str | None) -> None:
+    """Deploy every diagram of the processes directory (unchanged files are not new versions)."""
+    from bpm_crm.services import workflow
+
+    app = _app()
+    with app.app_context():
+        try:
+            results = workflow.deploy_directory(directory or app.config["PROCESSES_DIR"])
+        except DefinitionInvalid as exc:
+            for problem in exc.problems:
+                click.echo(f"  {problem}", err=True)
+            sys.exit(1)
+        for definition, created in results:
+            state = "deployed" if created else "unchanged"
+            click.echo(f"{definition.process_id} v{definition.version} {state}")
+
+
+@main.command()
+def demo() -> None:
+    """Load demo users (every role) and demo opportunities."""
+    from bpm_crm.services import demo as demo_data
+
+    app = _app()
+    with app.app_context():
+        users = demo_data.load_demo_users()
+        made = demo_data.load_demo_opportunities()
+    click.echo(f"demo users created: {len(users)}; demo opportunities created: {made}")
+
+
+@main.command("create-user")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--name", "full_name", default="")
+@click.option("--role", "roles", multiple=True, required=True, help="role code, repeatable")
+@click.option("--department", default=None)
+@click.option("--superior", default=None, help="username of the superior")
+def create_user(username: str, password: str, full_name: str, roles: tuple[str, ...],
+                department: str | None, superior: str | None) -> None:
+    """Create a user."""
+    from bpm_crm.services import people
+
+    app = _app()
+    with app.app_context():
+        try:
+            user = people.create_user(username=username, password=password, full_name=full_name,
+                                      roles=list(roles), department=department, superior=superior)
+        except DomainError as exc:
+            click.echo(f"error: {exc.message} {getattr(exc, 'field_errors', '')}", err=True)
+            sys.exit(1)
+    click.echo(f"user {user.username} created")
+
+
+@main.command()
+@click.option("--host", default=lambda: os.environ.get("BPM_CRM_HOST", "127.0.0.1"))
+@click.option("--port", default=lambda: int(os.environ.get("BPM_CRM_PORT", "5000")), type=int)
+def run(host: str, port: int) -> None:
+    """Serve the web application (with the in-process timer loop when BPM_CRM_TIMER_MODE=inprocess)."""
+    from bpm_crm.services.demo import DEMO_PASSWORD
+    from bpm_crm.tasks import scheduler
+
+    app = _app()
+    if app.config["TIMER_MODE"] == "inprocess":
+        scheduler.start_in_background(app)
+    click.echo(f"\n  bpm-crm is running at http://{host}:{port}/")
+    click.echo(f"  demo logins (password {DEMO_PASSWORD}): supervisor1, manager1, manager2, director, admin, owner\n")
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+@main.command()
+def timers() -> None:
+    """Run the timer loop in the foreground (embedded setups without Celery)."""
+    from bpm_crm.tasks import scheduler
+
+    scheduler.run_forever(_app())
+
+
+if __name__ == "__main__":
+    main()

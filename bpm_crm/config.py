@@ -1,0 +1,49 @@
+"""Configuration read from the environment."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+INSTANCE_DIR = Path(os.environ.get("BPM_CRM_INSTANCE_DIR", Path.cwd() / "instance"))
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{INSTANCE_DIR / 'bpm-crm.sqlite3'}"
+
+
+class Config:
+    """Settings for a running product; every value can be overridden by an environment variable."""
+
+    SECRET_KEY = os.environ.get("BPM_CRM_SECRET_KEY", "dev-only-change-me")
+    SQLALCHEMY_DATABASE_URI = os.environ.get("BPM_CRM_DATABASE_URL", _default_database_url())
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    REDIS_URL = os.environ.get("BPM_CRM_REDIS_URL", "redis://127.0.0.1:6379/0")
+    CELERY_QUEUE = os.environ.get("BPM_CRM_CELERY_QUEUE", "bpm-crm")
+    # "inprocess": a thread in the web process advances due timers (embedded default);
+    # "celery": Celery beat enqueues the scan, workers fire the timers (production);
+    # "off": nothing fires timers (tests drive them by hand).
+    TIMER_MODE = os.environ.get("BPM_CRM_TIMER_MODE", "inprocess")
+    TIMER_POLL_SECONDS = float(os.environ.get("BPM_CRM_TIMER_POLL_SECONDS", "15"))
+    PROCESSES_DIR = os.environ.get("BPM_CRM_PROCESSES_DIR", str(Path(__file__).resolve().parent.parent / "processes"))
+    API_TOKEN_TTL_HOURS = int(os.environ.get("BPM_CRM_API_TOKEN_TTL_HOURS", "720"))
+    BABEL_DEFAULT_LOCALE = os.environ.get("BPM_CRM_DEFAULT_LOCALE", "zh_CN")
+    BABEL_DEFAULT_TIMEZONE = os.environ.get("BPM_CRM_TIMEZONE", "Asia/Shanghai")
+    LANGUAGES = ("zh_CN", "en")
+    PAGE_SIZE = 20
+    WTF_CSRF_TIME_LIMIT = None
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SCRIPT_TIMEOUT_SECONDS = float(os.environ.get("BPM_CRM_SCRIPT_TIMEOUT_SECONDS", "1.0"))
+    PASSWORD_HASH_METHOD = "scrypt"
+    TESTING = False
+
+
+class TestConfig(Config):
+    """Settings for the test suite: the database URL comes from the test fixture."""
+
+    TESTING = True
+    TIMER_MODE = "off"
+    WTF_CSRF_ENABLED = False
+    SECRET_KEY = "test-secret"
+    SERVER_NAME = None
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast hashing keeps per-test user seeding cheap

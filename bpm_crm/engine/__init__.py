@@ -1,0 +1,1 @@
+"""The SpiffWorkflow adapter: no Flask, no database."""

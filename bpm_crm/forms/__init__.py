@@ -1,0 +1,1 @@
+"""Record forms (Flask-WTF) and user-task forms."""

@@ -1,0 +1,73 @@
+"""Demo organisation and data: every role, two sales departments, a few opportunities."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bpm_crm.extensions import db
+from bpm_crm.models import Department, User
+from bpm_crm.services import opportunities, people, permissions
+
+DEMO_PASSWORD = "demo1234"
+
+# username, full name, roles, department, superior
+DEMO_USERS: list[tuple[str, str, list[str], str, str | None]] = [
+    ("admin", "系统管理员", ["admin"], "信息部", None),
+    ("ceo", "张总", ["executive"], "总经办", None),
+    ("director", "周总监", ["sales_director"], "销售中心", "ceo"),
+    ("supervisor1", "王主管", ["sales_supervisor"], "销售一部", "director"),
+    ("manager1", "李明", ["account_manager"], "销售一部", "supervisor1"),
+    ("manager3", "赵敏", ["account_manager"], "销售一部", "supervisor1"),
+    ("supervisor2", "陈主管", ["sales_supervisor"], "销售二部", "director"),
+    ("manager2", "刘洋", ["account_manager"], "销售二部", "supervisor2"),
+    ("agent", "孙客服", ["service_agent"], "客服部", None),
+    ("quality", "吴质量", ["department_head"], "质量部", None),
+    ("owner", "郑流程", ["process_owner"], "信息部", "admin"),
+]
+
+DEMO_OPPORTUNITIES = [
+    ("manager1", dict(source="展会", customer_name="杭州云启科技有限公司", probability=60,
+                      summary="采购200套办公软件", contact="钱经理", contact_phone="13800138001",
+                      description="客户在上海展会上表示有意向更换现有办公系统，预算约30万。")),
+    ("manager1", dict(source="老客户介绍", customer_name="苏州恒达机械制造厂", probability=40,
+                      summary="车间设备维保服务", contact="孙厂长", contact_phone="0512-66881234",
+                      description="老客户介绍，需要年度设备维保合同。")),
+    ("manager2", dict(source="官网咨询", customer_name="成都蜀味餐饮管理有限公司", probability=75,
+                      summary="连锁门店收银系统", contact="周总", contact_phone="13900139002",
+                      description="12家门店，希望三个月内上线。")),
+    ("supervisor1", dict(source="电话营销", customer_name="宁波港联物流有限公司", probability=30,
+                         summary="仓储管理系统升级", contact="吴主任", contact_phone="0574-87651234",
+                         description="现有系统老旧，正在评估供应商。")),
+]
+
+
+def load_demo_users() -> list[User]:
+    """Create the demo roles and users (skips users that exist); commits."""
+    permissions.seed_roles()
+    db.session.commit()
+    created = []
+    for username, full_name, roles, department, superior in DEMO_USERS:
+        if db.session.scalar(select(User.id).where(User.username == username)):
+            continue
+        created.append(people.create_user(username=username, password=DEMO_PASSWORD, full_name=full_name,
+                                          roles=roles, department=department, superior=superior))
+    heads = {"销售一部": "supervisor1", "销售二部": "supervisor2", "质量部": "quality", "销售中心": "director"}
+    for dept_name, username in heads.items():
+        dept = db.session.scalar(select(Department).where(Department.name == dept_name))
+        head = db.session.scalar(select(User).where(User.username == username))
+        if dept is not None and head is not None and dept.head_id is None:
+            dept.head_id = head.id
+    db.session.commit()
+    return created
+
+
+def load_demo_opportunities() -> int:
+    """Create the demo opportunities (each starts its process) unless some exist; commits."""
+    from bpm_crm.models import Opportunity
+
+    if db.session.scalar(select(Opportunity.id).limit(1)):
+        return 0
+    for username, values in DEMO_OPPORTUNITIES:
+        user = db.session.scalar(select(User).where(User.username == username))
+        if user is not None:
+            opportunities.create_opportunity(user=user, values=values)
+    return len(DEMO_OPPORTUNITIES)

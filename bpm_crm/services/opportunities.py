@@ -1,0 +1,128 @@
+"""Opportunity use cases: create (starts its process), edit, delete, read, list."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, or_, select
+
+from bpm_crm.errors import Conflict, Forbidden, NotFound
+from bpm_crm.extensions import db
+from bpm_crm.models import Opportunity, OpportunityStatus, User
+from bpm_crm.services import permissions, workflow
+from bpm_crm.services.transaction import unit_of_work
+from bpm_crm.services.paging import Page, paginate
+from bpm_crm.services.people import active_account_managers
+
+PROCESS_ID = "opportunity"
+EDITABLE_FIELDS = ("source", "customer_name", "probability", "summary", "contact", "contact_phone", "description")
+OWNER_COLUMNS = (Opportunity.created_by_id, Opportunity.assignee_id)
+
+
+def _visible(user: User) -> Select:
+    return select(Opportunity).where(permissions.scope_clause(user, "opportunity.read", OWNER_COLUMNS))
+
+
+def get_opportunity(*, opportunity_id: int, user: User) -> Opportunity:
+    """An opportunity within the user's read scope; NotFound otherwise."""
+    opportunity = db.session.scalar(_visible(user).where(Opportunity.id == opportunity_id))
+    if opportunity is None:
+        raise NotFound("销售机会不存在或您无权查看")
+    return opportunity
+
+
+def list_opportunities(
+    *, user: User, q: str | None = None, status: str | None = None, page: int = 1, per_page: int = 20
+) -> Page:
+    """The user's visible opportunities, newest first, searched and filtered."""
+    query = _visible(user)
+    if q:
+        like = f"%{q.strip()}%"
+        query = query.where(
+            or_(
+                Opportunity.customer_name.ilike(like),
+                Opportunity.summary.ilike(like),
+                Opportunity.number.ilike(like),
+                Opportunity.contact.ilike(like),
+            )
+        )
+    if status:
+        query = query.where(Opportunity.status == status)
+    return paginate(query.order_by(Opportunity.id.desc()), page=page, per_page=per_page)
+
+
+@unit_of_work
+def create_opportunity(*, user: User, values: dict[str, Any]) -> Opportunity:
+    """Record a new opportunity and start its assignment process; commits."""
+    permissions.require(user, "opportunity.create")
+    opportunity = Opportunity(
+        **{name: values.get(name) for name in EDITABLE_FIELDS},
+        status=OpportunityStatus.UNASSIGNED.value,
+        created_by_id=user.id,
+        updated_by_id=user.id,
+    )
+    db.session.add(opportunity)
+    db.session.flush()
+    opportunity.number = f"JH{opportunity.id:06d}"
+    instance = workflow.start_instance(
+        process_id=PROCESS_ID,
+        business_type="opportunity",
+        business_id=opportunity.id,
+        owner_id=user.id,
+        title=f"{opportunity.number} {opportunity.customer_name}",
+        data={"opportunity_id": opportunity.id, "customer_name": opportunity.customer_name,
+              "probability": opportunity.probability},
+        user=user,
+    )
+    opportunity.process_instance_id = instance.id
+    return opportunity
+
+
+def _editable(opportunity_id: int, user: User, action: str) -> Opportunity:
+    opportunity = get_opportunity(opportunity_id=opportunity_id, user=user)
+    if not permissions.in_scope(user, action, [opportunity.created_by_id]):
+        raise Forbidden("只有创建人可以修改或删除此销售机会")
+    if opportunity.status != OpportunityStatus.UNASSIGNED:
+        raise Conflict(f"销售机会已{opportunity.status}，不能再修改或删除")
+    return opportunity
+
+
+@unit_of_work
+def update_opportunity(*, opportunity_id: int, user: User, values: dict[str, Any]) -> Opportunity:
+    """Edit an opportunity while it is still 未指派; commits."""
+    opportunity = _editable(opportunity_id, user, "opportunity.update")
+    for name in EDITABLE_FIELDS:
+        if name in values:
+            setattr(opportunity, name, values[name])
+    opportunity.updated_by_id = user.id
+    return opportunity
+
+
+@unit_of_work
+def delete_opportunity(*, opportunity_id: int, user: User) -> None:
+    """Delete a 未指派 opportunity (creator only) and end its process cleanly; commits."""
+    opportunity = _editable(opportunity_id, user, "opportunity.delete")
+    if opportunity.created_by_id != user.id:
+        raise Forbidden("只有创建人可以删除此销售机会")
+    if opportunity.process_instance_id:
+        instance = db.session.get(workflow.ProcessInstance, opportunity.process_instance_id)
+        if instance is not None:
+            workflow.cancel_instance(instance=instance, user=user, reason=f"销售机会 {opportunity.number} 已删除")
+            instance.business_id = None
+    db.session.delete(opportunity)
+
+
+def _load(opportunity_id: int) -> Opportunity | None:
+    return db.session.get(Opportunity, opportunity_id)
+
+
+def _form_choices(user: User, record: Any, form_key: str) -> dict[str, list[tuple[int, str]]]:
+    if form_key == "assign_opportunity":
+        return {"assignee_id": [(u.id, _label(u)) for u in active_account_managers(user)]}
+    return {}
+
+
+def _label(user: User) -> str:
+    return f"{user.full_name}（{user.department.name}）" if user.department else user.full_name
+
+
+workflow.BUSINESS_TYPES["opportunity"] = workflow.BusinessBinding(load=_load, form_choices=_form_choices)

@@ -1,0 +1,1 @@
+"""Background work: the timer scheduler (in-process loop or Celery beat + workers)."""

@@ -1,0 +1,44 @@
+"""The in-process timer loop of the embedded default (and of `bpm-crm timers`)."""
+from __future__ import annotations
+
+import logging
+import threading
+
+from flask import Flask
+
+from bpm_crm.extensions import db
+from bpm_crm.services import workflow
+
+log = logging.getLogger(__name__)
+
+
+def run_due_timers(app: Flask) -> int:
+    """One pass: advance every instance whose timer is due."""
+    with app.app_context():
+        try:
+            return workflow.fire_due_timers()
+        finally:
+            db.session.remove()
+
+
+def run_forever(app: Flask, stop: threading.Event | None = None) -> None:
+    """Poll for due timers until `stop` is set."""
+    stop = stop or threading.Event()
+    interval = app.config["TIMER_POLL_SECONDS"]
+    log.info("timer loop polling every %ss", interval)
+    while not stop.is_set():
+        try:
+            fired = run_due_timers(app)
+            if fired:
+                log.info("advanced %d instance(s) with due timers", fired)
+        except Exception:  # keep the loop alive; the next pass retries
+            log.exception("timer pass failed")
+        stop.wait(interval)
+
+
+def start_in_background(app: Flask) -> threading.Event:
+    """Start the loop on a daemon thread; set the returned event to stop it."""
+    stop = threading.Event()
+    thread = threading.Thread(target=run_forever, args=(app, stop), name="bpm-crm-timers", daemon=True)
+    thread.start()
+    return stop

@@ -1,0 +1,244 @@
+"""The opportunity process end to end through the service layer, on each backend."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bpm_crm import clock
+from bpm_crm.errors import Conflict, Forbidden, Invalid, NotFound
+from bpm_crm.extensions import db
+from bpm_crm.models import Customer, HumanTask, InstanceStatus, OpportunityStatus, ProcessEvent, TaskStatus
+from bpm_crm.services import inbox, opportunities, workflow
+
+VALUES = dict(source="展会", customer_name="杭州测试科技有限公司", probability=60, summary="采购办公软件",
+              contact="钱经理", contact_phone="13800138001", description="有意向更换办公系统")
+
+
+def create(user, **changes):
+    return opportunities.create_opportunity(user=user, values={**VALUES, **changes})
+
+
+def open_task(opportunity, bpmn_id):
+    return db.session.scalar(
+        select(HumanTask).where(
+            HumanTask.instance_id == opportunity.process_instance_id,
+            HumanTask.bpmn_id == bpmn_id,
+            HumanTask.status == TaskStatus.OPEN,
+        )
+    )
+
+
+def test_creating_an_opportunity_offers_the_assign_task_to_supervisors_of_the_department(users):
+    opportunity = create(users["manager1"])
+    assert opportunity.number == f"JH{opportunity.id:06d}"
+    assert opportunity.status == OpportunityStatus.UNASSIGNED
+    task = open_task(opportunity, "assign")
+    assert task.candidate_role == "sales_supervisor" and task.assignee_id is None
+    assert task.due_at is not None  # the boundary timer's due time
+
+    claimable = {t.id for t in inbox.list_tasks(user=users["supervisor1"], view="claimable").items}
+    assert task.id in claimable
+    other_department = {t.id for t in inbox.list_tasks(user=users["supervisor2"], view="claimable").items}
+    assert task.id not in other_department
+    assert inbox.counts(user=users["supervisor1"]).claimable == 1
+
+
+def test_whole_journey_to_success_creates_the_customer(users):
+    manager, supervisor = users["manager1"], users["supervisor1"]
+    opportunity = create(manager)
+
+    assign = open_task(opportunity, "assign")
+    workflow.complete_task(task_id=assign.id, user=supervisor, data={"assignee_id": manager.id})
+    db.session.refresh(opportunity)
+    assert opportunity.status == OpportunityStatus.ASSIGNED
+    assert opportunity.assignee_id == manager.id and opportunity.assigned_at is not None
+
+    plan = open_task(opportunity, "make_plan")
+    assert plan.assignee_id == manager.id
+    workflow.save_draft(task_id=plan.id, user=manager, data={"plan_items": [
+        {"date": "2026-12-01", "content": "电话拜访"}]})
+    db.session.refresh(opportunity)
+    first = opportunity.plan_items[0]
+    workflow.complete_task(task_id=plan.id, user=manager, data={"plan_items": [
+        {"id": first.id, "date": "2030-01-01", "content": "电话拜访，确认需求"},
+        {"date": "2026-12-08", "content": "上门演示"}]})
+    db.session.refresh(opportunity)
+    assert [(i.date.isoformat(), i.content) for i in opportunity.plan_items] == [
+        ("2026-12-01", "电话拜访，确认需求"), ("2026-12-08", "上门演示")]  # a saved date never changes
+
+    execute = open_task(opportunity, "execute_plan")
+    items = opportunity.plan_items
+    workflow.save_draft(task_id=execute.id, user=manager,
+                        data={"plan_results": [{"id": items[0].id, "result": "客户有意向"}]})
+    workflow.save_draft(task_id=execute.id, user=manager,
+                        data={"plan_results": [{"id": items[0].id, "result": "客户有明确意向"}]})
+    workflow.complete_task(task_id=execute.id, user=manager, data={
+        "plan_results": [{"id": items[0].id, "result": "客户有明确意向"}, {"id": items[1].id, "result": "演示成功"}],
+        "decision": "success"}, comment="签约")
+
+    db.session.refresh(opportunity)
+    assert opportunity.status == OpportunityStatus.SUCCEEDED
+    customer = db.session.scalar(select(Customer).where(Customer.opportunity_id == opportunity.id))
+    assert (customer.name, customer.contact_name, customer.phone) == (
+        VALUES["customer_name"], VALUES["contact"], VALUES["contact_phone"])
+    assert customer.owner_id == manager.id and customer.number.startswith("KH")
+    assert [i.result for i in opportunity.plan_items] == ["客户有明确意向", "演示成功"]
+    instance = db.session.get(workflow.ProcessInstance, opportunity.process_instance_id)
+    assert instance.status == InstanceStatus.COMPLETED and instance.next_timer_at is None
+    actions = [e.action for e in workflow.history(instance.id)]
+    assert actions[0] == "started" and actions[-1] == "completed"
+    assert actions.count("completed_task") == 3
+    done = [e for e in workflow.history(instance.id) if e.action == "completed_task"]
+    assert done[-1].user_id == manager.id and done[-1].comment == "签约" and done[-1].data["decision"] == "success"
+
+
+def test_terminating_development_marks_the_opportunity_failed(users):
+    manager, supervisor = users["manager1"], users["supervisor1"]
+    opportunity = create(manager)
+    workflow.complete_task(task_id=open_task(opportunity, "assign").id, user=supervisor,
+                           data={"assignee_id": manager.id})
+    workflow.complete_task(task_id=open_task(opportunity, "make_plan").id, user=manager,
+                           data={"plan_items": [{"date": "2026-12-01", "content": "拜访"}]})
+    workflow.complete_task(task_id=open_task(opportunity, "execute_plan").id, user=manager,
+                           data={"plan_results": [], "decision": "fail"})
+    db.session.refresh(opportunity)
+    assert opportunity.status == OpportunityStatus.FAILED
+    assert db.session.scalar(select(Customer).where(Customer.opportunity_id == opportunity.id)) is None
+
+
+def test_completing_twice_succeeds_once(users):
+    opportunity = create(users["manager1"])
+    task = open_task(opportunity, "assign")
+    workflow.complete_task(task_id=task.id, user=users["supervisor1"], data={"assignee_id": users["manager1"].id})
+    with pytest.raises(Conflict):
+        workflow.complete_task(task_id=task.id, user=users["supervisor1"],
+                               data={"assignee_id": users["manager3"].id})
+    db.session.refresh(opportunity)
+    assert opportunity.assignee_id == users["manager1"].id
+    completions = db.session.scalars(select(ProcessEvent).where(ProcessEvent.action == "completed_task")).all()
+    assert len(completions) == 1
+
+
+def test_wrong_form_values_change_nothing(users):
+    opportunity = create(users["manager1"])
+    task = open_task(opportunity, "assign")
+    for bad in ({}, {"assignee_id": "abc"}, {"assignee_id": users["supervisor2"].id},
+                {"assignee_id": users["manager2"].id}):  # manager2 is outside supervisor1's department
+        with pytest.raises(Invalid) as err:
+            workflow.complete_task(task_id=task.id, user=users["supervisor1"], data=bad)
+        assert "assignee_id" in err.value.field_errors
+    db.session.refresh(task)
+    assert task.status == TaskStatus.OPEN and task.assignee_id is None  # the failed attempt did not claim it
+    db.session.refresh(opportunity)
+    assert opportunity.status == OpportunityStatus.UNASSIGNED
+
+    workflow.complete_task(task_id=task.id, user=users["supervisor1"], data={"assignee_id": users["manager1"].id})
+    plan = open_task(opportunity, "make_plan")
+    with pytest.raises(Invalid) as err:
+        workflow.complete_task(task_id=plan.id, user=users["manager1"],
+                               data={"plan_items": [{"date": "2026/12/01", "content": ""}]})
+    assert set(err.value.field_errors) == {"plan_items-0-date", "plan_items-0-content"}
+    with pytest.raises(Invalid):
+        workflow.complete_task(task_id=plan.id, user=users["manager1"], data={"plan_items": []})
+    db.session.refresh(opportunity)
+    assert opportunity.plan_items == []
+
+
+def test_someone_elses_task_is_refused(users):
+    opportunity = create(users["manager1"])
+    task = open_task(opportunity, "assign")
+    with pytest.raises(NotFound):  # supervisor2's department cannot even see it
+        workflow.complete_task(task_id=task.id, user=users["supervisor2"], data={"assignee_id": users["manager2"].id})
+    with pytest.raises(Forbidden):  # the creator sees it (his process) but it is not his task
+        workflow.complete_task(task_id=task.id, user=users["manager1"], data={"assignee_id": users["manager1"].id})
+    workflow.claim_task(task_id=task.id, user=users["supervisor1"])
+    with pytest.raises(Forbidden):
+        workflow.complete_task(task_id=task.id, user=users["director"], data={"assignee_id": users["manager1"].id})
+    db.session.refresh(task)
+    assert task.status == TaskStatus.OPEN and task.assignee_id == users["supervisor1"].id
+
+
+def test_claim_and_release(users):
+    opportunity = create(users["manager1"])
+    task = open_task(opportunity, "assign")
+    workflow.claim_task(task_id=task.id, user=users["supervisor1"])
+    assert [t.id for t in inbox.list_tasks(user=users["supervisor1"]).items] == [task.id]
+    with pytest.raises(Conflict):
+        workflow.claim_task(task_id=task.id, user=users["director"])
+    workflow.release_task(task_id=task.id, user=users["supervisor1"])
+    db.session.refresh(task)
+    assert task.assignee_id is None
+    assert [e.action for e in workflow.history(task.instance_id)][-2:] == ["claimed", "released"]
+
+
+def test_assign_timer_escalates_to_the_director_exactly_once(users):
+    start = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    clock.freeze(start)
+    opportunity = create(users["manager1"])
+    instance = db.session.get(workflow.ProcessInstance, opportunity.process_instance_id)
+    assert instance.next_timer_at == (start + timedelta(days=2)).replace(tzinfo=None)
+
+    clock.freeze(start + timedelta(days=1, hours=23))
+    assert workflow.fire_due_timers() == 0
+    assert open_task(opportunity, "assign") is not None
+
+    clock.freeze(start + timedelta(days=2, minutes=1))
+    assert workflow.fire_due_timers() == 1
+    assert workflow.fire_due_timers() == 0  # a second scheduler pass finds nothing due
+    assert open_task(opportunity, "assign") is None
+    escalated = open_task(opportunity, "assign_escalated")
+    assert escalated.candidate_role == "sales_director"
+    cancelled = db.session.scalar(select(HumanTask).where(HumanTask.bpmn_id == "assign"))
+    assert cancelled.status == TaskStatus.CANCELLED
+
+    workflow.complete_task(task_id=escalated.id, user=users["director"], data={"assignee_id": users["manager2"].id})
+    db.session.refresh(opportunity)
+    assert opportunity.status == OpportunityStatus.ASSIGNED and opportunity.assignee_id == users["manager2"].id
+    assert open_task(opportunity, "make_plan").assignee_id == users["manager2"].id
+
+
+def test_timer_state_survives_a_restart(users, app):
+    start = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    clock.freeze(start)
+    opportunity = create(users["manager1"])
+    instance_id = opportunity.process_instance_id
+    db.session.remove()  # a new process: nothing in memory, only the database
+    clock.freeze(start + timedelta(days=3))
+    assert workflow.fire_due_timers() == 1
+    assert db.session.scalar(select(HumanTask).where(
+        HumanTask.instance_id == instance_id, HumanTask.bpmn_id == "assign_escalated")) is not None
+
+
+def test_edit_and_delete_only_while_unassigned_and_delete_only_by_creator(users):
+    opportunity = create(users["manager1"])
+    with pytest.raises(Forbidden):
+        opportunities.delete_opportunity(opportunity_id=opportunity.id, user=users["supervisor1"])
+    opportunities.update_opportunity(opportunity_id=opportunity.id, user=users["manager1"],
+                                     values={"probability": 80})
+    instance_id = opportunity.process_instance_id
+    opportunities.delete_opportunity(opportunity_id=opportunity.id, user=users["manager1"])
+    instance = db.session.get(workflow.ProcessInstance, instance_id)
+    assert instance.status == InstanceStatus.CANCELLED and instance.next_timer_at is None
+    assert db.session.scalar(select(HumanTask).where(
+        HumanTask.instance_id == instance_id, HumanTask.status == TaskStatus.OPEN)) is None
+
+    second = create(users["manager1"])
+    workflow.complete_task(task_id=open_task(second, "assign").id, user=users["supervisor1"],
+                           data={"assignee_id": users["manager1"].id})
+    with pytest.raises(Conflict):
+        opportunities.update_opportunity(opportunity_id=second.id, user=users["manager1"], values={"probability": 1})
+    with pytest.raises(Conflict):
+        opportunities.delete_opportunity(opportunity_id=second.id, user=users["manager1"])
+
+
+def test_account_manager_cannot_read_another_departments_opportunity(users):
+    theirs = create(users["manager2"])
+    with pytest.raises(NotFound):
+        opportunities.get_opportunity(opportunity_id=theirs.id, user=users["manager1"])
+    assert opportunities.list_opportunities(user=users["manager1"]).total == 0
+    assert opportunities.get_opportunity(opportunity_id=theirs.id, user=users["supervisor2"]).id == theirs.id
+    assert opportunities.get_opportunity(opportunity_id=theirs.id, user=users["director"]).id == theirs.id
+    with pytest.raises(NotFound):
+        opportunities.get_opportunity(opportunity_id=theirs.id, user=users["supervisor1"])
