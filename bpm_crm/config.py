@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 INSTANCE_DIR = Path(os.environ.get("BPM_CRM_INSTANCE_DIR", Path.cwd() / "instance"))
@@ -11,10 +12,22 @@ def _default_database_url() -> str:
     return f"sqlite:///{INSTANCE_DIR / 'bpm-crm.sqlite3'}"
 
 
+def _secret_key() -> str:
+    """BPM_CRM_SECRET_KEY, else a random key kept in the instance directory (embedded default)."""
+    if key := os.environ.get("BPM_CRM_SECRET_KEY"):
+        return key
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 class Config:
     """Settings for a running product; every value can be overridden by an environment variable."""
 
-    SECRET_KEY = os.environ.get("BPM_CRM_SECRET_KEY", "dev-only-change-me")
+    SECRET_KEY = _secret_key()
     SQLALCHEMY_DATABASE_URI = os.environ.get("BPM_CRM_DATABASE_URL", _default_database_url())
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     REDIS_URL = os.environ.get("BPM_CRM_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -34,7 +47,7 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SCRIPT_TIMEOUT_SECONDS = float(os.environ.get("BPM_CRM_SCRIPT_TIMEOUT_SECONDS", "1.0"))
-    PASSWORD_HASH_METHOD = "scrypt"
+    PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105  (a hash method's name, not a password)
     TESTING = False
 
 
@@ -44,6 +57,6 @@ class TestConfig(Config):
     TESTING = True
     TIMER_MODE = "off"
     WTF_CSRF_ENABLED = False
-    SECRET_KEY = "test-secret"
+    SECRET_KEY = "test-secret"  # noqa: S105
     SERVER_NAME = None
-    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast hashing keeps per-test user seeding cheap
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # noqa: S105  fast hashing keeps per-test user seeding cheap

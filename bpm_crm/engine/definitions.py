@@ -11,9 +11,9 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.specs.MultiChoice import MultiChoice
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.defaults import ScriptTask, ServiceTask, UserTask
-from SpiffWorkflow.specs.MultiChoice import MultiChoice
 
 from bpm_crm.engine import sandbox
 from bpm_crm.engine.xmlsafe import UnsafeXml, parse_bpmn_xml

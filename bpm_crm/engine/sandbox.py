@@ -28,12 +28,12 @@ from RestrictedPython.transformer import copy_locations
 
 from bpm_crm import clock
 
-MAX_RANGE = 1_000_000
-MAX_SIZE = 1_000_000
-MAX_INT_BITS = 10_000
-MAX_FORMAT_NUMBER = 1_000
-MAX_OUTPUT_CHARS = 10_000_000
-MAX_MEMORY_GROWTH = 256 * 1024 * 1024
+MAX_RANGE = 1_000_000  # numbers in one range()
+MAX_SIZE = 1_000_000  # items or characters one guarded operation may produce
+MAX_INT_BITS = 10_000  # about 3,000 digits, well under Python's 4,300-digit str() limit
+MAX_FORMAT_NUMBER = 1_000  # widths and precisions in f-strings, digits in round()
+MAX_OUTPUT_CHARS = 10_000_000  # JSON-ish size of an expression's value or a script's new data
+MAX_MEMORY_GROWTH = 256 * 1024 * 1024  # growth of the process's resident memory during one run
 
 # Compiled code carries this filename; the tracer line-traces only frames that have it.
 _FILENAME = "<bpmn>"
@@ -94,8 +94,10 @@ _IN_PROGRESS = -2
 def _measure(value: Any, limit: int, strict: bool, memo: dict[int, int]) -> int:
     """Approximate length of value as text or JSON; past `limit` it stops counting, -1 = not JSON."""
     kind = type(value)
-    if kind is str or kind is bytes:
+    if kind is str:
         return len(value) + 2
+    if kind is bytes:
+        return -1 if strict else len(value) + 3
     if kind is int:
         return value.bit_length() // 3 + 2
     if kind is float or kind is bool or value is None:
@@ -493,7 +495,8 @@ _BINOP_GUARDS: dict[type[ast.operator], str] = {
 }
 
 
-# Compile-time checks in plain words, before RestrictedPython's own policy.
+# Compile-time checks in plain words, before RestrictedPython's own policy. Only calls of these names
+# are refused: none is a builtin here, so a bare name can only be task data (a record may have a 'type').
 _FORBIDDEN_CALLS = frozenset({
     "exec", "eval", "compile", "open", "getattr", "setattr", "delattr", "hasattr", "globals", "locals",
     "vars", "breakpoint", "input", "type", "super", "memoryview", "dir", "help", "exit", "quit", "object",

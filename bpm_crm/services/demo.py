@@ -7,7 +7,7 @@ from bpm_crm.extensions import db
 from bpm_crm.models import Department, User
 from bpm_crm.services import opportunities, people, permissions
 
-DEMO_PASSWORD = "demo1234"
+DEMO_PASSWORD = "demo1234"  # noqa: S105  (printed at start-up; demo data only)
 
 # username, full name, roles, department, superior
 DEMO_USERS: list[tuple[str, str, list[str], str, str | None]] = [

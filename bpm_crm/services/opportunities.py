@@ -9,9 +9,9 @@ from bpm_crm.errors import Conflict, Forbidden, NotFound
 from bpm_crm.extensions import db
 from bpm_crm.models import Opportunity, OpportunityStatus, User
 from bpm_crm.services import permissions, workflow
-from bpm_crm.services.transaction import unit_of_work
 from bpm_crm.services.paging import Page, paginate
 from bpm_crm.services.people import active_account_managers
+from bpm_crm.services.transaction import unit_of_work
 
 PROCESS_ID = "opportunity"
 EDITABLE_FIELDS = ("source", "customer_name", "probability", "summary", "contact", "contact_phone", "description")

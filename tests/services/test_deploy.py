@@ -1,0 +1,115 @@
+"""Deploying diagrams: validation with element ids, hostile XML, versions by content hash."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from bpm_crm.engine.definitions import DefinitionInvalid
+from bpm_crm.extensions import db
+from bpm_crm.models import HumanTask, ProcessDefinition, TaskStatus
+from bpm_crm.services import opportunities, workflow
+from tests.conftest import PROCESSES_DIR
+
+ORIGINAL = (PROCESSES_DIR / "opportunity.bpmn").read_text(encoding="utf-8")
+
+
+def versions() -> int:
+    return db.session.scalar(select(func.count()).select_from(ProcessDefinition)) or 0
+
+
+def problems_of(xml: str | bytes) -> list[str]:
+    with pytest.raises(DefinitionInvalid) as err:
+        workflow.deploy(xml=xml, file_name="opportunity.bpmn")
+    return [str(p) for p in err.value.problems]
+
+
+def test_an_unchanged_file_is_not_a_new_version(app):
+    assert versions() == 1
+    definition, created = workflow.deploy(xml=ORIGINAL, file_name="opportunity.bpmn")
+    assert not created and definition.version == 1 and versions() == 1
+
+
+def test_running_instances_finish_on_their_version_and_new_ones_use_the_newest(users):
+    first = opportunities.create_opportunity(user=users["manager1"], values=dict(
+        customer_name="甲公司", probability=50, summary="s", description="d"))
+    renamed = ORIGINAL.replace('name="指派销售机会"', 'name="指派销售机会（新版）"')
+    definition, created = workflow.deploy(xml=renamed, file_name="opportunity.bpmn")
+    assert created and definition.version == 2
+    second = opportunities.create_opportunity(user=users["manager1"], values=dict(
+        customer_name="乙公司", probability=50, summary="s", description="d"))
+
+    def assign_task(opportunity):
+        return db.session.scalar(select(HumanTask).where(
+            HumanTask.instance_id == opportunity.process_instance_id, HumanTask.status == TaskStatus.OPEN))
+
+    assert assign_task(first).name == "指派销售机会" and assign_task(first).instance.definition.version == 1
+    assert assign_task(second).name == "指派销售机会（新版）" and assign_task(second).instance.definition.version == 2
+    workflow.complete_task(task_id=assign_task(first).id, user=users["supervisor1"],
+                           data={"assignee_id": users["manager1"].id})
+    assert assign_task(first).bpmn_id == "make_plan"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (('id="opportunity.assign"', 'id="crm.no_such_handler"'),
+         "record_assignment: service task calls 'crm.no_such_handler', which is not a handler"),
+        (('value="assign_opportunity"', 'value="no_such_form"'), "assign: form 'no_such_form' does not exist"),
+        (('decision == "success"', '().__class__.__base__.__subclasses__()'), "outcome: condition"),
+        (('decision == "success"', '__import__("os").system("id")'), "outcome: condition"),
+        (('<bpmn:timeDuration>"P2D"</bpmn:timeDuration>', '<bpmn:timeDuration>open("/etc/passwd")</bpmn:timeDuration>'),
+         "assign_overdue: timer"),
+        (('value="assignee_id"/>\n        </spiffworkflow:properties>\n      </bpmn:extensionElements>\n'
+          '      <bpmn:incoming>flow_record_plan',
+          'value="getattr(assignee_id, \'__class__\')"/>\n        </spiffworkflow:properties>\n'
+          '      </bpmn:extensionElements>\n      <bpmn:incoming>flow_record_plan'),
+         "make_plan: assignee expression"),
+    ],
+)
+def test_a_bad_diagram_is_refused_with_the_element_and_never_replaces_the_good_one(app, change, expected):
+    bad = ORIGINAL.replace(*change)
+    assert bad != ORIGINAL
+    found = problems_of(bad)
+    assert any(expected in p for p in found), found
+    assert versions() == 1
+
+
+def test_every_problem_is_reported_at_once(app):
+    bad = ORIGINAL.replace('id="opportunity.assign"', 'id="x.one"').replace('id="opportunity.fail"', 'id="x.two"')
+    found = problems_of(bad)
+    assert {p.split(":")[0] for p in found} >= {"record_assignment", "close_failed"}
+
+
+def test_a_user_task_without_lane_or_assignee_is_refused(app):
+    no_lane = ORIGINAL.replace('<bpmn:flowNodeRef>assign_escalated</bpmn:flowNodeRef>', '')
+    assert any("assign_escalated" in p and "lane" in p for p in problems_of(no_lane))
+
+
+HOSTILE = {
+    "billion laughs": """<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d">
+<bpmn:process id="p" isExecutable="true"><bpmn:documentation>&lol3;</bpmn:documentation></bpmn:process>
+</bpmn:definitions>""",
+    "external entity": """<?xml version="1.0"?>
+<!DOCTYPE d [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d">
+<bpmn:process id="p" isExecutable="true"><bpmn:documentation>&xxe;</bpmn:documentation></bpmn:process>
+</bpmn:definitions>""",
+    "not xml": "this is not a diagram",
+    "wrong root": '<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>',
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_xml_is_refused(app, name):
+    assert problems_of(HOSTILE[name])
+    assert versions() == 1
+
+
+def test_a_10_mb_file_is_refused_before_parsing(app):
+    huge = ORIGINAL.replace("</bpmn:definitions>", "<!--" + "x" * (10 * 1024 * 1024) + "--></bpmn:definitions>")
+    found = problems_of(huge.encode())
+    assert any("MB" in p for p in found), found
+    assert versions() == 1
