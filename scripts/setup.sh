@@ -20,7 +20,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-.venv/bin/pybabel compile --use-fuzzy -d bpm_crm/translations -D messages >/dev/null
+if compgen -G "bpm_crm/translations/*/LC_MESSAGES/messages.po" >/dev/null; then
+  .venv/bin/pybabel compile --use-fuzzy -d bpm_crm/translations -D messages >/dev/null
+fi
 
 if [ $want_test = 1 ] && ! command -v chromium >/dev/null 2>&1; then
   # Browser tests drive Debian's Chromium through Playwright (no browser download).

@@ -52,7 +52,7 @@ class Customer(Audited, db.Model):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id"), unique=True)
 
-    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id], lazy="joined")
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
     opportunity: Mapped[Opportunity | None] = relationship(foreign_keys=[opportunity_id])
 
 
@@ -79,8 +79,8 @@ class Opportunity(Audited, db.Model):
     closed_at: Mapped[datetime | None]
     process_instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))
 
-    created_by: Mapped[User | None] = relationship(foreign_keys="Opportunity.created_by_id", lazy="joined")
-    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
+    created_by: Mapped[User | None] = relationship(foreign_keys="Opportunity.created_by_id")
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     plan_items: Mapped[list[PlanItem]] = relationship(
         back_populates="opportunity", cascade="all, delete-orphan", order_by="PlanItem.date, PlanItem.id"
     )

@@ -38,7 +38,7 @@ class Role(db.Model):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(40), unique=True)
     permissions: Mapped[list[RolePermission]] = relationship(
-        back_populates="role", cascade="all, delete-orphan", lazy="selectin"
+        back_populates="role", cascade="all, delete-orphan"
     )
 
 
@@ -68,9 +68,9 @@ class User(UserMixin, db.Model):
     superior_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    department: Mapped[Department | None] = relationship(foreign_keys=[department_id], lazy="joined")
+    department: Mapped[Department | None] = relationship(foreign_keys=[department_id])
     superior: Mapped[User | None] = relationship(remote_side=[id], foreign_keys=[superior_id])
-    roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin")
+    roles: Mapped[list[Role]] = relationship(secondary=user_roles)
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users

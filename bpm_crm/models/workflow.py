@@ -73,8 +73,8 @@ class ProcessInstance(db.Model):
     next_timer_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
 
-    definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
-    started_by: Mapped[User | None] = relationship(foreign_keys=[started_by_id], lazy="joined")
+    definition: Mapped[ProcessDefinition] = relationship()
+    started_by: Mapped[User | None] = relationship(foreign_keys=[started_by_id])
 
 
 class HumanTask(db.Model):
@@ -105,8 +105,8 @@ class HumanTask(db.Model):
     completed_at: Mapped[datetime | None]
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
-    instance: Mapped[ProcessInstance] = relationship(lazy="joined")
-    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
+    instance: Mapped[ProcessInstance] = relationship()
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
 
 
@@ -125,4 +125,4 @@ class ProcessEvent(db.Model):
     comment: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    user: Mapped[User | None] = relationship(lazy="joined")
+    user: Mapped[User | None] = relationship()

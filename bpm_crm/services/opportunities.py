@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import selectinload
 
 from bpm_crm.errors import Conflict, Forbidden, NotFound
 from bpm_crm.extensions import db
@@ -47,6 +48,7 @@ def list_opportunities(
         )
     if status:
         query = query.where(Opportunity.status == status)
+    query = query.options(selectinload(Opportunity.assignee), selectinload(Opportunity.created_by))
     return paginate(query.order_by(Opportunity.id.desc()), page=page, per_page=per_page)
 
 

@@ -297,10 +297,19 @@ def visible_task_clause(user: User):
 
 def get_task(*, task_id: int, user: User) -> HumanTask:
     """A task the user may see; NotFound otherwise (never reveals others' tasks)."""
-    task = db.session.scalar(select(HumanTask).where(HumanTask.id == task_id, visible_task_clause(user)))
-    if task is None:
+    task = db.session.get(HumanTask, task_id)
+    if task is None or not may_see_task(user, task):
         raise NotFound("任务不存在或您无权查看")
     return task
+
+
+def may_see_task(user: User, task: HumanTask) -> bool:
+    """The same rule as visible_task_clause, for one loaded task."""
+    return (
+        user.id in (task.assignee_id, task.completed_by_id)
+        or can_claim(user, task)
+        or permissions.in_scope(user, "process.read", [task.scope_user_id])
+    )
 
 
 def can_claim(user: User, task: HumanTask) -> bool:
