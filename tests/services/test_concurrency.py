@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bpm_crm.errors import Conflict
 from bpm_crm.extensions import db
@@ -52,3 +52,36 @@ def test_concurrent_double_completion_succeeds_once(app, users):
     plan_tasks = db.session.scalars(select(HumanTask).where(HumanTask.bpmn_id == "make_plan")).all()
     assert len(plan_tasks) == 1 and plan_tasks[0].status == TaskStatus.OPEN
     assert plan_tasks[0].assignee_id == opportunity.assignee_id
+
+
+def test_several_concurrent_writers_all_succeed(app, users):
+    """SQLite takes the write lock at BEGIN (IMMEDIATE) and waits for it, so no "database is locked"."""
+    manager_id = users["manager1"].id
+    db.session.remove()
+    barrier = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def write(n: int) -> None:
+        with app.app_context():
+            barrier.wait()
+            try:
+                for i in range(5):
+                    user = db.session.get(User, manager_id)
+                    opportunities.create_opportunity(user=user, values=dict(
+                        customer_name=f"并发客户{n}-{i}", probability=10, summary="s", description="d"))
+                    db.session.remove()
+            except BaseException as exc:  # collected and asserted below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert db.session.scalar(select(func.count()).select_from(Opportunity)) == 30
+    assert db.session.scalar(select(func.count()).select_from(HumanTask).where(HumanTask.bpmn_id == "assign")) == 30
+    if db.engine.dialect.name == "sqlite":
+        assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
