@@ -17,6 +17,7 @@ run: setup
 
 test: setup-test
 	.venv/bin/ruff check bpm_crm tests bench
+	.venv/bin/mypy
 	.venv/bin/python -m pytest
 
 lint: setup-test

@@ -17,10 +17,9 @@ def select_locale() -> str:
     from flask import current_app
 
     chosen = session.get("locale") if request else None
-    languages = current_app.config["LANGUAGES"]
-    if chosen in languages:
+    if isinstance(chosen, str) and chosen in current_app.config["LANGUAGES"]:
         return chosen
-    return current_app.config["BABEL_DEFAULT_LOCALE"]
+    return str(current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
 def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:

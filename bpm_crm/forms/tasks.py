@@ -132,9 +132,10 @@ class ExecutePlanForm(TaskForm):
         known = {item.id for item in getattr(context.record, "plan_items", [])}
         results = []
         for index, row in enumerate(_rows(data, "plan_results")):
+            item_id: int | None
             try:
-                item_id = int(row.get("id"))
-            except (TypeError, ValueError):
+                item_id = int(row["id"])
+            except (KeyError, TypeError, ValueError):
                 item_id = None
             if item_id not in known:
                 errors.setdefault(f"plan_results-{index}-id", []).append(str(_("计划项不属于此销售机会")))

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bpm_crm.extensions import db
+from bpm_crm.extensions import Model
 from bpm_crm.models.base import utcnow
 from bpm_crm.models.people import User
 
@@ -33,7 +33,7 @@ class Audited:
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
-class Customer(Audited, db.Model):
+class Customer(Audited, Model):
     __tablename__ = "customers"
     __table_args__ = (Index("ix_customers_owner_status", "owner_id", "status"),)
 
@@ -56,7 +56,7 @@ class Customer(Audited, db.Model):
     opportunity: Mapped[Opportunity | None] = relationship(foreign_keys=[opportunity_id])
 
 
-class Opportunity(Audited, db.Model):
+class Opportunity(Audited, Model):
     __tablename__ = "opportunities"
     __table_args__ = (
         Index("ix_opportunities_status_created", "status", "created_at"),
@@ -89,7 +89,7 @@ class Opportunity(Audited, db.Model):
     )
 
 
-class PlanItem(db.Model):
+class PlanItem(Model):
     """One step of a customer development plan (开发计划项)."""
 
     __tablename__ = "plan_items"

@@ -8,18 +8,18 @@ from sqlalchemy import Column, ForeignKey, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from bpm_crm.extensions import db
+from bpm_crm.extensions import Model
 from bpm_crm.models.base import utcnow
 
 user_roles = Table(
     "user_roles",
-    db.metadata,
+    Model.metadata,
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("role_id", ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
 )
 
 
-class Department(db.Model):
+class Department(Model):
     __tablename__ = "departments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -31,7 +31,7 @@ class Department(db.Model):
         return f"<Department {self.name}>"
 
 
-class Role(db.Model):
+class Role(Model):
     __tablename__ = "roles"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -42,7 +42,7 @@ class Role(db.Model):
     )
 
 
-class RolePermission(db.Model):
+class RolePermission(Model):
     """A role may do `action` on records within `scope` (own/subordinates/department/all)."""
 
     __tablename__ = "role_permissions"
@@ -55,7 +55,7 @@ class RolePermission(db.Model):
     role: Mapped[Role] = relationship(back_populates="permissions")
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -90,7 +90,7 @@ class User(UserMixin, db.Model):
         return f"<User {self.username}>"
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """A bearer token for /api/v1; only its SHA-256 is stored."""
 
     __tablename__ = "api_tokens"

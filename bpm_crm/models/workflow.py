@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bpm_crm.extensions import db
+from bpm_crm.extensions import Model
 from bpm_crm.models.base import utcnow
 from bpm_crm.models.people import User
 
@@ -26,7 +26,7 @@ class TaskStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-class ProcessDefinition(db.Model):
+class ProcessDefinition(Model):
     """One deployed version of a diagram; the same content is never deployed twice."""
 
     __tablename__ = "process_definitions"
@@ -46,7 +46,7 @@ class ProcessDefinition(db.Model):
     deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
-class ProcessInstance(db.Model):
+class ProcessInstance(Model):
     """A running or finished process; `state` is the SpiffWorkflow serialization (text, never jsonb)."""
 
     __tablename__ = "process_instances"
@@ -77,7 +77,7 @@ class ProcessInstance(db.Model):
     started_by: Mapped[User | None] = relationship(foreign_keys=[started_by_id])
 
 
-class HumanTask(db.Model):
+class HumanTask(Model):
     """The inbox: one row per ready user task, kept in step with the engine on every run."""
 
     __tablename__ = "human_tasks"
@@ -110,7 +110,7 @@ class HumanTask(db.Model):
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
 
 
-class ProcessEvent(db.Model):
+class ProcessEvent(Model):
     """History: who did what to an instance, when, with which data and comment."""
 
     __tablename__ = "process_events"
