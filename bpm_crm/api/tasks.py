@@ -25,7 +25,7 @@ def _actions(row: HumanTask, user: User) -> list[str]:
     claimable = workflow.can_claim(user, row)
     if claimable:
         actions.append("claim")
-    if row.assignee_id == user.id and row.candidate_role is not None:
+    if workflow.can_release(user, row):
         actions.append("release")
     if row.assignee_id == user.id or claimable:
         form = TASK_FORMS.get(row.form_key or "")

@@ -97,6 +97,9 @@ class HumanTask(Model):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # The user whose data the task is about (the record's owner); scopes who may claim it.
     scope_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # True when the task is offered to its candidate role (claim/release), False when the
+    # diagram assigned it to a person.
+    offered: Mapped[bool] = mapped_column(default=True)
     form_key: Mapped[str | None] = mapped_column(String(80))
     status: Mapped[str] = mapped_column(String(20), default=TaskStatus.OPEN.value)
     due_at: Mapped[datetime | None]

@@ -237,6 +237,8 @@ def _sync_inbox(instance: ProcessInstance, runtime: ProcessRuntime, *, user: Use
             name=spec.name,
             lane=spec.lane,
             candidate_role=roles.get(spec.lane or ""),
+            # A task the diagram gives to a person is his: it is not offered to the lane's role.
+            offered=assignee_id is None,
             assignee_id=assignee_id,
             scope_user_id=instance.owner_id,
             form_key=spec.form_key,
@@ -321,6 +323,16 @@ def can_claim(user: User, task: HumanTask) -> bool:
     )
 
 
+def can_release(user: User, task: HumanTask) -> bool:
+    """Only a task the user claimed from his role can go back to the role."""
+    return (
+        task.status == TaskStatus.OPEN
+        and task.assignee_id == user.id
+        and task.candidate_role is not None
+        and task.offered
+    )
+
+
 def _locked_open_task(task_id: int, user: User) -> tuple[HumanTask, ProcessInstance]:
     task = get_task(task_id=task_id, user=user)
     instance = _lock(task.instance_id)
@@ -350,7 +362,7 @@ def claim_task(*, task_id: int, user: User) -> HumanTask:
 def release_task(*, task_id: int, user: User) -> HumanTask:
     """Give a claimed task back to its candidate role; commits."""
     task, instance = _locked_open_task(task_id, user)
-    if task.assignee_id != user.id or task.candidate_role is None:
+    if not can_release(user, task):
         raise Forbidden("只有认领人可以释放此任务")
     task.assignee_id = None
     _record(instance, "released", task=task, user=user)
@@ -497,6 +509,13 @@ def current_steps(instance: ProcessInstance) -> list[str]:
                 HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.OPEN
             )
         )
+    )
+
+
+def instance_tasks(instance_id: int) -> list[HumanTask]:
+    """Every inbox row an instance has had, oldest first (open, completed and cancelled)."""
+    return list(
+        db.session.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id).order_by(HumanTask.id))
     )
 
 

@@ -242,3 +242,14 @@ def test_account_manager_cannot_read_another_departments_opportunity(users):
     assert opportunities.get_opportunity(opportunity_id=theirs.id, user=users["director"]).id == theirs.id
     with pytest.raises(NotFound):
         opportunities.get_opportunity(opportunity_id=theirs.id, user=users["supervisor1"])
+
+
+def test_a_task_the_diagram_gives_to_a_person_cannot_be_released_to_the_role(users):
+    opportunity = create(users["manager1"])
+    workflow.complete_task(task_id=open_task(opportunity, "assign").id, user=users["supervisor1"],
+                           data={"assignee_id": users["manager1"].id})
+    plan = open_task(opportunity, "make_plan")
+    assert not plan.offered and not workflow.can_release(users["manager1"], plan)
+    with pytest.raises(Forbidden):
+        workflow.release_task(task_id=plan.id, user=users["manager1"])
+    assert plan.id not in {t.id for t in inbox.list_tasks(user=users["manager3"], view="claimable").items}

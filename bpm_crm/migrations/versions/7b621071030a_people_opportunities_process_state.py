@@ -1,8 +1,8 @@
 """people, opportunities, process state
 
-Revision ID: 38fb1005c201
+Revision ID: 7b621071030a
 Revises: 
-Create Date: 2026-11-23 09:49:10.014600
+Create Date: 2026-11-23 10:33:57.588208
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '38fb1005c201'
+revision = '7b621071030a'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -139,6 +139,7 @@ def upgrade():
     sa.Column('candidate_role', sa.String(length=40), nullable=True),
     sa.Column('assignee_id', sa.Integer(), nullable=True),
     sa.Column('scope_user_id', sa.Integer(), nullable=True),
+    sa.Column('offered', sa.Boolean(), nullable=False),
     sa.Column('form_key', sa.String(length=80), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('due_at', sa.DateTime(), nullable=True),

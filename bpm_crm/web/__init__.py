@@ -1,0 +1,38 @@
+"""HTML pages: one blueprint per module, attached to the app here."""
+from __future__ import annotations
+
+from flask import Flask
+
+from bpm_crm.extensions import login_manager
+from bpm_crm.i18n import _
+from bpm_crm.services import people
+
+
+@login_manager.user_loader
+def _load_user(user_id: str):
+    user = people.get_user(int(user_id))
+    return user if user is not None and user.active else None
+
+
+def register(app: Flask) -> None:
+    """Attach the page blueprints, the template helpers and the error pages."""
+    from bpm_crm.web import (
+        auth,
+        customers,
+        display,
+        errors,
+        inbox,
+        instances,
+        language,
+        opportunities,
+        tasks,
+        vendor,
+    )
+
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _("请先登录")
+    login_manager.login_message_category = "warning"
+    for module in (auth, language, inbox, tasks, opportunities, customers, instances, vendor):
+        app.register_blueprint(module.bp)
+    display.init_app(app)
+    errors.register_error_handlers(app)

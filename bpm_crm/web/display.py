@@ -1,0 +1,161 @@
+"""Template helpers: dates in the reader's locale, status badges, labels, the navigation counts."""
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+from flask import Flask, request, url_for
+from flask_babel import format_date, format_datetime, format_timedelta, get_locale
+from flask_login import current_user
+
+from bpm_crm import clock
+from bpm_crm.i18n import _
+from bpm_crm.services import inbox, permissions
+from bpm_crm.web.domain_messages import translate
+
+# Stored values are Chinese; these labels translate them for the reader.
+STATUS_LABELS = {
+    "未指派": _("未指派"),
+    "已指派": _("已指派"),
+    "开发成功": _("开发成功"),
+    "开发失败": _("开发失败"),
+    "正常": _("正常"),
+    "已流失": _("已流失"),
+    "open": _("待处理"),
+    "completed": _("已完成"),
+    "cancelled": _("已取消"),
+    "running": _("运行中"),
+    "error": _("异常"),
+}
+STATUS_STYLES = {
+    "未指派": "secondary",
+    "已指派": "primary",
+    "开发成功": "success",
+    "开发失败": "danger",
+    "正常": "success",
+    "已流失": "dark",
+    "open": "warning",
+    "completed": "success",
+    "cancelled": "secondary",
+    "running": "primary",
+    "error": "danger",
+}
+ACTIONS = {
+    "started": _("发起流程"),
+    "completed": _("流程结束"),
+    "cancelled": _("取消"),
+    "completed_task": _("提交"),
+    "claimed": _("认领"),
+    "released": _("释放"),
+    "saved": _("保存"),
+    "reassigned": _("转派"),
+    "timer": _("定时触发"),
+    "incident": _("执行异常"),
+}
+ACTION_ICONS = {
+    "started": "play-circle",
+    "completed": "flag",
+    "cancelled": "x-circle",
+    "completed_task": "check2-circle",
+    "claimed": "hand-index",
+    "released": "arrow-return-left",
+    "saved": "floppy",
+    "reassigned": "arrow-left-right",
+    "timer": "alarm",
+    "incident": "exclamation-triangle",
+}
+ROLE_NAMES = {
+    "admin": _("系统管理员"),
+    "sales_supervisor": _("销售主管"),
+    "account_manager": _("客户经理"),
+    "sales_director": _("销售总监"),
+    "executive": _("高管"),
+    "service_agent": _("客服"),
+    "department_head": _("部门负责人"),
+    "process_owner": _("流程负责人"),
+}
+
+
+def _aware(moment: datetime) -> datetime:
+    """Stored timestamps are naive UTC; say so before converting to the reader's time zone."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def datetime_text(moment: datetime | None, fmt: str = "short") -> str:
+    return format_datetime(_aware(moment), fmt) if moment else ""
+
+
+def date_text(day: date | datetime | None, fmt: str = "medium") -> str:
+    return format_date(day, fmt) if day else ""
+
+
+def relative_text(moment: datetime | None) -> str:
+    """"3 天后" / "2 小时前" relative to the product clock."""
+    if moment is None:
+        return ""
+    delta = _aware(moment) - clock.now()
+    return format_timedelta(delta, granularity="minute", add_direction=True)
+
+
+def status_label(value: str | None) -> str:
+    return str(STATUS_LABELS.get(value or "", value or ""))
+
+
+def status_style(value: str | None) -> str:
+    return STATUS_STYLES.get(value or "", "secondary")
+
+
+def action_label(action: str) -> str:
+    return str(ACTIONS.get(action, action))
+
+
+def role_name(code: str | None) -> str:
+    return str(ROLE_NAMES.get(code or "", code or ""))
+
+
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2, default=str, sort_keys=True)
+
+
+def page_url(page: int) -> str:
+    """The current list URL with another page number, keeping the search and filters."""
+    args = request.args.to_dict()
+    args["page"] = str(page)
+    return url_for(request.endpoint or "inbox.index", **{**(request.view_args or {}), **args})
+
+
+def nav_counts() -> inbox.InboxCounts | None:
+    """The inbox counts of the signed-in user (the layout asks once per page)."""
+    if not current_user.is_authenticated:
+        return None
+    return inbox.counts(user=current_user._get_current_object())
+
+
+def user_can(action: str) -> bool:
+    return bool(current_user.is_authenticated and permissions.can(current_user._get_current_object(), action))
+
+
+def init_app(app: Flask) -> None:
+    """Register the filters and globals the templates use."""
+    app.jinja_env.filters.update(
+        datetime=datetime_text,
+        date=date_text,
+        relative=relative_text,
+        status_label=status_label,
+        status_style=status_style,
+        action_label=action_label,
+        role_name=role_name,
+        translate=translate,
+        pretty_json=pretty_json,
+    )
+    app.jinja_env.globals.update(
+        nav_counts=nav_counts,
+        get_locale=get_locale,
+        page_url=page_url,
+        user_can=user_can,
+        action_icons=ACTION_ICONS,
+        languages={"zh_CN": "中文", "en": "English"},
+    )
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True

@@ -1,0 +1,86 @@
+"""The one place failures become pages (or JSON under /api/)."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from bpm_crm.errors import DomainError, Invalid
+from bpm_crm.i18n import _
+from bpm_crm.web.domain_messages import translate
+
+log = logging.getLogger(__name__)
+
+TITLES = {
+    400: _("请求有误"),
+    401: _("请先登录"),
+    403: _("没有权限"),
+    404: _("页面不存在"),
+    405: _("不支持的操作"),
+    409: _("操作冲突"),
+    422: _("输入有误"),
+    500: _("系统出错了"),
+}
+MESSAGES = {
+    400: _("请求格式不正确，请返回后重试。"),
+    401: _("请先登录后再访问此页面。"),
+    403: _("您没有执行此操作的权限。"),
+    404: _("您要找的页面不存在，或您无权查看。"),
+    405: _("该页面不支持此操作。"),
+    409: _("记录已被他人修改，请刷新后重试。"),
+    422: _("请更正输入后重试。"),
+    500: _("服务器处理请求时出错，我们已记录此问题，请稍后重试。"),
+}
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _json(status: int, message: str, fields: dict[str, list[str]] | None = None):
+    response = jsonify({"error": {"message": message, "fields": fields or {}}})
+    response.status_code = status
+    return response
+
+
+def _page(status: int, message: str | None = None):
+    known = status if status in TITLES else (500 if status >= 500 else 400)
+    text = message or str(MESSAGES[known])
+    # After a server error the database session may be unusable: skip the navigation counts.
+    return render_template("errors/error.html", status=status, title=TITLES[known], message=text,
+                           minimal=status >= 500), status
+
+
+def _domain_error(exc: DomainError):
+    if exc.status >= 500:
+        log.error("%s %s failed: %s", request.method, request.path, exc.message)
+    if _wants_json():
+        return _json(exc.status, exc.message, exc.field_errors if isinstance(exc, Invalid) else None)
+    return _page(exc.status, translate(exc.message))
+
+
+def _csrf_error(exc: CSRFError):
+    if _wants_json():
+        return _json(400, exc.description)
+    return _page(400, str(_("页面已过期或表单来源无效，请刷新页面后重新提交。")))
+
+
+def _http_error(exc: HTTPException):
+    status = exc.code or 500
+    if status >= 500:
+        original = getattr(exc, "original_exception", None)
+        log.error("%s %s failed", request.method, request.path, exc_info=original or exc)
+    if _wants_json():
+        message = str(MESSAGES.get(status, MESSAGES[500 if status >= 500 else 400]))
+        return _json(status, message)
+    return _page(status)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Friendly pages for people, the JSON error shape for anything under /api/."""
+    app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(InternalServerError, _http_error)

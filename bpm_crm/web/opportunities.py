@@ -1,0 +1,116 @@
+"""Sales opportunity pages: list, create, detail, edit and delete while 未指派."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user, login_required
+
+from bpm_crm.errors import DomainError, Invalid
+from bpm_crm.forms.opportunity import OpportunityForm
+from bpm_crm.models import Opportunity, OpportunityStatus, TaskStatus
+from bpm_crm.services import opportunities, workflow
+from bpm_crm.web.domain_messages import translate
+
+bp = Blueprint("opportunities", __name__, url_prefix="/opportunities")
+
+STATUSES = [status.value for status in OpportunityStatus]
+
+
+def _user():
+    return current_user._get_current_object()
+
+
+def may_change(opportunity: Opportunity) -> bool:
+    """Edit and delete are offered to the creator while the opportunity is 未指派."""
+    return opportunity.status == OpportunityStatus.UNASSIGNED and opportunity.created_by_id == current_user.id
+
+
+def _apply_errors(form: OpportunityForm, exc: DomainError) -> None:
+    flash(translate(exc.message), "danger")
+    if isinstance(exc, Invalid):
+        for name, messages in exc.field_errors.items():
+            if name in form:
+                form[name].errors = list(form[name].errors) + [translate(m) for m in messages]
+
+
+@bp.get("/")
+@login_required
+def index():
+    """The visible opportunities, searched, filtered by status, paged."""
+    status = request.args.get("status") or None
+    page = opportunities.list_opportunities(
+        user=_user(),
+        q=(request.args.get("q") or "").strip()[:100] or None,
+        status=status if status in STATUSES else None,
+        page=request.args.get("page", 1, type=int),
+        per_page=current_app.config["PAGE_SIZE"],
+    )
+    return render_template("opportunities/index.html", page=page, statuses=STATUSES, status=status)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def create():
+    """Record a new opportunity; its assignment process starts at once."""
+    form = OpportunityForm()
+    if form.validate_on_submit():
+        try:
+            opportunity = opportunities.create_opportunity(user=_user(), values=form.values())
+        except DomainError as exc:
+            _apply_errors(form, exc)
+            return render_template("opportunities/form.html", form=form, opportunity=None), exc.status
+        flash(gettext("销售机会 %(number)s 已创建，已提交销售主管指派", number=opportunity.number), "success")
+        return redirect(url_for("opportunities.show", opportunity_id=opportunity.id))
+    status = 422 if form.errors else 200
+    return render_template("opportunities/form.html", form=form, opportunity=None), status
+
+
+@bp.get("/<int:opportunity_id>")
+@login_required
+def show(opportunity_id: int):
+    """Everything about one opportunity: fields, plan, customer, process history and open task."""
+    user = _user()
+    opportunity = opportunities.get_opportunity(opportunity_id=opportunity_id, user=user)
+    history, open_tasks = [], []
+    if opportunity.process_instance_id:
+        history = workflow.history(opportunity.process_instance_id)
+        open_tasks = [t for t in workflow.instance_tasks(opportunity.process_instance_id)
+                      if t.status == TaskStatus.OPEN and workflow.may_see_task(user, t)]
+    return render_template("opportunities/show.html", opportunity=opportunity, history=history,
+                           open_tasks=open_tasks, may_change=may_change(opportunity))
+
+
+@bp.route("/<int:opportunity_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(opportunity_id: int):
+    """Change an opportunity while it is 未指派 (its creator only)."""
+    opportunity = opportunities.get_opportunity(opportunity_id=opportunity_id, user=_user())
+    form = OpportunityForm(obj=opportunity)
+    if form.validate_on_submit():
+        try:
+            opportunities.update_opportunity(opportunity_id=opportunity_id, user=_user(), values=form.values())
+        except DomainError as exc:
+            _apply_errors(form, exc)
+            return render_template("opportunities/form.html", form=form, opportunity=opportunity), exc.status
+        flash(gettext("已保存修改"), "success")
+        return redirect(url_for("opportunities.show", opportunity_id=opportunity_id))
+    if request.method == "GET" and not may_change(opportunity):
+        flash(gettext("只有创建人可以在未指派时修改此销售机会"), "warning")
+        return redirect(url_for("opportunities.show", opportunity_id=opportunity_id))
+    status = 422 if form.errors else 200
+    return render_template("opportunities/form.html", form=form, opportunity=opportunity), status
+
+
+@bp.post("/<int:opportunity_id>/delete")
+@login_required
+def delete(opportunity_id: int):
+    """Delete an opportunity (creator only, while 未指派); the confirmation happens in the page."""
+    opportunity = opportunities.get_opportunity(opportunity_id=opportunity_id, user=_user())
+    number = opportunity.number
+    try:
+        opportunities.delete_opportunity(opportunity_id=opportunity_id, user=_user())
+    except DomainError as exc:
+        flash(translate(exc.message), "danger")
+        return redirect(url_for("opportunities.show", opportunity_id=opportunity_id))
+    flash(gettext("销售机会 %(number)s 已删除", number=number), "success")
+    return redirect(url_for("opportunities.index"))

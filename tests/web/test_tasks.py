@@ -1,0 +1,178 @@
+"""The task page: form, record, diagram, history; claim, release, save, complete, reassign."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bpm_crm.extensions import db
+from bpm_crm.models import Customer, OpportunityStatus, ProcessEvent, TaskStatus
+
+from .helpers import open_task, page_text
+
+
+def test_task_page_shows_form_record_diagram_and_history(login, new_opportunity, users):
+    opportunity = new_opportunity("manager1")
+    task = open_task(opportunity, "assign")
+    response = login("supervisor1").get(f"/tasks/{task.id}")
+    page = page_text(response)
+    assert response.status_code == 200
+    assert "指派销售机会" in page
+    assert 'name="assignee_id"' in page and f'value="{users["manager1"].id}"' in page
+    assert f'value="{users["manager2"].id}"' not in page  # another department's manager is no choice
+    assert 'id="record-card"' in page and f'href="/opportunities/{opportunity.id}"' in page
+    assert 'data-bpmn-diagram="diagram-data"' in page and "bpmn-navigated-viewer.production.min.js" in page
+    assert '"current": ["assign"]' in page and "bpmn:definitions" in page
+    assert "发起流程" in page  # the history table
+    assert 'id="claim-button"' in page and 'id="complete-button"' in page
+    assert 'id="save-button"' not in page and 'id="reassign-form"' not in page
+
+
+def test_completing_the_assign_task(login, new_opportunity, users):
+    opportunity = new_opportunity("manager1")
+    task = open_task(opportunity, "assign")
+    browser = login("supervisor1")
+    response = browser.post(f"/tasks/{task.id}/complete",
+                            data={"assignee_id": str(users["manager1"].id), "comment": "请尽快跟进"})
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    db.session.refresh(opportunity)
+    assert opportunity.status == OpportunityStatus.ASSIGNED and opportunity.assignee_id == users["manager1"].id
+    assert "“指派销售机会”已提交" in page_text(browser.get("/"))
+
+    plan = open_task(opportunity, "make_plan")
+    manager_page = page_text(login("manager1").get(f"/tasks/{plan.id}"))
+    assert "请尽快跟进" in manager_page and "王主管" in manager_page
+
+
+def test_missing_assignee_shows_the_field_error_and_changes_nothing(login, new_opportunity):
+    opportunity = new_opportunity("manager1")
+    task = open_task(opportunity, "assign")
+    response = login("supervisor1").post(f"/tasks/{task.id}/complete", data={"assignee_id": "", "comment": "x"})
+    page = page_text(response)
+    assert response.status_code == 422
+    assert 'data-field-error="assignee_id"' in page and "请选择客户经理" in page
+    assert "is-invalid" in page
+    db.session.refresh(task)
+    assert task.status == TaskStatus.OPEN and task.assignee_id is None
+    db.session.refresh(opportunity)
+    assert opportunity.status == OpportunityStatus.UNASSIGNED
+
+
+def _assigned(login, new_opportunity, users):
+    opportunity = new_opportunity("manager1")
+    login("supervisor1").post(f"/tasks/{open_task(opportunity, 'assign').id}/complete",
+                              data={"assignee_id": users["manager1"].id})
+    return opportunity, open_task(opportunity, "make_plan")
+
+
+def test_bad_plan_date_is_shown_next_to_its_row(login, new_opportunity, users):
+    opportunity, plan = _assigned(login, new_opportunity, users)
+    browser = login("manager1")
+    response = browser.post(f"/tasks/{plan.id}/complete", data={
+        "plan_items-0-date": "2026-12-01", "plan_items-0-content": "电话拜访",
+        "plan_items-1-date": "2026/12/08", "plan_items-1-content": "上门演示"})
+    page = page_text(response)
+    assert response.status_code == 422
+    assert 'data-field-error="plan_items-1-date"' in page and "日期格式应为 2007-12-13" in page
+    assert 'data-field-error="plan_items-0-date"' not in page
+    assert 'value="2026/12/08"' in page and "上门演示" in page  # what the user typed is kept
+    db.session.refresh(opportunity)
+    assert opportunity.plan_items == []
+    assert open_task(opportunity, "make_plan").id == plan.id
+
+
+def test_double_submit_gets_the_conflict_message(login, new_opportunity, users):
+    opportunity = new_opportunity("manager1")
+    task = open_task(opportunity, "assign")
+    browser = login("supervisor1")
+    first = browser.post(f"/tasks/{task.id}/complete", data={"assignee_id": users["manager1"].id})
+    assert first.status_code == 302
+    second = browser.post(f"/tasks/{task.id}/complete", data={"assignee_id": users["manager3"].id},
+                          follow_redirects=True)
+    assert second.request.path == "/"
+    assert "此任务已由王主管完成" in page_text(second)
+    db.session.refresh(opportunity)
+    assert opportunity.assignee_id == users["manager1"].id
+    completions = db.session.scalars(select(ProcessEvent).where(ProcessEvent.action == "completed_task")).all()
+    assert len(completions) == 1
+
+
+def test_claim_and_release(login, new_opportunity, users):
+    task = open_task(new_opportunity("manager1"), "assign")
+    browser = login("supervisor1")
+    response = browser.post(f"/tasks/{task.id}/claim", follow_redirects=True)
+    assert "已认领" in page_text(response) and 'id="release-button"' in page_text(response)
+    db.session.refresh(task)
+    assert task.assignee_id == users["supervisor1"].id
+    assert f'href="/tasks/{task.id}"' in page_text(browser.get("/?view=mine"))
+
+    other = page_text(login("director").get(f"/tasks/{task.id}"))
+    assert 'id="task-readonly"' in other and "王主管" in other
+
+    browser.post(f"/tasks/{task.id}/release")
+    db.session.refresh(task)
+    assert task.assignee_id is None
+
+
+def test_plan_then_results_then_success_creates_the_customer(login, new_opportunity, users):
+    opportunity, plan = _assigned(login, new_opportunity, users)
+    browser = login("manager1")
+    saved = browser.post(f"/tasks/{plan.id}/save", data={
+        "plan_items-0-date": "2026-12-01", "plan_items-0-content": "电话拜访"}, follow_redirects=True)
+    assert "已保存" in page_text(saved)
+    db.session.refresh(opportunity)
+    first = opportunity.plan_items[0]
+    assert f'name="plan_items-0-id" value="{first.id}"' in page_text(saved)
+    assert 'name="plan_items-0-date"' not in page_text(saved)  # a saved row's date is read-only
+
+    browser.post(f"/tasks/{plan.id}/complete", data={
+        "plan_items-0-id": first.id, "plan_items-0-content": "电话拜访，确认需求",
+        "plan_items-1-date": "2026-12-08", "plan_items-1-content": "上门演示"})
+    execute = open_task(opportunity, "execute_plan")
+    db.session.refresh(opportunity)
+    items = opportunity.plan_items
+    page = page_text(browser.get(f"/tasks/{execute.id}"))
+    assert "电话拜访，确认需求" in page and 'name="decision"' in page
+
+    for result in ("客户有意向", "客户有明确意向"):
+        browser.post(f"/tasks/{execute.id}/save", data={
+            "plan_results-0-id": items[0].id, "plan_results-0-result": result,
+            "plan_results-1-id": items[1].id, "plan_results-1-result": ""})
+    no_decision = browser.post(f"/tasks/{execute.id}/complete", data={
+        "plan_results-0-id": items[0].id, "plan_results-0-result": "客户有明确意向"})
+    assert no_decision.status_code == 422 and 'data-field-error="decision"' in page_text(no_decision)
+
+    done = browser.post(f"/tasks/{execute.id}/complete", data={
+        "plan_results-0-id": items[0].id, "plan_results-0-result": "客户有明确意向",
+        "plan_results-1-id": items[1].id, "plan_results-1-result": "演示成功",
+        "decision": "success", "comment": "签约"})
+    assert done.status_code == 302
+    db.session.refresh(opportunity)
+    assert opportunity.status == OpportunityStatus.SUCCEEDED
+    customer = db.session.scalar(select(Customer).where(Customer.opportunity_id == opportunity.id))
+    customers_page = page_text(browser.get("/customers/"))
+    assert customer.number in customers_page and "杭州测试科技有限公司" in customers_page
+    detail = page_text(browser.get(f"/opportunities/{opportunity.id}"))
+    assert 'id="linked-customer"' in detail and "演示成功" in detail and "签约" in detail
+
+
+def test_supervisor_reassigns_a_plan_task(login, new_opportunity, users):
+    opportunity, plan = _assigned(login, new_opportunity, users)
+    browser = login("supervisor1")
+    page = page_text(browser.get(f"/tasks/{plan.id}"))
+    assert 'id="reassign-form"' in page
+    assert 'id="reassign-form"' not in page_text(login("manager1").get(f"/tasks/{plan.id}"))
+
+    response = browser.post(f"/tasks/{plan.id}/reassign",
+                            data={"assignee_id": users["manager3"].id, "comment": "李明休假"})
+    assert response.status_code == 302
+    db.session.refresh(plan)
+    assert plan.assignee_id == users["manager3"].id
+    missing = browser.post(f"/tasks/{plan.id}/reassign", data={"assignee_id": ""})
+    assert missing.status_code == 422 and "请选择转派对象" in page_text(missing)
+
+
+def test_someone_elses_task_is_a_404_page(login, new_opportunity):
+    task = open_task(new_opportunity("manager1"), "assign")
+    browser = login("supervisor2")
+    response = browser.get(f"/tasks/{task.id}")
+    assert response.status_code == 404 and "任务不存在或您无权查看" in page_text(response)
+    assert browser.post(f"/tasks/{task.id}/complete", data={"assignee_id": "1"}).status_code == 404
