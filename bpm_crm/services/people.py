@@ -69,16 +69,21 @@ def create_user(
     return user
 
 
-def active_account_managers(user: User) -> list[User]:
-    """Account managers the user may assign work to (within his opportunity.assign scope)."""
+def active_users_with_role(user: User, role_code: str, action: str) -> list[User]:
+    """Active holders of a role whom `user` may hand work to within his scope for `action`."""
     query = (
         select(User)
         .join(User.roles)
-        .where(Role.code == "account_manager", User.active.is_(True))
-        .where(permissions.scope_clause(user, "opportunity.assign", [User.id]))
+        .where(Role.code == role_code, User.active.is_(True))
+        .where(permissions.scope_clause(user, action, [User.id]))
         .order_by(User.department_id, User.full_name)
     )
     return list(db.session.scalars(query).unique())
+
+
+def active_account_managers(user: User) -> list[User]:
+    """Account managers the user may assign opportunities to."""
+    return active_users_with_role(user, "account_manager", "opportunity.assign")
 
 
 def _hash(token: str) -> str:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import lazyload
 from bpm_crm import clock
 from bpm_crm.engine.definitions import DefinitionInvalid, ParsedDefinition, load_definition, parse_definition
 from bpm_crm.engine.runtime import ProcessRuntime, ScriptEngine, ScriptFailed, ServiceTaskFailed
-from bpm_crm.errors import Conflict, DomainError, Forbidden, NotFound
+from bpm_crm.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from bpm_crm.extensions import db
 from bpm_crm.forms.tasks import TASK_FORMS, FormContext, form_keys
 from bpm_crm.handlers import HandlerContext, call_handler, handler_names
@@ -441,6 +441,9 @@ def reassign_task(*, task_id: int, user: User, assignee_id: int, comment: str | 
     target = db.session.get(User, assignee_id)
     if target is None or not target.active:
         raise NotFound("目标用户不存在或已停用")
+    if task.candidate_role and task.candidate_role not in target.role_codes:
+        message = "转派对象须具有此任务的处理角色"
+        raise Invalid(message, {"assignee_id": [message]})
     task.assignee_id = target.id
     _record(instance, "reassigned", task=task, user=user, data={"assignee_id": target.id}, comment=comment)
     return task

@@ -27,9 +27,13 @@ def _render(task: HumanTask, *, values: dict[str, Any] | None = None,
     instance = task.instance
     context = workflow.form_context(task, user)
     is_open = task.status == TaskStatus.OPEN
-    # Reassigning hands a task to another account manager (the people who work the plan steps).
-    may_reassign = (is_open and task.candidate_role == "account_manager"
-                    and permissions.in_scope(user, "task.reassign", [task.scope_user_id]))
+    # Reassigning hands a task to another holder of its role, within the supervisor's scope.
+    may_reassign = bool(is_open and task.candidate_role
+                        and permissions.in_scope(user, "task.reassign", [task.scope_user_id]))
+    reassign_choices = [
+        other for other in people.active_users_with_role(user, task.candidate_role or "", "task.reassign")
+        if other.id not in (user.id, task.assignee_id)
+    ] if may_reassign else []
     steps = workflow.instance_tasks(instance.id)
     return render_template(
         "tasks/show.html",
@@ -48,8 +52,8 @@ def _render(task: HumanTask, *, values: dict[str, Any] | None = None,
         may_act=is_open and (task.assignee_id == user.id or workflow.can_claim(user, task)),
         may_claim=workflow.can_claim(user, task),
         may_release=workflow.can_release(user, task),
-        may_reassign=may_reassign,
-        reassign_choices=people.active_account_managers(user) if may_reassign else [],
+        may_reassign=bool(reassign_choices),
+        reassign_choices=reassign_choices,
         history=workflow.history(instance.id),
         diagram_data={
             "xml": instance.definition.bpmn_xml,

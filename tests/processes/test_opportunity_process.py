@@ -253,3 +253,18 @@ def test_a_task_the_diagram_gives_to_a_person_cannot_be_released_to_the_role(use
     with pytest.raises(Forbidden):
         workflow.release_task(task_id=plan.id, user=users["manager1"])
     assert plan.id not in {t.id for t in inbox.list_tasks(user=users["manager3"], view="claimable").items}
+
+
+def test_a_supervisor_reassigns_only_to_holders_of_the_tasks_role(users):
+    opportunity = create(users["manager1"])
+    task = open_task(opportunity, "assign")
+    with pytest.raises(Invalid):
+        workflow.reassign_task(task_id=task.id, user=users["director"], assignee_id=users["manager1"].id)
+    with pytest.raises(Forbidden):
+        workflow.reassign_task(task_id=task.id, user=users["manager1"], assignee_id=users["supervisor1"].id)
+    workflow.reassign_task(task_id=task.id, user=users["director"], assignee_id=users["supervisor1"].id,
+                           comment="请尽快指派")
+    db.session.refresh(task)
+    assert task.assignee_id == users["supervisor1"].id
+    event = workflow.history(task.instance_id)[-1]
+    assert (event.action, event.user_id, event.comment) == ("reassigned", users["director"].id, "请尽快指派")
