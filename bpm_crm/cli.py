@@ -23,6 +23,8 @@ def _app() -> Flask:
 def main() -> None:
     """bpm-crm: CRM with BPMN processes."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # SpiffWorkflow logs every task state change at INFO; the process history is kept in the database instead.
+    logging.getLogger("spiff").setLevel(logging.WARNING)
 
 
 @main.command()
