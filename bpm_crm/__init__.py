@@ -44,6 +44,7 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
 
     from bpm_crm import api, web
+    from bpm_crm.services import audit  # noqa: F401  (registers the audit log's flush hook)
 
     web.register(app)
     api.register(app)

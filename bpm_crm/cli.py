@@ -31,12 +31,13 @@ def main() -> None:
 def init() -> None:
     """Create or upgrade the database schema and seed the roles."""
     from bpm_crm.extensions import db
-    from bpm_crm.services import permissions
+    from bpm_crm.services import dictionary, permissions
 
     app = _app()
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
         permissions.seed_roles()
+        dictionary.seed_dictionary()
         db.session.commit()
     click.echo(f"database ready: {app.config['SQLALCHEMY_DATABASE_URI']}")
 

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from bpm_crm.extensions import db
 from bpm_crm.models import Department, User
-from bpm_crm.services import opportunities, people, permissions
+from bpm_crm.services import dictionary, opportunities, people, permissions
 
 DEMO_PASSWORD = "demo1234"  # noqa: S105  (printed at start-up; demo data only)
 
@@ -43,6 +43,7 @@ DEMO_OPPORTUNITIES = [
 def load_demo_users() -> list[User]:
     """Create the demo roles and users (skips users that exist); commits."""
     permissions.seed_roles()
+    dictionary.seed_dictionary()
     db.session.commit()
     created = []
     for username, full_name, roles, department, superior in DEMO_USERS:

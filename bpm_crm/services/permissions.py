@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import ColumnElement, false, or_, select, true
 
@@ -31,34 +32,66 @@ ROLES: dict[str, str] = {
     "process_owner": "流程负责人",
 }
 
+# Every action a role may hold; admin pages list these.
+ACTIONS: dict[str, str] = {
+    "opportunity.create": "新建销售机会", "opportunity.read": "查看销售机会", "opportunity.update": "修改销售机会",
+    "opportunity.delete": "删除销售机会", "opportunity.assign": "指派销售机会",
+    "customer.read": "查看客户", "customer.create": "新建客户", "customer.update": "修改客户及其联系人、交往记录",
+    "customer.delete": "删除客户", "customer.claim": "从公海领取客户", "customer.transfer": "转移客户",
+    "customer.share": "共享客户", "customer.export": "导出", "customer.import": "导入客户和联系人",
+    "quote.read": "查看报价", "quote.create": "新建报价", "quote.update": "修改报价", "quote.delete": "删除报价",
+    "service.read": "查看客户服务", "service.create": "新建客户服务", "service.update": "处理客户服务",
+    "churn.read": "查看流失预警", "churn.update": "处理流失预警",
+    "care.read": "查看客户关怀", "care.update": "处理客户关怀",
+    "product.read": "查询产品和库存", "product.manage": "维护产品、仓库和库存",
+    "order.read": "查看历史订单", "order.import": "导入订单",
+    "process.read": "查看流程", "process.deploy": "部署流程", "task.claim": "认领任务", "task.reassign": "转派任务",
+    "user.manage": "管理用户、角色和部门", "dictionary.manage": "维护数据字典和等级规则",
+    "audit.read": "查看审计和登录日志", "recycle.restore": "从回收站恢复",
+}
+
 _A, _D, _S, _O = Scope.ALL, Scope.DEPARTMENT, Scope.SUBORDINATES, Scope.OWN
+
+_CUSTOMER_WORK = ("customer.read", "customer.create", "customer.update", "customer.delete", "customer.claim",
+                  "customer.share", "customer.export", "customer.import", "quote.read", "quote.create",
+                  "quote.update", "quote.delete", "churn.read", "churn.update", "care.read", "care.update",
+                  "order.read", "service.read")
+
+
+def _grant(scope: Scope, *actions: str) -> dict[str, Scope]:
+    return dict.fromkeys(actions, scope)
+
 
 # Seeded into role_permissions; admins change the table, not this dict.
 DEFAULT_POLICY: dict[str, dict[str, Scope]] = {
-    "admin": {
-        "opportunity.create": _A, "opportunity.read": _A, "opportunity.update": _A, "opportunity.delete": _A,
-        "opportunity.assign": _A, "customer.read": _A, "customer.create": _A, "customer.update": _A,
-        "process.read": _A, "process.deploy": _A, "task.claim": _A, "task.reassign": _A, "user.manage": _A,
-    },
+    "admin": _grant(_A, *ACTIONS),
     "executive": {
-        "opportunity.read": _A, "customer.read": _A, "process.read": _A, "task.claim": _A,
+        "opportunity.read": _A, "process.read": _A, "task.claim": _A, "product.read": _A,
+        **_grant(_A, "customer.read", "customer.export", "quote.read", "service.read", "churn.read", "care.read",
+                 "order.read", "audit.read"),
     },
     "sales_director": {
         "opportunity.create": _O, "opportunity.read": _A, "opportunity.update": _O, "opportunity.delete": _O,
-        "opportunity.assign": _A, "customer.read": _A, "process.read": _A, "task.claim": _A,
-        "task.reassign": _A,
+        "opportunity.assign": _A, "process.read": _A, "task.claim": _A, "task.reassign": _A, "product.read": _A,
+        **_grant(_A, *_CUSTOMER_WORK, "customer.transfer", "order.import"),
     },
     "sales_supervisor": {
         "opportunity.create": _O, "opportunity.read": _D, "opportunity.update": _O, "opportunity.delete": _O,
-        "opportunity.assign": _D, "customer.read": _D, "process.read": _D, "task.claim": _D,
-        "task.reassign": _D,
+        "opportunity.assign": _D, "process.read": _D, "task.claim": _D, "task.reassign": _D, "product.read": _A,
+        "service.create": _S,
+        **_grant(_S, *_CUSTOMER_WORK, "customer.transfer"),
     },
     "account_manager": {
         "opportunity.create": _O, "opportunity.read": _O, "opportunity.update": _O, "opportunity.delete": _O,
-        "customer.read": _O, "process.read": _O, "task.claim": _O,
+        "process.read": _O, "task.claim": _O, "product.read": _A, "service.create": _O,
+        **_grant(_O, *_CUSTOMER_WORK),
     },
-    "service_agent": {"customer.read": _A, "task.claim": _A},
-    "department_head": {"customer.read": _D, "process.read": _D, "task.claim": _D},
+    "service_agent": {
+        "task.claim": _A, "product.read": _A,
+        **_grant(_A, "customer.read", "service.read", "service.create", "service.update", "order.read"),
+    },
+    "department_head": {"customer.read": _D, "process.read": _D, "task.claim": _D, "service.read": _A,
+                        "service.update": _D},
     "process_owner": {"process.read": _A, "process.deploy": _A},
 }
 
@@ -133,6 +166,42 @@ def in_scope(user: User, action: str, owner_ids: Iterable[int | None]) -> bool:
         return False
     ids = visible_owner_ids(user, scope)
     return ids is None or any(owner in ids for owner in owner_ids if owner is not None)
+
+
+def customer_clause(user: User, action: str = "customer.read") -> ColumnElement[bool]:
+    """Customers the user may act on: owner within his scope; for reading also shared ones and the pool.
+
+    Shares are read-only and the public pool (no owner) is readable by those who may claim from it.
+    """
+    from bpm_crm.models import Customer, CustomerShare
+
+    clause = scope_clause(user, action, (Customer.owner_id,))
+    if action != "customer.read":
+        return clause
+    extra: list[ColumnElement[bool]] = [
+        Customer.id.in_(select(CustomerShare.customer_id).where(CustomerShare.user_id == user.id))
+    ]
+    if can(user, "customer.claim"):
+        extra.append(Customer.owner_id.is_(None))
+    return or_(clause, *extra)
+
+
+def via_customer(user: User, customer_id_column: Any, action: str = "customer.read") -> ColumnElement[bool]:
+    """A WHERE clause for records that belong to a customer: visible when their customer is."""
+    from bpm_crm.models import Customer
+
+    if scope_for(user, action) is Scope.ALL:
+        return true()
+    return customer_id_column.in_(select(Customer.id).where(customer_clause(user, action)))
+
+
+def customer_in_scope(user: User, customer_id: int, action: str = "customer.read") -> bool:
+    """Whether the user may act (`action`) on the customer with this id."""
+    from bpm_crm.models import Customer
+
+    return db.session.scalar(
+        select(Customer.id).where(Customer.id == customer_id, customer_clause(user, action))
+    ) is not None
 
 
 def seed_roles() -> None:

@@ -12,6 +12,7 @@ from flask_login import current_user
 from bpm_crm import clock
 from bpm_crm.i18n import _
 from bpm_crm.services import inbox, permissions
+from bpm_crm.web import navigation
 from bpm_crm.web.domain_messages import translate
 
 # Stored values are Chinese; these labels translate them for the reader.
@@ -22,6 +23,22 @@ STATUS_LABELS = {
     "开发失败": _("开发失败"),
     "正常": _("正常"),
     "已流失": _("已流失"),
+    "普通": _("普通"),
+    "重点": _("重点"),
+    "VIP": _("VIP"),
+    "草稿": _("草稿"),
+    "审批中": _("审批中"),
+    "已批准": _("已批准"),
+    "已驳回": _("已驳回"),
+    "新创建": _("新创建"),
+    "已分配": _("已分配"),
+    "已处理": _("已处理"),
+    "已反馈": _("已反馈"),
+    "已归档": _("已归档"),
+    "预警": _("预警"),
+    "暂缓流失": _("暂缓流失"),
+    "确认流失": _("确认流失"),
+    "已恢复": _("已恢复"),
     "open": _("待处理"),
     "completed": _("已完成"),
     "cancelled": _("已取消"),
@@ -35,6 +52,22 @@ STATUS_STYLES = {
     "开发失败": "danger",
     "正常": "success",
     "已流失": "dark",
+    "普通": "secondary",
+    "重点": "info",
+    "VIP": "warning",
+    "草稿": "secondary",
+    "审批中": "primary",
+    "已批准": "success",
+    "已驳回": "danger",
+    "新创建": "secondary",
+    "已分配": "primary",
+    "已处理": "info",
+    "已反馈": "success",
+    "已归档": "dark",
+    "预警": "danger",
+    "暂缓流失": "warning",
+    "确认流失": "dark",
+    "已恢复": "success",
     "open": "warning",
     "completed": "success",
     "cancelled": "secondary",
@@ -154,6 +187,8 @@ def init_app(app: Flask) -> None:
         get_locale=get_locale,
         page_url=page_url,
         user_can=user_can,
+        nav_main=navigation.main_items,
+        nav_more=navigation.more_items,
         action_icons=ACTION_ICONS,
         languages={"zh_CN": "中文", "en": "English"},
     )

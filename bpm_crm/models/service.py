@@ -1,0 +1,120 @@
+"""After-sales records: service requests (客户服务), churn warnings (流失预警) and care tasks (客户关怀)."""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import Date, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from bpm_crm.extensions import Model
+from bpm_crm.models.base import utcnow
+from bpm_crm.models.crm import Audited, Contact, Customer
+from bpm_crm.models.people import User
+
+
+class ServiceStatus(enum.StrEnum):
+    NEW = "新创建"
+    ASSIGNED = "已分配"
+    HANDLED = "已处理"
+    FEEDBACK = "已反馈"
+    ARCHIVED = "已归档"
+
+
+class ChurnStatus(enum.StrEnum):
+    WARNING = "预警"
+    DEFERRED = "暂缓流失"
+    CONFIRMED = "确认流失"
+    RECOVERED = "已恢复"
+
+
+class ServiceRequest(Audited, Model):
+    """A customer's consultation, suggestion or complaint (客户服务)."""
+
+    __tablename__ = "service_requests"
+    __table_args__ = (
+        Index("ix_service_requests_customer", "customer_id"),
+        Index("ix_service_requests_status", "status"),
+        Index("ix_service_requests_handler", "handler_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    type: Mapped[str] = mapped_column(String(20))  # dictionary 服务类型: 咨询 / 建议 / 投诉
+    summary: Mapped[str] = mapped_column(String(200))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    detail: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default=ServiceStatus.NEW.value)
+    handler_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    assigned_at: Mapped[datetime | None]
+    handling: Mapped[str | None] = mapped_column(Text)
+    handled_at: Mapped[datetime | None]
+    feedback: Mapped[str | None] = mapped_column(Text)
+    satisfaction: Mapped[int | None]  # 1-5
+    feedback_at: Mapped[datetime | None]
+    archived_at: Mapped[datetime | None]
+    process_instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))
+
+    customer: Mapped[Customer] = relationship()
+    handler: Mapped[User | None] = relationship(foreign_keys=[handler_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys="ServiceRequest.created_by_id")
+
+
+class ChurnWarning(Audited, Model):
+    """A customer who has stopped ordering (流失预警), with the measures taken."""
+
+    __tablename__ = "churn_warnings"
+    __table_args__ = (Index("ix_churn_warnings_customer", "customer_id"), Index("ix_churn_warnings_status", "status"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    last_order_date: Mapped[date | None] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default=ChurnStatus.WARNING.value)
+    closed_at: Mapped[datetime | None]
+    process_instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))
+
+    customer: Mapped[Customer] = relationship()
+    manager: Mapped[User | None] = relationship(foreign_keys=[manager_id])
+    measures: Mapped[list[ChurnMeasure]] = relationship(
+        back_populates="warning", cascade="all, delete-orphan", order_by="ChurnMeasure.id"
+    )
+
+
+class ChurnMeasure(Model):
+    """One measure against a churn (暂缓措施); measures are appended, never edited."""
+
+    __tablename__ = "churn_measures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    warning_id: Mapped[int] = mapped_column(ForeignKey("churn_warnings.id", ondelete="CASCADE"), index=True)
+    content: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    warning: Mapped[ChurnWarning] = relationship(back_populates="measures")
+    author: Mapped[User | None] = relationship()
+
+
+class CareTask(Audited, Model):
+    """A reminder to care for a customer or contact (客户关怀): birthday, festival, follow-up."""
+
+    __tablename__ = "care_tasks"
+    __table_args__ = (Index("ix_care_tasks_customer", "customer_id"), Index("ix_care_tasks_due", "due_date"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # 生日 / 节日 / 售后回访 / 自定义
+    title: Mapped[str] = mapped_column(String(200))
+    due_date: Mapped[date] = mapped_column(Date)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    done_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    done_at: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(Text)
+
+    customer: Mapped[Customer] = relationship()
+    contact: Mapped[Contact | None] = relationship()
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    done_by: Mapped[User | None] = relationship(foreign_keys=[done_by_id])

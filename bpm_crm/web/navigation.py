@@ -1,0 +1,61 @@
+"""The main navigation: sections shown to those who may use them, once their pages exist."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+from flask_login import current_user
+
+from bpm_crm.i18n import _
+from bpm_crm.services import permissions
+
+
+@dataclass(frozen=True)
+class NavItem:
+    endpoint: str
+    label: str
+    icon: str
+    action: str | None  # the permission that makes the section useful; None: everyone
+    blueprints: tuple[str, ...]
+
+
+MAIN: list[NavItem] = [
+    NavItem("inbox.index", _("待办"), "inbox", None, ("inbox", "tasks")),
+    NavItem("customers.index", _("客户"), "building", "customer.read", ("customers", "contacts", "interactions")),
+    NavItem("opportunities.index", _("销售机会"), "lightbulb", "opportunity.read", ("opportunities",)),
+    NavItem("quotes.index", _("报价"), "file-earmark-text", "quote.read", ("quotes",)),
+    NavItem("service.index", _("客户服务"), "headset", "service.read", ("service",)),
+    NavItem("products.index", _("产品库存"), "box-seam", "product.read", ("products", "orders")),
+]
+# Listed under "更多" (more): the less daily sections and administration.
+MORE: list[NavItem] = [
+    NavItem("churn.index", _("流失预警"), "graph-down-arrow", "churn.read", ("churn",)),
+    NavItem("care.index", _("客户关怀"), "gift", "care.read", ("care",)),
+    NavItem("contacts.index", _("联系人"), "person-lines-fill", "customer.read", ()),
+    NavItem("interactions.index", _("交往记录"), "chat-left-text", "customer.read", ()),
+    NavItem("imports.index", _("导入"), "upload", "customer.import", ("imports",)),
+    NavItem("admin.users", _("用户"), "people", "user.manage", ()),
+    NavItem("admin.roles", _("角色与权限"), "shield-lock", "user.manage", ()),
+    NavItem("admin.departments", _("部门"), "diagram-2", "user.manage", ()),
+    NavItem("admin.dictionary", _("数据字典"), "journal-text", "dictionary.manage", ()),
+    NavItem("admin.level_rules", _("客户等级规则"), "award", "dictionary.manage", ()),
+    NavItem("admin.audit_log", _("审计日志"), "clock-history", "audit.read", ()),
+    NavItem("admin.login_log", _("登录日志"), "door-open", "audit.read", ()),
+    NavItem("recycle.index", _("回收站"), "trash", None, ("recycle",)),
+]
+
+
+def _visible(items: list[NavItem]) -> list[NavItem]:
+    if not current_user.is_authenticated:
+        return []
+    user = current_user._get_current_object()
+    return [item for item in items if item.endpoint in current_app.view_functions
+            and (item.action is None or permissions.can(user, item.action))]
+
+
+def main_items() -> list[NavItem]:
+    return _visible(MAIN)
+
+
+def more_items() -> list[NavItem]:
+    return _visible(MORE)
