@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import g, has_request_context
-from sqlalchemy import event, inspect, insert
+from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session
 
 from bpm_crm.models import (
@@ -110,7 +110,7 @@ def entries_for_flush(session: Session) -> list[dict[str, Any]]:
 def _record_changes(session: Session, _context: Any) -> None:
     entries = entries_for_flush(session)
     if entries:
-        session.connection().execute(insert(AuditLog.__table__), entries)
+        session.connection().execute(insert(AuditLog), entries)
 
 
 def record(*, record_type: str, record_id: int | None, action: str, user_id: int | None,
