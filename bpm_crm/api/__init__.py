@@ -34,18 +34,22 @@ class IdConverter(BaseConverter):
         return str(int(value))
 
 
+# Modules that attach their routes to `bp` when imported.
+API_MODULES = (
+    "auth", "errors", "openapi", "opportunities", "tasks", "process_instances", "customers",
+    "contacts", "interactions", "care", "churn", "products", "orders", "levels", "quotes", "service_requests",
+    "attachments", "imports", "admin", "recycle",
+)
+
+
 def register(app: Flask) -> None:
     """Attach the API blueprint; it authenticates by token, so it is exempt from CSRF."""
-    from bpm_crm.api import (  # noqa: F401  (each module attaches its routes to bp)
-        auth,
-        customers,
-        errors,
-        openapi,
-        opportunities,
-        process_instances,
-        tasks,
-    )
+    import importlib
+    import importlib.util
 
+    for name in API_MODULES:
+        if importlib.util.find_spec(f"bpm_crm.api.{name}") is not None:
+            importlib.import_module(f"bpm_crm.api.{name}")
     app.url_map.converters["id"] = IdConverter
     csrf.exempt(bp)
     app.register_blueprint(bp)

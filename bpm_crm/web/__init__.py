@@ -14,25 +14,27 @@ def _load_user(user_id: str):
     return user if user is not None and user.active else None
 
 
+# Page modules, each with a blueprint `bp` of the same name.
+PAGE_MODULES = (
+    "auth", "language", "inbox", "tasks", "opportunities", "customers", "instances", "vendor",
+    "contacts", "interactions", "care", "churn", "products", "orders", "levels", "quotes", "service",
+    "attachments", "imports", "admin", "recycle",
+)
+
+
 def register(app: Flask) -> None:
     """Attach the page blueprints, the template helpers and the error pages."""
-    from bpm_crm.web import (
-        auth,
-        customers,
-        display,
-        errors,
-        inbox,
-        instances,
-        language,
-        opportunities,
-        tasks,
-        vendor,
-    )
+    import importlib
+    import importlib.util
+
+    from bpm_crm.web import display, errors
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = _("请先登录")
     login_manager.login_message_category = "warning"
-    for module in (auth, language, inbox, tasks, opportunities, customers, instances, vendor):
-        app.register_blueprint(module.bp)
+    for name in PAGE_MODULES:
+        if importlib.util.find_spec(f"bpm_crm.web.{name}") is None:
+            continue
+        app.register_blueprint(importlib.import_module(f"bpm_crm.web.{name}").bp)
     display.init_app(app)
     errors.register_error_handlers(app)

@@ -165,6 +165,13 @@ def nav_counts() -> inbox.InboxCounts | None:
     return inbox.counts(user=current_user._get_current_object())
 
 
+def url_or_none(endpoint: str, **values: Any) -> str | None:
+    """A URL for an endpoint if the page exists, else None (sections link only to pages that exist)."""
+    from flask import current_app
+
+    return url_for(endpoint, **values) if endpoint in current_app.view_functions else None
+
+
 def user_can(action: str) -> bool:
     return bool(current_user.is_authenticated and permissions.can(current_user._get_current_object(), action))
 
@@ -187,6 +194,7 @@ def init_app(app: Flask) -> None:
         get_locale=get_locale,
         page_url=page_url,
         user_can=user_can,
+        url_or_none=url_or_none,
         nav_main=navigation.main_items,
         nav_more=navigation.more_items,
         action_icons=ACTION_ICONS,

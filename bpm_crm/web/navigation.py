@@ -38,7 +38,7 @@ MORE: list[NavItem] = [
     NavItem("admin.roles", _("角色与权限"), "shield-lock", "user.manage", ()),
     NavItem("admin.departments", _("部门"), "diagram-2", "user.manage", ()),
     NavItem("admin.dictionary", _("数据字典"), "journal-text", "dictionary.manage", ()),
-    NavItem("admin.level_rules", _("客户等级规则"), "award", "dictionary.manage", ()),
+    NavItem("levels.index", _("客户等级规则"), "award", "dictionary.manage", ("levels",)),
     NavItem("admin.audit_log", _("审计日志"), "clock-history", "audit.read", ()),
     NavItem("admin.login_log", _("登录日志"), "door-open", "audit.read", ()),
     NavItem("recycle.index", _("回收站"), "trash", None, ("recycle",)),
