@@ -62,15 +62,27 @@ def deploy(directory: str | None) -> None:
 
 
 @main.command()
-def demo() -> None:
-    """Load demo users (every role) and demo opportunities."""
+@click.option("--customers", type=click.IntRange(min=0), default=None,
+              help="add this many generated customers (default: the small demo set, once)")
+@click.option("--orders", type=click.IntRange(min=0), default=None, help="add this many generated orders")
+@click.option("--seed", type=int, default=2026, show_default=True, help="random seed of the generated data")
+def demo(customers: int | None, orders: int | None, seed: int) -> None:
+    """Load demo users (every role), opportunities and customers with contacts, interactions and orders."""
     from bpm_crm.services import demo as demo_data
 
     app = _app()
     with app.app_context():
         users = demo_data.load_demo_users()
         made = demo_data.load_demo_opportunities()
-    click.echo(f"demo users created: {len(users)}; demo opportunities created: {made}")
+        click.echo(f"demo users created: {len(users)}; demo opportunities created: {made}")
+        result = demo_data.load_demo_customers(customers=customers, orders=orders, seed=seed,
+                                               progress=lambda message: click.echo(f"  {message}"))
+    if result is None:
+        click.echo("demo customers exist already; use --customers N --orders M to add more")
+    else:
+        click.echo(f"customers: {result.customers}, contacts: {result.contacts}, interactions: "
+                   f"{result.interactions}, orders: {result.orders} ({result.order_lines} lines), "
+                   f"products: {result.products}, in {result.seconds:.1f}s")
 
 
 @main.command("create-user")

@@ -51,7 +51,8 @@ def issue_token() -> tuple[Response, int]:
     fields = {name: [str(_("必填"))] for name, value in credentials.items() if not isinstance(value, str) or not value}
     if fields:
         raise Invalid(str(_("请填写用户名和密码")), fields)
-    user = people.authenticate(username=str(credentials["username"]), password=str(credentials["password"]))
+    user = people.authenticate(username=str(credentials["username"]), password=str(credentials["password"]),
+                               channel="api", ip=request.remote_addr, user_agent=request.user_agent.string)
     if user is None:
         return error_response(401, str(_("用户名或密码错误"))), 401
     token, row = people.issue_api_token(user=user, ttl_hours=current_app.config["API_TOKEN_TTL_HOURS"])

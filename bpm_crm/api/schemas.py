@@ -110,24 +110,10 @@ def opportunity_detail(record: Opportunity) -> dict[str, Any]:
 
 
 def customer(record: Customer) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "number": record.number,
-        "name": record.name,
-        "short_name": record.short_name,
-        "region": record.region,
-        "industry": record.industry,
-        "source": record.source,
-        "level": record.level,
-        "contact_name": record.contact_name,
-        "phone": record.phone,
-        "address": record.address,
-        "status": record.status,
-        "owner": user_ref(record.owner),
-        "opportunity_id": record.opportunity_id,
-        "created_at": timestamp(record.created_at),
-        "updated_at": timestamp(record.updated_at),
-    }
+    """A customer in the shape of the customers API (its serializer lives with the customer routes)."""
+    from bpm_crm.api.customers import customer as customer_json
+
+    return customer_json(record)
 
 
 def instance_ref(instance: ProcessInstance) -> dict[str, Any]:

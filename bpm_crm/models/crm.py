@@ -50,6 +50,7 @@ class Customer(Audited, Model):
         Index("ix_customers_level", "level"),
         Index("ix_customers_phone", "phone"),
         Index("ix_customers_tax_no", "tax_no"),
+        Index("ix_customers_created", "created_at", "id"),  # the lists' default order, newest first
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -152,6 +153,7 @@ class Interaction(Audited, Model):
     remarks: Mapped[str | None] = mapped_column(Text)
 
     customer: Mapped[Customer] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys="Interaction.created_by_id")
 
 
 class Opportunity(Audited, Model):

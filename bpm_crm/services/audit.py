@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import g, has_request_context
-from sqlalchemy import event, insert, inspect
+from sqlalchemy import event, insert, inspect, update
 from sqlalchemy.orm import Session
 
 from bpm_crm.models import (
@@ -53,16 +53,21 @@ def _plain(value: Any) -> Any:
 
 def actor_id(record: Any = None) -> int | None:
     """The signed-in user of this request (page or API); else whoever the record says changed it."""
-    if has_request_context():
-        api_user = g.get("api_user")
-        if api_user is not None:
-            return int(api_user.id)
-        from flask_login import current_user
+    return _request_actor() or getattr(record, "updated_by_id", None) or getattr(record, "created_by_id", None)
 
-        if current_user and current_user.is_authenticated:
-            return int(current_user.id)
-    actor = getattr(g, "audit_actor_id", None) if has_request_context() else None
-    return actor or getattr(record, "updated_by_id", None) or getattr(record, "created_by_id", None)
+
+def _request_actor() -> int | None:
+    """The user of the current page or API request, if any."""
+    if not has_request_context():
+        return None
+    api_user = g.get("api_user")
+    if api_user is not None:
+        return int(api_user.id)
+    from flask_login import current_user
+
+    if current_user and current_user.is_authenticated:
+        return int(current_user.id)
+    return g.get("audit_actor_id")
 
 
 def _columns(record: Any) -> list[str]:
@@ -76,14 +81,30 @@ def _entry(record: Any, action: str, changes: dict[str, list[Any]]) -> dict[str,
             "record_id": getattr(record, "id", None), "action": action, "changes": changes}
 
 
-def entries_for_flush(session: Session) -> list[dict[str, Any]]:
+def _deleted(session: Session, context: Any) -> list[Any]:
+    """Records this flush deleted: those passed to session.delete() and orphans removed from a collection."""
+    deleted = list(session.deleted)
+    seen = {id(record) for record in deleted}
+    for state, (is_delete, list_only) in getattr(context, "states", {}).items():
+        record = state.obj()
+        if is_delete and not list_only and record is not None and id(record) not in seen:
+            deleted.append(record)
+            seen.add(id(record))
+    return deleted
+
+
+def entries_for_flush(session: Session, context: Any = None) -> list[dict[str, Any]]:
     """Audit entries for what this flush wrote (called after the flush, while the history is still there)."""
-    entries: list[dict[str, Any]] = []
+    return [entry for entry, _record in _entries_with_records(session, context)]
+
+
+def _entries_with_records(session: Session, context: Any) -> list[tuple[dict[str, Any], Any]]:
+    entries: list[tuple[dict[str, Any], Any]] = []
     for record in session.new:
         if type(record) in RECORD_TYPES:
             values = {key: [None, _plain(getattr(record, key))] for key in _columns(record)
                       if getattr(record, key) is not None and key != "id"}
-            entries.append(_entry(record, "create", values))
+            entries.append((_entry(record, "create", values), record))
     for record in session.dirty:
         if type(record) not in RECORD_TYPES or not session.is_modified(record, include_collections=False):
             continue
@@ -97,20 +118,79 @@ def entries_for_flush(session: Session) -> list[dict[str, Any]]:
                 if _plain(old) != _plain(new):
                     changes[key] = [_plain(old), _plain(new)]
         if changes:
-            entries.append(_entry(record, "update", changes))
-    for record in session.deleted:
+            entries.append((_entry(record, "update", changes), record))
+    for record in _deleted(session, context):
         if type(record) in RECORD_TYPES:
             values = {key: [_plain(getattr(record, key)), None] for key in _columns(record)
                       if getattr(record, key) is not None and key != "id"}
-            entries.append(_entry(record, "delete", values))
+            entries.append((_entry(record, "delete", values), record))
     return entries
 
 
+def _keep_old_value(_target: Any, value: Any, _old: Any, _initiator: Any) -> Any:
+    return value
+
+
+def _track_old_values(model: type) -> None:
+    """Load a column's old value before it is assigned, even when a commit expired it.
+
+    Without this an assignment after a commit loses the old value: the entry would say None -> new, and
+    assigning an unchanged value would write an entry.
+    """
+    mapper: Any = inspect(model)
+    for key in mapper.column_attrs.keys():
+        if key not in IGNORED:
+            event.listen(getattr(model, key), "set", _keep_old_value, active_history=True, retval=True)
+
+
+for _model in RECORD_TYPES:
+    _track_old_values(_model)
+
+
+# Entries of this transaction whose actor came from the record's updated_by_id: (type, id) -> entry ids.
+_BY_RECORD = "audit_entries_by_record"
+
+
+def _reattribute(session: Session) -> None:
+    """Give earlier entries of this transaction the updater the record names now.
+
+    A service may assign fields, touch an expired object (which autoflushes them) and only then set
+    updated_by_id; the entries written by that autoflush named the previous updater.
+    """
+    pending: dict[tuple[type, Any], list[int]] = session.info.get(_BY_RECORD) or {}
+    if not pending:
+        return
+    for record in session.dirty:
+        ids = pending.get((type(record), getattr(record, "id", None)))
+        if not ids or "updated_by_id" not in inspect(record).attrs:
+            continue
+        added = inspect(record).attrs["updated_by_id"].history.added
+        if added and added[0] is not None:
+            session.connection().execute(update(AuditLog).where(AuditLog.id.in_(ids)).values(user_id=added[0]))
+
+
 @event.listens_for(Session, "after_flush")
-def _record_changes(session: Session, _context: Any) -> None:
-    entries = entries_for_flush(session)
-    if entries:
-        session.connection().execute(insert(AuditLog), entries)
+def _record_changes(session: Session, context: Any) -> None:
+    from_request = _request_actor() is not None
+    if not from_request:
+        _reattribute(session)
+    pairs = _entries_with_records(session, context)
+    if not pairs:
+        return
+    result = session.connection().execute(
+        insert(AuditLog).returning(AuditLog.id, sort_by_parameter_order=True), [entry for entry, _ in pairs])
+    if from_request:
+        return
+    pending = session.info.setdefault(_BY_RECORD, {})
+    for (entry, record), entry_id in zip(pairs, result.scalars(), strict=True):
+        if entry["action"] != "delete" and hasattr(record, "updated_by_id"):
+            pending.setdefault((type(record), entry["record_id"]), []).append(entry_id)
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_transaction(session: Session) -> None:
+    session.info.pop(_BY_RECORD, None)
 
 
 def record(*, record_type: str, record_id: int | None, action: str, user_id: int | None,

@@ -1,11 +1,17 @@
-"""Demo organisation and data: every role, two sales departments, a few opportunities."""
+"""Demo organisation and data: every role, two sales departments, opportunities, customers with orders."""
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from bpm_crm.extensions import db
 from bpm_crm.models import Department, User
 from bpm_crm.services import dictionary, opportunities, people, permissions
+
+if TYPE_CHECKING:
+    from bpm_crm.services.demo_data import DemoResult
 
 DEMO_PASSWORD = "demo1234"  # noqa: S105  (printed at start-up; demo data only)
 
@@ -72,3 +78,24 @@ def load_demo_opportunities() -> int:
         if user is not None:
             opportunities.create_opportunity(user=user, values=values)
     return len(DEMO_OPPORTUNITIES)
+
+
+DEMO_CUSTOMERS = 36  # about ten per account manager, a few in the public pool
+DEMO_ORDERS = 300
+
+
+def load_demo_customers(*, customers: int | None = None, orders: int | None = None, seed: int = 2026,
+                        progress: Callable[[str], None] | None = None) -> DemoResult | None:
+    """The demo customers with contacts, interactions, products, stock and orders; commits per chunk.
+
+    Without sizes it loads the small default set once (nothing if customers exist); with sizes it always
+    adds that many customers and orders (for load tests: 100,000 customers and 1,000,000 orders).
+    """
+    from bpm_crm.models import Customer
+    from bpm_crm.services import demo_data
+
+    if customers is None and orders is None:
+        if db.session.scalar(select(Customer.id).limit(1)):
+            return None
+        customers, orders = DEMO_CUSTOMERS, DEMO_ORDERS
+    return demo_data.generate(customers=customers or 0, orders=orders or 0, seed=seed, progress=progress)

@@ -1,10 +1,15 @@
 """The data dictionary (数据字典): the choices of regions, levels, industries, sources, service types …"""
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
+from bpm_crm.errors import Conflict, Forbidden, Invalid, NotFound
 from bpm_crm.extensions import db
-from bpm_crm.models import DictionaryEntry
+from bpm_crm.models import DictionaryEntry, User
+from bpm_crm.services import permissions
+from bpm_crm.services.transaction import unit_of_work
 
 REGION = "地区"
 LEVEL = "客户等级"
@@ -87,3 +92,137 @@ def seed_dictionary() -> int:
         for city_sort, city in enumerate(cities):
             ensure(REGION, city, city_sort, parent)
     return added
+
+
+def types() -> list[str]:
+    """Every dictionary type: the known ones first, then any others found in the table."""
+    known = [REGION, *DEFAULTS]
+    found = db.session.scalars(select(DictionaryEntry.type).distinct())
+    return known + sorted(set(found) - set(known))
+
+
+def list_entries(*, entry_type: str) -> list[DictionaryEntry]:
+    """The entries of one type, parents before their children, each level in its order."""
+    entries = list(db.session.scalars(
+        select(DictionaryEntry).where(DictionaryEntry.type == entry_type)
+        .order_by(DictionaryEntry.sort, DictionaryEntry.id)))
+    by_parent: dict[int | None, list[DictionaryEntry]] = {}
+    for entry in entries:
+        by_parent.setdefault(entry.parent_id, []).append(entry)
+    ordered: list[DictionaryEntry] = []
+
+    def walk(parent_id: int | None) -> None:
+        for entry in by_parent.get(parent_id, []):
+            ordered.append(entry)
+            walk(entry.id)
+
+    walk(None)
+    return ordered
+
+
+def get_entry(*, entry_id: int) -> DictionaryEntry:
+    """One dictionary entry; NotFound otherwise."""
+    entry = db.session.get(DictionaryEntry, entry_id)
+    if entry is None:
+        raise NotFound("字典项不存在")
+    return entry
+
+
+def _clean(values: dict[str, Any]) -> tuple[str, str | None, int]:
+    item = (values.get("item") or "").strip()
+    value = (values.get("value") or "").strip() or None
+    errors: dict[str, list[str]] = {}
+    if not item or len(item) > 60:
+        errors["item"] = ["请填写字典项，最长60个字符"]
+    if value and len(value) > 120:
+        errors["value"] = ["值最长120个字符"]
+    sort = values.get("sort")
+    if sort in (None, ""):
+        sort = 0
+    if not isinstance(sort, int) or isinstance(sort, bool) or not -9999 <= sort <= 9999:
+        errors["sort"] = ["排序应为 -9999 到 9999 之间的整数"]
+        sort = 0
+    if errors:
+        raise Invalid("字典项信息有误", errors)
+    return item, value, sort
+
+
+def _parent(entry_type: str, parent_id: Any) -> DictionaryEntry | None:
+    if parent_id in (None, "", 0):
+        return None
+    if entry_type != REGION:
+        raise Invalid("只有地区可以设置上级", {"parent_id": ["只有地区可以设置上级"]})
+    parent = db.session.get(DictionaryEntry, parent_id) if isinstance(parent_id, int) else None
+    if parent is None or parent.type != entry_type:
+        raise Invalid("上级地区不存在", {"parent_id": ["上级地区不存在"]})
+    return parent
+
+
+def _unique(entry_type: str, parent_id: int | None, item: str, entry_id: int | None = None) -> None:
+    query = select(DictionaryEntry.id).where(
+        DictionaryEntry.type == entry_type, DictionaryEntry.item == item,
+        DictionaryEntry.parent_id.is_(None) if parent_id is None else DictionaryEntry.parent_id == parent_id)
+    if entry_id is not None:
+        query = query.where(DictionaryEntry.id != entry_id)
+    if db.session.scalar(query) is not None:
+        raise Conflict(f"“{item}”已存在")
+
+
+def _require_manage(user: User) -> None:
+    permissions.require(user, "dictionary.manage")
+
+
+@unit_of_work
+def create_entry(*, user: User, entry_type: str, values: dict[str, Any]) -> DictionaryEntry:
+    """Add an item to a dictionary type (regions may name a parent); commits."""
+    _require_manage(user)
+    if entry_type not in types():
+        raise NotFound("字典类型不存在")
+    if entry_type in READ_ONLY_TYPES:
+        raise Forbidden(f"“{entry_type}”由系统维护，只能查看")
+    item, value, sort = _clean(values)
+    parent = _parent(entry_type, values.get("parent_id"))
+    _unique(entry_type, parent.id if parent else None, item)
+    entry = DictionaryEntry(type=entry_type, item=item, value=value or item, sort=sort,
+                            parent_id=parent.id if parent else None, editable=True)
+    db.session.add(entry)
+    db.session.flush()
+    return entry
+
+
+def _editable(entry_id: int) -> DictionaryEntry:
+    entry = get_entry(entry_id=entry_id)
+    if not entry.editable:
+        raise Forbidden(f"字典项“{entry.item}”由系统维护，不能修改或删除")
+    return entry
+
+
+@unit_of_work
+def update_entry(*, user: User, entry_id: int, values: dict[str, Any]) -> DictionaryEntry:
+    """Change an editable item's text, value, order or (regions) parent; records keep their old text; commits."""
+    _require_manage(user)
+    entry = _editable(entry_id)
+    item, value, sort = _clean(values)
+    parent = _parent(entry.type, values.get("parent_id")) if "parent_id" in values else entry.parent
+    if parent is not None:
+        ancestor: DictionaryEntry | None = parent
+        while ancestor is not None:
+            if ancestor.id == entry.id:
+                raise Invalid("上级地区不能是它自己或它的下级", {"parent_id": ["上级地区不能是它自己或它的下级"]})
+            ancestor = ancestor.parent
+    _unique(entry.type, parent.id if parent else None, item, entry.id)
+    entry.item, entry.value, entry.sort = item, value or item, sort
+    entry.parent_id = parent.id if parent else None
+    return entry
+
+
+@unit_of_work
+def delete_entry(*, user: User, entry_id: int) -> str:
+    """Remove an editable item without children; records that use it keep their text; commits."""
+    _require_manage(user)
+    entry = _editable(entry_id)
+    if db.session.scalar(select(DictionaryEntry.id).where(DictionaryEntry.parent_id == entry.id).limit(1)):
+        raise Conflict(f"“{entry.item}”下还有下级地区，请先删除下级")
+    item = entry.item
+    db.session.delete(entry)
+    return item

@@ -11,17 +11,28 @@ from sqlalchemy import select
 from bpm_crm import clock
 from bpm_crm.errors import Conflict, Invalid
 from bpm_crm.extensions import db
-from bpm_crm.models import ApiToken, Department, Role, User
+from bpm_crm.models import ApiToken, Department, LoginEvent, Role, User
 from bpm_crm.services import permissions
 from bpm_crm.services.transaction import unit_of_work
 
 
-def authenticate(*, username: str, password: str) -> User | None:
-    """The active user with these credentials, or None."""
-    user = db.session.scalar(select(User).where(User.username == (username or "").strip()))
-    if user is None or not user.active or not user.check_password(password or ""):
-        return None
-    return user
+@unit_of_work
+def authenticate(*, username: str, password: str, channel: str = "web", ip: str | None = None,
+                 user_agent: str | None = None) -> User | None:
+    """The active user with these credentials, or None; every attempt goes to the login log; commits."""
+    name = (username or "").strip()
+    user = db.session.scalar(select(User).where(User.username == name))
+    reason = None
+    if user is None:
+        reason = "用户不存在"
+    elif not user.check_password(password or ""):
+        reason = "密码错误"
+    elif not user.active:
+        reason = "账号已停用"
+    db.session.add(LoginEvent(username=name[:60], user_id=user.id if user else None, success=reason is None,
+                              channel=channel[:10], ip=(ip or None) and ip[:45],
+                              user_agent=(user_agent or None) and user_agent[:255], reason=reason))
+    return user if reason is None else None
 
 
 def get_user(user_id: int) -> User | None:

@@ -55,7 +55,7 @@ _A, _D, _S, _O = Scope.ALL, Scope.DEPARTMENT, Scope.SUBORDINATES, Scope.OWN
 _CUSTOMER_WORK = ("customer.read", "customer.create", "customer.update", "customer.delete", "customer.claim",
                   "customer.share", "customer.export", "customer.import", "quote.read", "quote.create",
                   "quote.update", "quote.delete", "churn.read", "churn.update", "care.read", "care.update",
-                  "order.read", "service.read")
+                  "order.read", "service.read", "recycle.restore")
 
 
 def _grant(scope: Scope, *actions: str) -> dict[str, Scope]:

@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, Table, delete, false, insert, or_, select,
 from sqlalchemy.exc import IntegrityError
 
 from bpm_crm.errors import Conflict, Forbidden, NotFound
-from bpm_crm.extensions import db
+from bpm_crm.extensions import Base, db
 from bpm_crm.models import (
     Attachment,
     CareTask,
@@ -113,11 +113,21 @@ def _tables() -> dict[str, Table]:
     return {table.name: table for table in db.metadata.sorted_tables}
 
 
+def _forget(table: Table, row_id: Any) -> None:
+    """Drop a deleted row's object from the session, so nothing later in the unit of work reads it stale."""
+    for mapper in Base.registry.mappers:
+        if mapper.local_table is table:
+            stale = db.session.identity_map.get(db.session.identity_key(mapper.class_, row_id))
+            if stale is not None:
+                db.session.expunge(stale)
+
+
 def _delete_tree(node: dict[str, Any]) -> None:
     for child in reversed(node["children"]):
         _delete_tree(child)
     table = _tables()[node["table"]]
     db.session.execute(delete(table).where(table.c.id == node["row"]["id"]))
+    _forget(table, node["row"]["id"])
 
 
 def _insert_tree(node: dict[str, Any]) -> None:
@@ -147,6 +157,7 @@ def move_to_bin(*, record: Any, user: User, label: str, owner_id: int | None) ->
     entry = RecycleBinEntry(record_type=audit.RECORD_TYPES[model], record_id=record.id, label=label[:200],
                             payload=tree, deleted_by_id=user.id, owner_id=owner_id)
     db.session.add(entry)
+    db.session.flush()  # the caller gets the entry's id (e.g. for an "undo" link)
     audit.record(record_type=entry.record_type, record_id=record.id, action="delete", user_id=user.id,
                  changes={"label": [label, None], "rows": [_count(tree), 0]})
     return entry

@@ -43,7 +43,8 @@ def login():
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
-        user = people.authenticate(username=form.username.data, password=form.password.data)
+        user = people.authenticate(username=form.username.data, password=form.password.data, channel="web",
+                                   ip=request.remote_addr, user_agent=request.user_agent.string)
         if user is not None:
             login_user(user, remember=bool(form.remember.data))
             flash(gettext("欢迎回来，%(name)s", name=user.full_name), "success")

@@ -1,30 +1,314 @@
-"""Customer pages: list with search and paging, detail."""
+"""Customer pages: list with the public pool, Excel export, create/edit, the 360 page, claim, transfer, share."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
-from flask_login import current_user, login_required
+from typing import Any
 
-from bpm_crm.services import customers
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user, login_required
+from werkzeug.routing import BuildError
+
+from bpm_crm.errors import DomainError, Invalid
+from bpm_crm.forms.customer import CustomerForm, ShareForm, TransferForm
+from bpm_crm.i18n import _
+from bpm_crm.models import ORDER_STATUS_LABELS, Customer, User
+from bpm_crm.services import customers, dictionary, permissions
+from bpm_crm.web import exports
+from bpm_crm.web.display import status_label
+from bpm_crm.web.domain_messages import translate
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
+
+SORT_LABELS = {"name": _("客户名称"), "number": _("编号"), "level": _("等级"), "created_at": _("创建时间"),
+               "updated_at": _("更新时间")}
+TRANSFER_KINDS = {"claim": _("从公海领取"), "transfer": _("转移客户"), "release": _("放入公海")}
+EXPORT_HEADERS = (_("编号"), _("客户名称"), _("简称"), _("等级"), _("状态"), _("地区"), _("行业"), _("客户来源"),
+                  _("主要联系人"), _("电话"), _("地址"), _("满意度"), _("信用度"), _("客户经理"), _("创建时间"))
+
+
+@bp.context_processor
+def _links() -> dict[str, Any]:
+    def record_url(endpoint: str, **values: Any) -> str | None:
+        """A URL for another module's page if it exists and takes these values, else None."""
+        if endpoint not in current_app.view_functions:
+            return None
+        try:
+            return url_for(endpoint, **values)
+        except BuildError:
+            return None
+
+    return {"record_url": record_url}
+
+
+def _user() -> User:
+    return current_user._get_current_object()  # type: ignore[no-any-return]
+
+
+def _label(user: User) -> str:
+    return f"{user.full_name}（{user.department.name}）" if user.department else user.full_name
+
+
+def _filters() -> dict[str, Any]:
+    """The list's search, tab, filters and sort from the query string; unknown values are dropped."""
+    args = request.args
+    view = args.get("view") if args.get("view") in customers.VIEWS else "mine"
+    if view == "pool" and not permissions.can(_user(), "customer.claim"):
+        view = "mine"
+    owner = args.get("owner_id", type=int)
+    return {
+        "q": (args.get("q") or "").strip()[:100] or None,
+        "view": view,
+        "region": (args.get("region") or "").strip()[:60] or None,
+        "level": (args.get("level") or "").strip()[:20] or None,
+        "status": args.get("status") if args.get("status") in customers.STATUSES else None,
+        "owner_id": owner if owner and view == "mine" else None,
+        "sort": args.get("sort") if args.get("sort") in customers.SORTS else None,
+    }
+
+
+def _sort_links(current: str) -> dict[str, tuple[str, str | None]]:
+    """For each sortable column: the URL that sorts by it (toggling the direction) and its current direction."""
+    links = {}
+    for key in SORT_LABELS:
+        state = "asc" if current == key else "desc" if current == f"-{key}" else None
+        following = f"-{key}" if state == "asc" or (state is None and key.endswith("_at")) else key
+        args = {**request.args.to_dict(), "sort": following}
+        args.pop("page", None)
+        links[key] = (url_for("customers.index", **args), state)
+    return links
 
 
 @bp.get("/")
 @login_required
 def index():
-    """The visible customers, searched and paged."""
-    page = customers.list_customers(
-        user=current_user._get_current_object(),
-        q=(request.args.get("q") or "").strip()[:100] or None,
-        page=request.args.get("page", 1, type=int),
-        per_page=current_app.config["PAGE_SIZE"],
+    """我的客户 / 公海: searched, filtered, sorted and paged, with batch transfer."""
+    user = _user()
+    filters = _filters()
+    page = customers.list_customers(user=user, **filters, page=request.args.get("page", 1, type=int),
+                                    per_page=current_app.config["PAGE_SIZE"])
+    return render_template(
+        "customers/index.html", page=page, filters=filters,
+        sort_links=_sort_links(filters["sort"] or customers.DEFAULT_SORT),
+        regions=dictionary.region_paths(), levels=dictionary.choices(dictionary.LEVEL),
+        statuses=customers.STATUSES, owners=[(u.id, _label(u)) for u in customers.owner_filter_choices(user)],
+        shared=customers.shared_ids(user=user, customer_ids=[c.id for c in page.items]),
+        transfer_to=[(u.id, _label(u)) for u in customers.assignable_owners(user)],
+        filtered=any(filters[k] for k in ("q", "region", "level", "status", "owner_id")),
     )
-    return render_template("customers/index.html", page=page)
+
+
+@bp.get("/export.xlsx")
+@login_required
+def export():
+    """The filtered list as an Excel file: every row of the same scoped query, unpaged."""
+    rows = customers.export_customers(user=_user(), limit=exports.MAX_EXPORT_ROWS, **_filters())
+
+    def cells(c: Customer) -> list[Any]:
+        return [c.number, c.name, c.short_name, status_label(c.level), status_label(c.status), c.region, c.industry,
+                c.source, c.contact_name, c.phone, c.address, c.satisfaction, c.credit,
+                c.owner.full_name if c.owner else gettext("公海"), c.created_at]
+
+    return exports.xlsx_response(name=gettext("客户"), headers=[str(h) for h in EXPORT_HEADERS],
+                                 rows=(cells(c) for c in rows))
+
+
+def _form(customer: Customer | None = None) -> tuple[CustomerForm, bool]:
+    """The record form with its dictionary choices; whether the owner may be chosen (new customers only)."""
+    user = _user()
+    form = CustomerForm(obj=customer)
+    owners = customers.assignable_owners(user) if customer is None else []
+    choices = [(user.id, _label(user))] + [(u.id, _label(u)) for u in owners if u.id != user.id]
+    form.set_choices(levels=dictionary.choices(dictionary.LEVEL), statuses=list(customers.STATUSES),
+                     regions=dictionary.region_paths(), industries=dictionary.choices(dictionary.INDUSTRY),
+                     sources=dictionary.choices(dictionary.SOURCE), owners=choices)
+    if customer is None and request.method == "GET":
+        form.owner_id.data = user.id
+    return form, bool(owners)
+
+
+def _apply_errors(form: CustomerForm, exc: DomainError) -> None:
+    flash(translate(exc.message), "danger")
+    if isinstance(exc, Invalid):
+        for name, messages in exc.field_errors.items():
+            if name in form:
+                form[name].errors = list(form[name].errors) + [translate(m) for m in messages]
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def create():
+    """Record a new customer; account managers own what they create, supervisors may pick the manager."""
+    permissions.require(_user(), "customer.create")
+    form, choose_owner = _form()
+    if form.validate_on_submit():
+        try:
+            customer = customers.create_customer(user=_user(), values=form.values(with_owner=choose_owner))
+        except DomainError as exc:
+            _apply_errors(form, exc)
+            return render_template("customers/form.html", form=form, customer=None,
+                                   choose_owner=choose_owner), exc.status
+        flash(gettext("客户 %(number)s 已创建", number=customer.number), "success")
+        return redirect(url_for("customers.show", customer_id=customer.id))
+    status = 422 if form.errors else 200
+    return render_template("customers/form.html", form=form, customer=None, choose_owner=choose_owner), status
 
 
 @bp.get("/<int:customer_id>")
 @login_required
 def show(customer_id: int):
-    """One customer with the opportunity it came from."""
-    customer = customers.get_customer(customer_id=customer_id, user=current_user._get_current_object())
-    return render_template("customers/show.html", customer=customer)
+    """The customer 360 page: header with actions, every linked record, shares and transfers."""
+    user = _user()
+    overview = customers.customer_overview(customer_id=customer_id, user=user)
+    actions = overview.actions
+    transfer_form, share_form = TransferForm(), ShareForm()
+    transfer_to = [(u.id, _label(u)) for u in customers.assignable_owners(user)
+                   if u.id != overview.customer.owner_id] if "transfer" in actions else []
+    share_to = [(u.id, _label(u)) for u in customers.share_candidates(customer=overview.customer)] \
+        if "share" in actions else []
+    return render_template("customers/show.html", overview=overview, customer=overview.customer,
+                           sections=overview.sections, actions=actions, transfer_form=transfer_form,
+                           share_form=share_form, transfer_to=transfer_to, share_to=share_to,
+                           kinds=TRANSFER_KINDS, order_labels=ORDER_STATUS_LABELS)
+
+
+@bp.route("/<int:customer_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(customer_id: int):
+    """Change a customer's record (not its number or owner)."""
+    user = _user()
+    customer = customers.get_customer(customer_id=customer_id, user=user)
+    if request.method == "GET" and not permissions.customer_in_scope(user, customer_id, "customer.update"):
+        flash(gettext("您只能查看此客户，不能修改"), "warning")
+        return redirect(url_for("customers.show", customer_id=customer_id))
+    form, _choose = _form(customer)
+    if form.validate_on_submit():
+        try:
+            customers.update_customer(customer_id=customer_id, user=user, values=form.values(with_owner=False))
+        except DomainError as exc:
+            _apply_errors(form, exc)
+            return render_template("customers/form.html", form=form, customer=customer,
+                                   choose_owner=False), exc.status
+        flash(gettext("已保存修改"), "success")
+        return redirect(url_for("customers.show", customer_id=customer_id))
+    status = 422 if form.errors else 200
+    return render_template("customers/form.html", form=form, customer=customer, choose_owner=False), status
+
+
+def _back(customer_id: int | None = None):
+    target = request.form.get("next") or ""
+    if target.startswith("/") and not target.startswith("//"):
+        return redirect(target)
+    if customer_id is not None:
+        return redirect(url_for("customers.show", customer_id=customer_id))
+    return redirect(url_for("customers.index"))
+
+
+@bp.post("/<int:customer_id>/delete")
+@login_required
+def delete(customer_id: int):
+    """Move the customer to the recycle bin (the confirmation happens in the page)."""
+    customer = customers.get_customer(customer_id=customer_id, user=_user())
+    number, name = customer.number, customer.name
+    try:
+        customers.delete_customer(customer_id=customer_id, user=_user())
+    except DomainError as exc:
+        flash(translate(exc.message), "danger")
+        return redirect(url_for("customers.show", customer_id=customer_id))
+    flash(gettext("客户 %(number)s（%(name)s）已移入回收站", number=number, name=name), "success")
+    return redirect(url_for("customers.index"))
+
+
+@bp.post("/<int:customer_id>/claim")
+@login_required
+def claim(customer_id: int):
+    """Take a customer from the public pool."""
+    try:
+        customer = customers.claim_customer(customer_id=customer_id, user=_user())
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        flash(translate(exc.message), "danger")
+        return _back(customer_id)
+    flash(gettext("已领取客户 %(name)s", name=customer.name), "success")
+    return redirect(url_for("customers.show", customer_id=customer_id))
+
+
+def _transfer(ids: list[int], back_to: int | None):
+    form = TransferForm()
+    try:
+        moved = customers.transfer_customers(customer_ids=ids, to_user_id=form.to_user_id.data or 0,
+                                             reason=form.reason.data, user=_user())
+    except DomainError as exc:
+        if exc.status == 404 and back_to is not None:
+            raise
+        message = translate(exc.message)
+        if isinstance(exc, Invalid):
+            message = "；".join([message] + [translate(m) for ms in exc.field_errors.values() for m in ms
+                                             if translate(m) != message])
+        flash(message, "danger")
+        return _back(back_to)
+    flash(gettext("已转移 %(count)s 个客户", count=len(moved)), "success")
+    return _back(back_to)
+
+
+@bp.post("/<int:customer_id>/transfer")
+@login_required
+def transfer(customer_id: int):
+    """Give one customer to another account manager."""
+    customers.get_customer(customer_id=customer_id, user=_user())
+    return _transfer([customer_id], customer_id)
+
+
+@bp.post("/transfer")
+@login_required
+def transfer_batch():
+    """Give the checked customers of the list to another account manager."""
+    ids = [int(v) for v in request.form.getlist("ids") if v.isdigit()][:customers.MAX_BATCH + 1]
+    return _transfer(ids, None)
+
+
+@bp.post("/<int:customer_id>/release")
+@login_required
+def release(customer_id: int):
+    """Put the customer back into the public pool."""
+    try:
+        customers.release_customer(customer_id=customer_id, user=_user(),
+                                   reason=(request.form.get("reason") or "")[:200])
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        flash(translate(exc.message), "danger")
+        return redirect(url_for("customers.show", customer_id=customer_id))
+    flash(gettext("客户已放入公海"), "success")
+    return redirect(url_for("customers.show", customer_id=customer_id))
+
+
+@bp.post("/<int:customer_id>/shares")
+@login_required
+def share(customer_id: int):
+    """Let a colleague read this customer."""
+    form = ShareForm()
+    try:
+        customers.share_customer(customer_id=customer_id, user_id=form.user_id.data or 0, user=_user())
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        flash(translate(exc.message), "danger")
+        return redirect(url_for("customers.show", customer_id=customer_id))
+    flash(gettext("已共享"), "success")
+    return redirect(url_for("customers.show", customer_id=customer_id) + "#shares")
+
+
+@bp.post("/<int:customer_id>/shares/<int:user_id>/delete")
+@login_required
+def unshare(customer_id: int, user_id: int):
+    """Stop sharing this customer with a colleague."""
+    try:
+        customers.unshare_customer(customer_id=customer_id, user_id=user_id, user=_user())
+    except DomainError as exc:
+        if exc.status == 404 and not isinstance(exc, Invalid):
+            customers.get_customer(customer_id=customer_id, user=_user())
+        flash(translate(exc.message), "danger")
+        return redirect(url_for("customers.show", customer_id=customer_id))
+    flash(gettext("已取消共享"), "success")
+    return redirect(url_for("customers.show", customer_id=customer_id) + "#shares")

@@ -2,7 +2,7 @@
 
 Revision ID: 07d640e9082c
 Revises: 7b621071030a
-Create Date: 2026-11-23 11:08:23.563431
+Create Date: 2026-11-23 11:42:22.488526
 
 """
 from alembic import op
@@ -426,6 +426,7 @@ def upgrade():
         batch_op.add_column(sa.Column('bank_account', sa.String(length=60), nullable=True))
         batch_op.add_column(sa.Column('tax_no', sa.String(length=40), nullable=True))
         batch_op.add_column(sa.Column('remarks', sa.Text(), nullable=True))
+        batch_op.create_index('ix_customers_created', ['created_at', 'id'], unique=False)
         batch_op.create_index('ix_customers_level', ['level'], unique=False)
         batch_op.create_index('ix_customers_phone', ['phone'], unique=False)
         batch_op.create_index('ix_customers_region', ['region'], unique=False)
@@ -441,6 +442,7 @@ def downgrade():
         batch_op.drop_index('ix_customers_region')
         batch_op.drop_index('ix_customers_phone')
         batch_op.drop_index('ix_customers_level')
+        batch_op.drop_index('ix_customers_created')
         batch_op.drop_column('remarks')
         batch_op.drop_column('tax_no')
         batch_op.drop_column('bank_account')

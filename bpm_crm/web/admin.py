@@ -1,0 +1,503 @@
+"""Administration pages: users, roles and permissions, departments, data dictionary, audit and login logs."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+
+from bpm_crm.errors import DomainError, Invalid
+from bpm_crm.forms.admin import DepartmentForm, DictionaryEntryForm, EditUserForm, PasswordForm, RoleForm, UserForm
+from bpm_crm.i18n import _
+from bpm_crm.models import User
+from bpm_crm.services import admin, dictionary, logs, permissions
+from bpm_crm.web.domain_messages import translate
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+SCOPE_LABELS = {"own": _("本人"), "subordinates": _("下属"), "department": _("本部门"), "all": _("全部")}
+ACTION_LABELS = {"create": _("新建"), "update": _("修改"), "delete": _("删除"), "restore": _("恢复")}
+RECORD_LABELS = {
+    "customer": _("客户"), "contact": _("联系人"), "interaction": _("交往记录"), "opportunity": _("销售机会"),
+    "quote": _("报价"), "quote_line": _("报价明细"), "service_request": _("客户服务"), "churn_warning": _("流失预警"),
+    "care_task": _("客户关怀"), "product": _("产品"), "warehouse": _("仓库"), "inventory": _("库存"),
+    "dictionary": _("数据字典"), "level_rule": _("客户等级规则"), "user": _("用户"), "department": _("部门"),
+    "role_permission": _("角色权限"), "role": _("角色"),
+}
+TYPE_LABELS = {
+    dictionary.REGION: _("地区"), dictionary.LEVEL: _("客户等级"), dictionary.INDUSTRY: _("行业"),
+    dictionary.SOURCE: _("客户来源"), dictionary.SERVICE_TYPE: _("服务类型"), dictionary.CARE_KIND: _("关怀类型"),
+}
+
+
+FIELD_LABELS = {
+    "name": _("名称"), "number": _("编号"), "short_name": _("简称"), "region": _("地区"), "industry": _("行业"),
+    "source": _("来源"), "level": _("等级"), "satisfaction": _("满意度"), "credit": _("信用度"),
+    "contact_name": _("联系人"), "phone": _("电话"), "fax": _("传真"), "website": _("网址"), "address": _("地址"),
+    "postcode": _("邮编"), "licence_no": _("营业执照号"), "legal_representative": _("法人代表"),
+    "registered_capital": _("注册资金"), "annual_turnover": _("年营业额"), "bank": _("开户银行"),
+    "bank_account": _("银行账号"), "tax_no": _("税号"), "remarks": _("备注"), "status": _("状态"),
+    "owner_id": _("负责人"), "customer_id": _("客户"), "gender": _("性别"), "position": _("职位"),
+    "office_phone": _("办公电话"), "mobile": _("手机"), "email": _("邮箱"), "birthday": _("生日"),
+    "date": _("日期"), "place": _("地点"), "summary": _("概要"), "detail": _("详细信息"),
+    "probability": _("成功机率"), "contact": _("联系人"), "contact_phone": _("联系电话"), "description": _("描述"),
+    "assignee_id": _("指派给"), "assigned_at": _("指派时间"), "closed_at": _("结束时间"), "total": _("总金额"),
+    "quote_date": _("报价日期"), "contact_id": _("联系人"), "type": _("类型"), "handler_id": _("处理人"),
+    "handling": _("处理情况"), "feedback": _("反馈结果"), "manager_id": _("客户经理"), "reason": _("原因"),
+    "kind": _("类型"), "title": _("标题"), "due_date": _("到期日"), "note": _("备注"), "done_by_id": _("完成人"),
+    "done_at": _("完成时间"), "username": _("用户名"), "full_name": _("姓名"), "active": _("在用"),
+    "department_id": _("部门"), "superior_id": _("上级"), "roles": _("角色"), "password": _("密码"),
+    "parent_id": _("上级"), "head_id": _("负责人"), "item": _("字典项"), "value": _("值"), "sort": _("排序"),
+    "editable": _("可编辑"), "action": _("操作"), "scope": _("数据范围"), "role_id": _("角色"),
+    "label": _("记录"), "rows": _("行数"), "price": _("价格"), "quantity": _("数量"), "code": _("代码"),
+    "unit_price": _("单价"), "discount_pct": _("折扣 (%)"), "amount": _("金额"), "product_name": _("产品名称"),
+    "min_total": _("最低金额"), "months": _("月数"), "model": _("型号"), "batch": _("批次"), "unit": _("单位"),
+}
+USER_FIELDS = {"owner_id", "assignee_id", "handler_id", "manager_id", "done_by_id", "superior_id", "head_id",
+               "user_id", "author_id", "uploaded_by_id"}
+
+
+@bp.app_template_filter("field_label")
+def field_label(key: str) -> str:
+    return str(FIELD_LABELS.get(key, key))
+
+
+@bp.app_template_global("audit_value")
+def audit_value(key: str, value: object) -> str:
+    """A logged value as a reader understands it: names for user ids, 是/否 for flags, — for nothing."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return str(_("是") if value else _("否"))
+    if key in USER_FIELDS and isinstance(value, int):
+        names = g.get("_audit_user_names")
+        if names is None:
+            names = g._audit_user_names = {u.id: u.full_name for u in admin.all_users()}
+        return names.get(value, f"#{value}")
+    if key == "scope" and value in SCOPE_LABELS:
+        return str(SCOPE_LABELS[str(value)])
+    return str(value)
+
+
+@bp.app_template_filter("record_type_label")
+def record_type_label(value: str | None) -> str:
+    return str(RECORD_LABELS.get(value or "", value or ""))
+
+
+@bp.app_template_filter("audit_action_label")
+def audit_action_label(value: str | None) -> str:
+    return str(ACTION_LABELS.get(value or "", value or ""))
+
+
+def _user() -> User:
+    return current_user._get_current_object()
+
+
+def _require(action: str) -> User:
+    user = _user()
+    permissions.require(user, action)
+    return user
+
+
+def _apply_errors(form: FlaskForm, exc: DomainError) -> None:
+    flash(translate(exc.message), "danger")
+    if isinstance(exc, Invalid):
+        for name, messages in exc.field_errors.items():
+            if name in form:
+                form[name].errors = list(form[name].errors) + [translate(m) for m in messages]
+
+
+def _date_arg(name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args.get(name) or "")
+    except ValueError:
+        return None
+
+
+def _int_arg(name: str) -> int | None:
+    return request.args.get(name, type=int)
+
+
+def _page_args() -> dict[str, int]:
+    return {"page": max(1, request.args.get("page", 1, type=int) or 1), "per_page": current_app.config["PAGE_SIZE"]}
+
+
+def _user_label(user: User) -> str:
+    return f"{user.full_name}（{user.username}）"
+
+
+def _user_choices(form: UserForm, target: User | None) -> None:
+    departments = [(row.department.id, "　" * row.depth + row.department.name) for row in admin.department_tree()]
+    form.department_id.choices = [(0, "—")] + departments
+    superiors = [u for u in admin.active_users() if target is None or u.id != target.id]
+    if target is not None and target.superior is not None and target.superior not in superiors:
+        superiors.append(target.superior)
+    form.superior_id.choices = [(0, "—")] + [(u.id, _user_label(u)) for u in superiors]
+    form.role_ids.choices = [(r.id, f"{r.name}") for r in admin.all_roles()]
+
+
+@bp.get("/users")
+@login_required
+def users():
+    """Users: search, filter by department, role and state."""
+    user = _require("user.manage")
+    active_arg = request.args.get("active") or ""
+    page = admin.list_users(
+        user=user, q=(request.args.get("q") or "").strip()[:100] or None,
+        department_id=_int_arg("department_id"), role_id=_int_arg("role_id"),
+        active={"1": True, "0": False}.get(active_arg), **_page_args())
+    return render_template("admin/users.html", page=page, departments=admin.department_tree(),
+                           roles=admin.all_roles(), active=active_arg)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@login_required
+def create_user():
+    """Create an account with roles, department and superior."""
+    user = _require("user.manage")
+    form = UserForm()
+    _user_choices(form, None)
+    if form.validate_on_submit():
+        try:
+            created = admin.create_user(user=user, values=form.values())
+        except DomainError as exc:
+            _apply_errors(form, exc)
+            return render_template("admin/user_form.html", form=form, target=None), exc.status
+        flash(gettext("用户 %(name)s 已创建", name=created.username), "success")
+        return redirect(url_for("admin.users"))
+    return render_template("admin/user_form.html", form=form, target=None), 422 if form.errors else 200
+
+
+@bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_user(user_id: int):
+    """Change a user's name, email, department, superior and roles."""
+    user = _require("user.manage")
+    target = admin.get_user(user=user, user_id=user_id)
+    form = EditUserForm(obj=target)
+    _user_choices(form, target)
+    if request.method == "GET":
+        form.department_id.data = target.department_id or 0
+        form.superior_id.data = target.superior_id or 0
+        form.role_ids.data = [r.id for r in target.roles]
+    if form.validate_on_submit():
+        try:
+            admin.update_user(user=user, user_id=user_id, values=form.values())
+        except DomainError as exc:
+            _apply_errors(form, exc)
+            return render_template("admin/user_form.html", form=form, target=target), exc.status
+        flash(gettext("已保存用户 %(name)s", name=target.username), "success")
+        return redirect(url_for("admin.users"))
+    return render_template("admin/user_form.html", form=form, target=target), 422 if form.errors else 200
+
+
+def _set_active(user_id: int, active: bool):
+    user = _require("user.manage")
+    try:
+        target = admin.set_active(user=user, user_id=user_id, active=active)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        flash(translate(exc.message), "danger")
+    else:
+        message = gettext("已启用 %(name)s", name=target.username) if active else gettext(
+            "已停用 %(name)s，该账号不能再登录", name=target.username)
+        flash(message, "success")
+    return redirect(request.referrer if request.referrer and "/admin/users" in request.referrer
+                    else url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/deactivate")
+@login_required
+def deactivate_user(user_id: int):
+    """Deactivate an account (never deleted; not your own)."""
+    return _set_active(user_id, False)
+
+
+@bp.post("/users/<int:user_id>/activate")
+@login_required
+def activate_user(user_id: int):
+    """Reactivate an account."""
+    return _set_active(user_id, True)
+
+
+@bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
+@login_required
+def reset_password(user_id: int):
+    """Give a user a new password."""
+    user = _require("user.manage")
+    target = admin.get_user(user=user, user_id=user_id)
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            admin.reset_password(user=user, user_id=user_id, password=form.password.data)
+        except DomainError as exc:
+            _apply_errors(form, exc)
+            return render_template("admin/password.html", form=form, target=target), exc.status
+        flash(gettext("已重置 %(name)s 的密码", name=target.username), "success")
+        return redirect(url_for("admin.users"))
+    return render_template("admin/password.html", form=form, target=target), 422 if form.errors else 200
+
+
+@bp.route("/roles", methods=["GET", "POST"])
+@login_required
+def roles():
+    """Roles with their user and permission counts; a form to add a role."""
+    user = _require("user.manage")
+    form = RoleForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            role = admin.create_role(user=user, values={"code": form.code.data, "name": form.name.data})
+        except DomainError as exc:
+            _apply_errors(form, exc)
+            status = exc.status
+        else:
+            flash(gettext("角色 %(name)s 已创建，请设置它的权限", name=role.name), "success")
+            return redirect(url_for("admin.role_permissions", role_id=role.id))
+    elif form.errors:
+        status = 422
+    return render_template("admin/roles.html", rows=admin.list_roles(user=user), form=form), status
+
+
+@bp.route("/roles/<int:role_id>/permissions", methods=["GET", "POST"])
+@login_required
+def role_permissions(role_id: int):
+    """The permission matrix of one role: every action × a scope (— / own / subordinates / department / all)."""
+    user = _require("user.manage")
+    role = admin.get_role(user=user, role_id=role_id)
+    grants = admin.role_grants(role)
+    status = 200
+    if request.method == "POST":
+        posted = {action: request.form.get(f"scope-{action}") or None for action in permissions.ACTIONS}
+        name = (request.form.get("name") or "").strip()
+        try:
+            admin.set_role_permissions(user=user, role_id=role.id, grants=posted)
+            if name and name != role.name:
+                admin.rename_role(user=user, role_id=role.id, values={"name": name})
+        except DomainError as exc:
+            details = [translate(m) for messages in getattr(exc, "field_errors", {}).values() for m in messages]
+            flash("；".join([translate(exc.message), *details]), "danger")
+            grants = {action: scope for action, scope in posted.items() if scope}
+            status = exc.status
+        else:
+            flash(gettext("已保存角色 %(name)s 的权限，立即生效", name=role.name), "success")
+            return redirect(url_for("admin.role_permissions", role_id=role.id))
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for action, label in permissions.ACTIONS.items():
+        groups.setdefault(action.split(".")[0], []).append((action, label))
+    return render_template("admin/role_permissions.html", role=role, grants=grants, groups=groups,
+                           scopes=SCOPE_LABELS, roles=admin.all_roles()), status
+
+
+def _department_choices(form: DepartmentForm, department_id: int | None) -> None:
+    rows = admin.department_tree()
+    form.parent_id.choices = [(0, "—")] + [(r.department.id, "　" * r.depth + r.department.name) for r in rows
+                                           if r.department.id != department_id]
+    form.head_id.choices = [(0, "—")] + [(u.id, _user_label(u)) for u in admin.active_users()]
+
+
+@bp.get("/departments")
+@login_required
+def departments():
+    """Departments as a tree with their heads and number of users."""
+    _require("user.manage")
+    return render_template("admin/departments.html", rows=admin.department_tree())
+
+
+@bp.route("/departments/new", methods=["GET", "POST"])
+@login_required
+def create_department():
+    """Add a department."""
+    user = _require("user.manage")
+    form = DepartmentForm()
+    _department_choices(form, None)
+    if request.method == "GET" and request.args.get("parent_id", type=int):
+        form.parent_id.data = request.args.get("parent_id", type=int)
+    if form.validate_on_submit():
+        try:
+            created = admin.create_department(user=user, values=form.values())
+        except DomainError as exc:
+            _apply_errors(form, exc)
+            return render_template("admin/department_form.html", form=form, department=None), exc.status
+        flash(gettext("部门 %(name)s 已创建", name=created.name), "success")
+        return redirect(url_for("admin.departments"))
+    return render_template("admin/department_form.html", form=form, department=None), 422 if form.errors else 200
+
+
+@bp.route("/departments/<int:department_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_department(department_id: int):
+    """Rename a department, move it or change its head."""
+    user = _require("user.manage")
+    department = admin.get_department(user=user, department_id=department_id)
+    form = DepartmentForm(obj=department)
+    _department_choices(form, department.id)
+    if request.method == "GET":
+        form.parent_id.data = department.parent_id or 0
+        form.head_id.data = department.head_id or 0
+    if form.validate_on_submit():
+        try:
+            admin.update_department(user=user, department_id=department_id, values=form.values())
+        except DomainError as exc:
+            _apply_errors(form, exc)
+            return render_template("admin/department_form.html", form=form, department=department), exc.status
+        flash(gettext("已保存部门 %(name)s", name=form.name.data), "success")
+        return redirect(url_for("admin.departments"))
+    status = 422 if form.errors else 200
+    return render_template("admin/department_form.html", form=form, department=department), status
+
+
+@bp.post("/departments/<int:department_id>/delete")
+@login_required
+def delete_department(department_id: int):
+    """Remove an empty department."""
+    user = _require("user.manage")
+    try:
+        name = admin.delete_department(user=user, department_id=department_id)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        flash(translate(exc.message), "danger")
+    else:
+        flash(gettext("部门 %(name)s 已删除", name=name), "success")
+    return redirect(url_for("admin.departments"))
+
+
+def _entry_type() -> str:
+    types = dictionary.types()
+    wanted = request.args.get("type") or types[0]
+    return wanted if wanted in types else types[0]
+
+
+def _region_choices(form: DictionaryEntryForm, entry_type: str, entry_id: int | None) -> None:
+    entries = dictionary.list_entries(entry_type=entry_type) if entry_type == dictionary.REGION else []
+    depth: dict[int, int] = {}
+    choices = [(0, "—")]
+    for entry in entries:
+        depth[entry.id] = depth.get(entry.parent_id or 0, -1) + 1 if entry.parent_id else 0
+        if entry.id != entry_id:
+            choices.append((entry.id, "　" * depth[entry.id] + entry.item))
+    form.parent_id.choices = choices
+
+
+@bp.get("/dictionary", endpoint="dictionary")
+@login_required
+def dictionary_index():
+    """The data dictionary, one type at a time; system entries are shown locked."""
+    _require("dictionary.manage")
+    entry_type = _entry_type()
+    form = DictionaryEntryForm()
+    _region_choices(form, entry_type, None)
+    return _dictionary_page(entry_type, form, 200)
+
+
+@bp.post("/dictionary/new")
+@login_required
+def create_entry():
+    """Add an item to the chosen type."""
+    user = _require("dictionary.manage")
+    entry_type = _entry_type()
+    form = DictionaryEntryForm()
+    _region_choices(form, entry_type, None)
+    if form.validate_on_submit():
+        try:
+            entry = dictionary.create_entry(user=user, entry_type=entry_type, values=form.values())
+        except DomainError as exc:
+            if exc.status == 404:
+                raise
+            _apply_errors(form, exc)
+            return _dictionary_page(entry_type, form, exc.status)
+        flash(gettext("已添加“%(item)s”", item=entry.item), "success")
+        return redirect(url_for("admin.dictionary", type=entry_type))
+    return _dictionary_page(entry_type, form, 422)
+
+
+def _dictionary_page(entry_type: str, form: DictionaryEntryForm, status: int):
+    entries = dictionary.list_entries(entry_type=entry_type)
+    depth: dict[int, int] = {}
+    for entry in entries:
+        depth[entry.id] = depth.get(entry.parent_id, -1) + 1 if entry.parent_id else 0
+    return render_template("admin/dictionary.html", types=dictionary.types(), entry_type=entry_type,
+                           entries=entries, depth=depth, form=form, type_labels=TYPE_LABELS,
+                           read_only=entry_type in dictionary.READ_ONLY_TYPES), status
+
+
+@bp.route("/dictionary/<int:entry_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_entry(entry_id: int):
+    """Change an editable item; system entries are refused."""
+    user = _require("dictionary.manage")
+    entry = dictionary.get_entry(entry_id=entry_id)
+    form = DictionaryEntryForm(obj=entry)
+    _region_choices(form, entry.type, entry.id)
+    if request.method == "GET":
+        form.parent_id.data = entry.parent_id or 0
+    if form.validate_on_submit():
+        try:
+            dictionary.update_entry(user=user, entry_id=entry_id, values=form.values())
+        except DomainError as exc:
+            _apply_errors(form, exc)
+            return render_template("admin/dictionary_form.html", form=form, entry=entry,
+                                   type_labels=TYPE_LABELS), exc.status
+        flash(gettext("已保存“%(item)s”", item=form.item.data), "success")
+        return redirect(url_for("admin.dictionary", type=entry.type))
+    status = 422 if form.errors else 200
+    return render_template("admin/dictionary_form.html", form=form, entry=entry, type_labels=TYPE_LABELS), status
+
+
+@bp.post("/dictionary/<int:entry_id>/delete")
+@login_required
+def delete_entry(entry_id: int):
+    """Remove an editable item; records that use it keep their text."""
+    user = _require("dictionary.manage")
+    entry = dictionary.get_entry(entry_id=entry_id)
+    entry_type = entry.type
+    try:
+        item = dictionary.delete_entry(user=user, entry_id=entry_id)
+    except DomainError as exc:
+        flash(translate(exc.message), "danger")
+    else:
+        flash(gettext("已删除“%(item)s”，已使用它的记录保留原来的文字", item=item), "success")
+    return redirect(url_for("admin.dictionary", type=entry_type))
+
+
+@bp.get("/audit-log")
+@login_required
+def audit_log():
+    """Who created, changed, deleted or restored which record, field by field."""
+    user = _require("audit.read")
+    record_type = request.args.get("record_type") or None
+    action = request.args.get("action") or None
+    date_from, date_to = _date_arg("date_from"), _date_arg("date_to")
+    try:
+        page = logs.list_audit_entries(
+            user=user, record_type=record_type if record_type in logs.record_types() else None,
+            record_id=_int_arg("record_id"), actor_id=_int_arg("user_id"),
+            action=action if action in logs.ACTIONS else None, date_from=date_from, date_to=date_to,
+            **_page_args())
+    except Invalid as exc:
+        flash(translate(exc.message), "warning")
+        page = logs.list_audit_entries(user=user, **_page_args())
+    return render_template("admin/audit_log.html", page=page, record_types=logs.record_types(),
+                           actions=logs.ACTIONS, users=admin.all_users())
+
+
+@bp.get("/login-log")
+@login_required
+def login_log():
+    """Every sign-in attempt through the pages and the API."""
+    user = _require("audit.read")
+    success_arg = request.args.get("success") or ""
+    channel = request.args.get("channel") or None
+    try:
+        page = logs.list_login_events(
+            user=user, username=(request.args.get("username") or "").strip()[:60] or None,
+            success={"1": True, "0": False}.get(success_arg), channel=channel if channel in ("web", "api") else None,
+            date_from=_date_arg("date_from"), date_to=_date_arg("date_to"), **_page_args())
+    except Invalid as exc:
+        flash(translate(exc.message), "warning")
+        page = logs.list_login_events(user=user, **_page_args())
+    return render_template("admin/login_log.html", page=page, success=success_arg)

@@ -1,0 +1,160 @@
+"""Attachment pages: upload to a customer or quote, download (safe headers), delete; the list partial's helpers."""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote as url_quote
+
+from flask import Blueprint, Flask, Response, flash, redirect, render_template, request, url_for
+from flask_babel import format_decimal, gettext
+from flask_login import current_user, login_required
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from bpm_crm.errors import DomainError, NotFound
+from bpm_crm.models import Attachment
+from bpm_crm.services import attachments
+from bpm_crm.web.domain_messages import translate
+
+bp = Blueprint("attachments", __name__, url_prefix="/attachments")
+
+# A whole upload request may carry the file plus the form fields; anything beyond is refused unread.
+MAX_REQUEST_BYTES = attachments.MAX_BYTES + 1024 * 1024
+ICONS = {"application/pdf": "file-earmark-pdf", "image/png": "file-earmark-image",
+         "image/jpeg": "file-earmark-image", "image/gif": "file-earmark-image"}
+
+
+def _user():
+    return current_user._get_current_object()
+
+
+@bp.record_once
+def _limit_request_size(state: Any) -> None:
+    """Cap request bodies app-wide unless configured: no page needs more than an attachment."""
+    app: Flask = state.app
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
+
+
+def _record_url(record_type: str, record_id: int) -> str:
+    endpoint = "customers.show" if record_type == "customer" else "quotes.show"
+    key = "customer_id" if record_type == "customer" else "quote_id"
+    return url_for(endpoint, **{key: record_id})
+
+
+def _back(record_type: str, record_id: int) -> str:
+    """The page to return to: a local path given as ?next=, else the record's page."""
+    target = request.args.get("next") or ""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return _record_url(record_type, record_id)
+
+
+def _record_args() -> tuple[str, int]:
+    record_type = request.args.get("record_type") or request.form.get("record_type") or ""
+    record_id = request.args.get("record_id", type=int) or request.form.get("record_id", type=int)
+    if record_type not in attachments.RECORD_TYPES or not record_id:
+        raise NotFound("记录不存在或您无权查看")
+    return record_type, record_id
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(exc: RequestEntityTooLarge):
+    flash(gettext("文件超过 10 MB 的上限"), "danger")
+    return redirect(request.full_path if request.method == "POST" else url_for("inbox.index"))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def upload():
+    """The upload form (GET) and the multipart upload (POST) for ?record_type=customer|quote&record_id=."""
+    record_type, record_id = _record_args()
+    user = _user()
+    title = attachments.record_title(user=user, record_type=record_type, record_id=record_id)
+    back = _back(record_type, record_id)
+    if not attachments.may_update_record(user, record_type, record_id):
+        flash(gettext("您没有为此记录上传附件的权限"), "warning")
+        return redirect(back)
+    error = None
+    if request.method == "POST":
+        if (request.content_length or 0) > MAX_REQUEST_BYTES:
+            error = gettext("文件超过 10 MB 的上限")
+        else:
+            request.max_content_length = MAX_REQUEST_BYTES
+            upload_file = request.files.get("file")
+            if upload_file is None or not upload_file.filename:
+                error = gettext("请选择要上传的文件")
+            else:
+                try:
+                    data = upload_file.stream.read(attachments.MAX_BYTES + 1)
+                    saved = attachments.upload(user=user, record_type=record_type, record_id=record_id,
+                                               filename=upload_file.filename, data=data)
+                except DomainError as exc:
+                    error = translate(exc.message)
+                else:
+                    flash(gettext("附件“%(name)s”已上传", name=saved.filename), "success")
+                    return redirect(back)
+    status = 422 if error else 200
+    return render_template("attachments/upload.html", title=title, back=back, record_type=record_type,
+                           record_id=record_id, error=error), status
+
+
+def download_response(attachment: Attachment, data: bytes) -> Response:
+    """The bytes as a download: never rendered inline, never sniffed, UTF-8 file name (pages and API)."""
+    response = Response(data, mimetype=attachment.content_type or attachments.OCTET_STREAM)
+    ascii_name = attachment.filename.encode("ascii", "ignore").decode().replace('"', "").strip() or "attachment"
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{url_quote(attachment.filename, safe='')}")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/<int:attachment_id>")
+@login_required
+def download(attachment_id: int):
+    """Download an attachment of a record the user may read."""
+    attachment = attachments.get_attachment(attachment_id=attachment_id, user=_user())
+    return download_response(attachment, attachments.read_bytes(attachment))
+
+
+@bp.post("/<int:attachment_id>/delete")
+@login_required
+def delete(attachment_id: int):
+    """Remove an attachment (its uploader or whoever may update the record)."""
+    attachment = attachments.get_attachment(attachment_id=attachment_id, user=_user())
+    back = _back(attachment.record_type, attachment.record_id)
+    name = attachment.filename
+    try:
+        attachments.delete(attachment_id=attachment_id, user=_user())
+    except DomainError as exc:
+        flash(translate(exc.message), "danger")
+        return redirect(back)
+    flash(gettext("附件“%(name)s”已删除", name=name), "success")
+    return redirect(back)
+
+
+@bp.app_template_global()
+def may_upload_attachment(record_type: str, record_id: int) -> bool:
+    """Whether the signed-in user may attach files to this record (the list partial asks)."""
+    return current_user.is_authenticated and attachments.may_update_record(_user(), record_type, record_id)
+
+
+@bp.app_template_global()
+def may_delete_attachment(attachment: Attachment) -> bool:
+    return current_user.is_authenticated and attachments.may_delete(_user(), attachment)
+
+
+@bp.app_template_global()
+def attachment_icon(attachment: Attachment) -> str:
+    return ICONS.get(attachment.content_type, "file-earmark")
+
+
+@bp.app_template_filter("filesize")
+def filesize(size: int | None) -> str:
+    """1536 -> "1.5 KB"."""
+    value = float(size or 0)
+    for unit in ("B", "KB", "MB"):
+        if value < 1024 or unit == "MB":
+            return f"{format_decimal(round(value, 1))} {unit}" if unit != "B" else f"{int(value)} B"
+        value /= 1024
+    return f"{value} MB"

@@ -1,0 +1,169 @@
+"""Care task pages (客户关怀): list with due filters (overdue highlighted), create, detail, edit, 完成, delete."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import login_required
+
+from bpm_crm.errors import DomainError
+from bpm_crm.forms.care import CareDoneForm, CareTaskForm
+from bpm_crm.i18n import _
+from bpm_crm.models import CareTask, Customer
+from bpm_crm.services import care, customer_records, dictionary, permissions
+from bpm_crm.web import exports
+from bpm_crm.web.customer_records import (
+    apply_errors,
+    back_to_customer,
+    current,
+    fill_customer_choices,
+    id_arg,
+    text_arg,
+)
+from bpm_crm.web.domain_messages import translate
+
+bp = Blueprint("care", __name__, url_prefix="/care")
+
+WRITE = care.WRITE
+REFUSED = "您只能查看此客户，不能为其安排客户关怀"
+DUE_LABELS = {"open": _("未完成"), "overdue": _("已逾期"), "week": _("本周到期"), "done": _("已完成")}
+
+
+def _filters() -> dict:
+    kind, due = request.args.get("kind") or None, request.args.get("due") or None
+    return {"q": text_arg("q"), "customer_id": id_arg("customer_id"),
+            "kind": kind if kind in dictionary.choices(dictionary.CARE_KIND) else None,
+            "due": due if due in care.DUE_FILTERS else None,
+            "assignee_id": current().id if request.args.get("mine") else None}
+
+
+def _prepare(form: CareTaskForm, customer: Customer | None, assignee_id: int | None) -> None:
+    """Choices of the selects: kinds from the dictionary, the customer's contacts, possible assignees."""
+    form.kind.choices = [("", str(_("请选择")))] + [(kind, kind) for kind in dictionary.choices(dictionary.CARE_KIND)]
+    contacts = care.contact_choices(customer_id=customer.id) if customer else []
+    form.contact_id.choices = [("", str(_("不指定联系人")))] + contacts
+    people = care.assignee_choices(user=current(), include_id=assignee_id)
+    form.assignee_id.choices = [("", str(_("默认：客户的客户经理")))] + people
+
+
+def _render(form: CareTaskForm, task: CareTask | None, locked: Customer | None, status: int = 200):
+    return render_template("care/form.html", form=form, task=task, locked=locked), status
+
+
+@bp.get("/")
+@login_required
+def index():
+    """Visible care tasks: open ones by due date with the overdue ones highlighted; filters and paging."""
+    filters = _filters()
+    customer = None
+    if filters["customer_id"] is not None:
+        customer = customer_records.readable_customer(user=current(), customer_id=filters["customer_id"])
+    page = care.list_care_tasks(user=current(), **filters, page=request.args.get("page", 1, type=int),
+                                per_page=current_app.config["PAGE_SIZE"])
+    return render_template("care/index.html", page=page, filters=filters, customer=customer,
+                           kinds=dictionary.choices(dictionary.CARE_KIND), due_labels=DUE_LABELS,
+                           is_overdue=care.is_overdue, may_write=permissions.can(current(), WRITE))
+
+
+@bp.get("/export.xlsx")
+@login_required
+def export():
+    """The care tasks of the current search and filters as an Excel file."""
+    rows = care.export_care_tasks(user=current(), limit=exports.MAX_EXPORT_ROWS, **_filters())
+    headers = [gettext("客户编号"), gettext("客户名称"), gettext("联系人"), gettext("关怀类型"), gettext("关怀主题"),
+               gettext("到期日期"), gettext("负责人"), gettext("完成人"), gettext("完成时间"), gettext("备注")]
+    return exports.xlsx_response(name=gettext("客户关怀"), headers=headers, rows=(
+        [t.customer.number, t.customer.name, t.contact.name if t.contact else None, t.kind, t.title, t.due_date,
+         t.assignee.full_name if t.assignee else None, t.done_by.full_name if t.done_by else None,
+         t.done_at, t.note] for t in rows))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def create():
+    """Plan a care task; opened from a customer (or contact) page the customer is fixed and saving returns there."""
+    locked_id = id_arg("customer_id")
+    locked = None
+    if locked_id is not None:
+        locked = customer_records.customer_for_new_record(user=current(), customer_id=locked_id, action=WRITE,
+                                                          refused=REFUSED)
+    form = CareTaskForm(customer_id=locked_id, contact_id=id_arg("contact_id"))
+    fill_customer_choices(form, action=WRITE, selected=locked_id)
+    _prepare(form, locked, None)
+    if locked is not None:
+        form.customer_id.data = locked.id
+    if form.validate_on_submit():
+        try:
+            task = care.create_care_task(user=current(), values=form.values())
+        except DomainError as exc:
+            apply_errors(form, exc)
+            return _render(form, None, locked, exc.status)
+        flash(gettext("已安排客户关怀“%(title)s”", title=task.title), "success")
+        if locked is not None:
+            return redirect(back_to_customer(locked.id, "care.show", care_task_id=task.id))
+        return redirect(url_for("care.show", care_task_id=task.id))
+    return _render(form, None, locked, 422 if form.errors else 200)
+
+
+@bp.get("/<int:care_task_id>")
+@login_required
+def show(care_task_id: int):
+    """One care task: who, what, when due, done by whom; the 完成 form while open."""
+    task = care.get_care_task(care_task_id=care_task_id, user=current())
+    may_write = permissions.customer_in_scope(current(), task.customer_id, WRITE)
+    return render_template("care/show.html", task=task, may_write=may_write, done_form=CareDoneForm(),
+                           overdue=care.is_overdue(task))
+
+
+@bp.route("/<int:care_task_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(care_task_id: int):
+    """Change a care task (its customer stays)."""
+    task = care.get_care_task(care_task_id=care_task_id, user=current())
+    form = CareTaskForm(obj=task)
+    form.customer_id.choices = [(task.customer_id, task.customer.name)]
+    _prepare(form, task.customer, task.assignee_id)
+    form.customer_id.data = task.customer_id
+    if form.validate_on_submit():
+        try:
+            care.update_care_task(care_task_id=care_task_id, user=current(), values=form.values())
+        except DomainError as exc:
+            apply_errors(form, exc)
+            return _render(form, task, task.customer, exc.status)
+        flash(gettext("已保存修改"), "success")
+        return redirect(url_for("care.show", care_task_id=care_task_id))
+    if request.method == "GET" and not permissions.customer_in_scope(current(), task.customer_id, WRITE):
+        flash(gettext("您只能查看此关怀任务，不能处理或修改"), "warning")
+        return redirect(url_for("care.show", care_task_id=care_task_id))
+    return _render(form, task, task.customer, 422 if form.errors else 200)
+
+
+@bp.post("/<int:care_task_id>/done")
+@login_required
+def done(care_task_id: int):
+    """Mark the care as given; a second click is told who already did it."""
+    form = CareDoneForm()
+    form.validate()
+    try:
+        care.mark_done(care_task_id=care_task_id, user=current(), note=form.note.data)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        flash(translate(exc.message), "warning" if exc.status == 409 else "danger")
+        return redirect(url_for("care.show", care_task_id=care_task_id))
+    flash(gettext("已标记为完成"), "success")
+    return redirect(url_for("care.show", care_task_id=care_task_id))
+
+
+@bp.post("/<int:care_task_id>/delete")
+@login_required
+def delete(care_task_id: int):
+    """Move a care task to the recycle bin (confirmed in the page); back to its customer."""
+    task = care.get_care_task(care_task_id=care_task_id, user=current())
+    customer_id = task.customer_id
+    try:
+        care.delete_care_task(care_task_id=care_task_id, user=current())
+    except DomainError as exc:
+        flash(translate(exc.message), "danger")
+        return redirect(url_for("care.show", care_task_id=care_task_id))
+    flash(gettext("关怀任务已移入回收站"), "success")
+    return redirect(back_to_customer(customer_id, "care.index", customer_id=customer_id))

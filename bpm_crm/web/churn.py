@@ -1,0 +1,157 @@
+"""Churn warning pages (流失预警): list, raise by hand, detail with measures timeline and the actions."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import login_required
+
+from bpm_crm.errors import DomainError
+from bpm_crm.forms.churn import ChurnWarningForm, ConfirmForm, MeasureForm
+from bpm_crm.models import ChurnWarning
+from bpm_crm.services import churn, customer_records, permissions
+from bpm_crm.web import exports
+from bpm_crm.web.customer_records import apply_errors, current, fill_customer_choices, id_arg, text_arg
+from bpm_crm.web.domain_messages import translate
+
+bp = Blueprint("churn", __name__, url_prefix="/churn")
+
+WRITE = churn.WRITE
+REFUSED = "只有客户经理或其主管可以发起流失预警"
+
+
+def _filters() -> dict:
+    status = request.args.get("status") or None
+    return {"q": text_arg("q"), "status": status if status in churn.STATUSES else None,
+            "manager_id": id_arg("manager_id"), "customer_id": id_arg("customer_id")}
+
+
+@bp.get("/")
+@login_required
+def index():
+    """Visible churn warnings, newest first, filtered by status, account manager or customer."""
+    filters = _filters()
+    customer = None
+    if filters["customer_id"] is not None:
+        customer = customer_records.readable_customer(user=current(), customer_id=filters["customer_id"])
+    page = churn.list_warnings(user=current(), **filters, page=request.args.get("page", 1, type=int),
+                               per_page=current_app.config["PAGE_SIZE"])
+    return render_template("churn/index.html", page=page, filters=filters, customer=customer,
+                           statuses=churn.STATUSES, managers=churn.manager_choices(user=current()),
+                           may_write=permissions.can(current(), WRITE))
+
+
+@bp.get("/export.xlsx")
+@login_required
+def export():
+    """The churn warnings of the current filters as an Excel file, measures joined in one cell."""
+    rows = churn.export_warnings(user=current(), limit=exports.MAX_EXPORT_ROWS, **_filters())
+    headers = [gettext("客户编号"), gettext("客户名称"), gettext("客户经理"), gettext("最后下单日期"),
+               gettext("预警时间"), gettext("状态"), gettext("暂缓措施"), gettext("流失原因"), gettext("关闭时间")]
+    return exports.xlsx_response(name=gettext("流失预警"), headers=headers, rows=(
+        [w.customer.number, w.customer.name, w.manager.full_name if w.manager else None, w.last_order_date,
+         w.created_at, gettext(w.status), "\n".join(m.content for m in w.measures), w.reason, w.closed_at]
+        for w in rows))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def create():
+    """Raise a warning by hand for a customer the user manages (or supervises)."""
+    locked_id = id_arg("customer_id")
+    locked = None
+    if locked_id is not None:
+        locked = customer_records.customer_for_new_record(user=current(), customer_id=locked_id, action=WRITE,
+                                                          refused=REFUSED)
+    form = ChurnWarningForm(customer_id=locked_id)
+    fill_customer_choices(form, action=WRITE, selected=locked_id)
+    if locked is not None:
+        form.customer_id.data = locked.id
+    if form.validate_on_submit():
+        try:
+            warning = churn.create_warning(user=current(), values={"customer_id": form.customer_id.data})
+        except DomainError as exc:
+            apply_errors(form, exc)
+            return render_template("churn/form.html", form=form, locked=locked), exc.status
+        flash(gettext("已发起流失预警，请记录暂缓措施"), "success")
+        return redirect(url_for("churn.show", warning_id=warning.id))
+    return render_template("churn/form.html", form=form, locked=locked), 422 if form.errors else 200
+
+
+def _show(warning: ChurnWarning, *, measure: MeasureForm | None = None, confirm: ConfirmForm | None = None,
+          status: int = 200):
+    may_write = permissions.customer_in_scope(current(), warning.customer_id, WRITE)
+    return render_template("churn/show.html", warning=warning, may_write=may_write,
+                           is_open=warning.status in churn.OPEN_STATUSES,
+                           measure_form=measure or MeasureForm(formdata=None),
+                           confirm_form=confirm or ConfirmForm(formdata=None)), status
+
+
+@bp.get("/<int:warning_id>")
+@login_required
+def show(warning_id: int):
+    """One warning: customer, manager, last order, the measures in order, and what can be done next."""
+    return _show(churn.get_warning(warning_id=warning_id, user=current()))
+
+
+@bp.post("/<int:warning_id>/measures")
+@login_required
+def add_measure(warning_id: int):
+    """Append a measure (暂缓措施); the first one defers the churn."""
+    warning = churn.get_warning(warning_id=warning_id, user=current())
+    form = MeasureForm()
+    if not form.validate_on_submit():
+        return _show(warning, measure=form, status=422)
+    try:
+        churn.add_measure(warning_id=warning_id, user=current(), content=form.content.data)
+    except DomainError as exc:
+        apply_errors(form, exc)
+        return _show(churn.get_warning(warning_id=warning_id, user=current()), measure=form, status=exc.status)
+    flash(gettext("已记录暂缓措施"), "success")
+    return redirect(url_for("churn.show", warning_id=warning_id))
+
+
+@bp.post("/<int:warning_id>/confirm")
+@login_required
+def confirm(warning_id: int):
+    """Confirm the churn with its reason; the customer becomes 已流失."""
+    warning = churn.get_warning(warning_id=warning_id, user=current())
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return _show(warning, confirm=form, status=422)
+    try:
+        churn.confirm(warning_id=warning_id, user=current(), reason=form.reason.data)
+    except DomainError as exc:
+        apply_errors(form, exc)
+        return _show(churn.get_warning(warning_id=warning_id, user=current()), confirm=form, status=exc.status)
+    flash(gettext("已确认流失，客户状态已改为“已流失”"), "success")
+    return redirect(url_for("churn.show", warning_id=warning_id))
+
+
+@bp.post("/<int:warning_id>/recover")
+@login_required
+def recover(warning_id: int):
+    """Close the warning: the customer is ordering again."""
+    try:
+        churn.recover(warning_id=warning_id, user=current())
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        flash(translate(exc.message), "warning")
+        return redirect(url_for("churn.show", warning_id=warning_id))
+    flash(gettext("已标记为已恢复"), "success")
+    return redirect(url_for("churn.show", warning_id=warning_id))
+
+
+@bp.post("/<int:warning_id>/delete")
+@login_required
+def delete(warning_id: int):
+    """Move a warning with its measures to the recycle bin (confirmed in the page)."""
+    try:
+        churn.delete_warning(warning_id=warning_id, user=current())
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        flash(translate(exc.message), "danger")
+        return redirect(url_for("churn.show", warning_id=warning_id))
+    flash(gettext("流失预警已移入回收站"), "success")
+    return redirect(url_for("churn.index"))

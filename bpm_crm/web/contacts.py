@@ -1,0 +1,132 @@
+"""Contact pages (联系人): list with search and export, create from a customer, detail, edit, delete."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import login_required
+
+from bpm_crm.errors import DomainError
+from bpm_crm.forms.contact import ContactForm
+from bpm_crm.services import contacts, customer_records, permissions
+from bpm_crm.web import exports
+from bpm_crm.web.customer_records import (
+    apply_errors,
+    back_to_customer,
+    current,
+    fill_customer_choices,
+    id_arg,
+    text_arg,
+)
+from bpm_crm.web.domain_messages import translate
+
+bp = Blueprint("contacts", __name__, url_prefix="/contacts")
+
+WRITE = contacts.WRITE
+REFUSED = "您只能查看此客户，不能为其添加联系人"
+
+
+def _filters() -> dict:
+    sort = request.args.get("sort")
+    return {"q": text_arg("q"), "customer_id": id_arg("customer_id"),
+            "sort": sort if sort in contacts.SORTS else "newest"}
+
+
+@bp.get("/")
+@login_required
+def index():
+    """Visible contacts: search, filter by customer, sort, page."""
+    filters = _filters()
+    customer = None
+    if filters["customer_id"] is not None:
+        customer = customer_records.readable_customer(user=current(), customer_id=filters["customer_id"])
+    page = contacts.list_contacts(user=current(), **filters, page=request.args.get("page", 1, type=int),
+                                  per_page=current_app.config["PAGE_SIZE"])
+    return render_template("contacts/index.html", page=page, filters=filters, customer=customer,
+                           may_write=permissions.can(current(), WRITE))
+
+
+@bp.get("/export.xlsx")
+@login_required
+def export():
+    """The contacts of the current search and filters as an Excel file."""
+    rows = contacts.export_contacts(user=current(), limit=exports.MAX_EXPORT_ROWS, **_filters())
+    headers = [gettext("客户编号"), gettext("客户名称"), gettext("姓名"), gettext("性别"), gettext("职位"),
+               gettext("办公电话"), gettext("手机"), gettext("电子邮箱"), gettext("生日"), gettext("备注")]
+    return exports.xlsx_response(name=gettext("联系人"), headers=headers, rows=(
+        [c.customer.number, c.customer.name, c.name, gettext(c.gender), c.position, c.office_phone, c.mobile,
+         c.email, c.birthday, c.remarks] for c in rows))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def create():
+    """Add a contact; opened from a customer page the customer is fixed and saving returns there."""
+    locked_id = id_arg("customer_id")
+    locked = None
+    if locked_id is not None:
+        locked = customer_records.customer_for_new_record(user=current(), customer_id=locked_id, action=WRITE,
+                                                          refused=REFUSED)
+    form = ContactForm(customer_id=locked_id)
+    fill_customer_choices(form, action=WRITE, selected=locked_id)
+    if locked is not None:
+        form.customer_id.data = locked.id  # a posted value cannot move it elsewhere
+    if form.validate_on_submit():
+        try:
+            contact = contacts.create_contact(user=current(), values=form.values())
+        except DomainError as exc:
+            apply_errors(form, exc)
+            return render_template("contacts/form.html", form=form, contact=None, locked=locked), exc.status
+        flash(gettext("已添加联系人 %(name)s", name=contact.name), "success")
+        if locked is not None:
+            return redirect(back_to_customer(locked.id, "contacts.show", contact_id=contact.id))
+        return redirect(url_for("contacts.show", contact_id=contact.id))
+    status = 422 if form.errors else 200
+    return render_template("contacts/form.html", form=form, contact=None, locked=locked), status
+
+
+@bp.get("/<int:contact_id>")
+@login_required
+def show(contact_id: int):
+    """One contact with its customer."""
+    contact = contacts.get_contact(contact_id=contact_id, user=current())
+    may_write = permissions.customer_in_scope(current(), contact.customer_id, WRITE)
+    return render_template("contacts/show.html", contact=contact, may_write=may_write)
+
+
+@bp.route("/<int:contact_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(contact_id: int):
+    """Change a contact of a customer the user may update."""
+    contact = contacts.get_contact(contact_id=contact_id, user=current())
+    form = ContactForm(obj=contact)
+    fill_customer_choices(form, action=WRITE, selected=contact.customer_id)
+    if request.method == "GET":
+        form.birthday.data = contact.birthday.isoformat() if contact.birthday else ""
+    if form.validate_on_submit():
+        try:
+            contacts.update_contact(contact_id=contact_id, user=current(), values=form.values())
+        except DomainError as exc:
+            apply_errors(form, exc)
+            return render_template("contacts/form.html", form=form, contact=contact, locked=None), exc.status
+        flash(gettext("已保存修改"), "success")
+        return redirect(url_for("contacts.show", contact_id=contact_id))
+    if request.method == "GET" and not permissions.customer_in_scope(current(), contact.customer_id, WRITE):
+        flash(gettext("您只能查看此联系人，不能修改或删除"), "warning")
+        return redirect(url_for("contacts.show", contact_id=contact_id))
+    status = 422 if form.errors else 200
+    return render_template("contacts/form.html", form=form, contact=contact, locked=None), status
+
+
+@bp.post("/<int:contact_id>/delete")
+@login_required
+def delete(contact_id: int):
+    """Move a contact to the recycle bin (confirmed in the page); back to its customer."""
+    contact = contacts.get_contact(contact_id=contact_id, user=current())
+    name, customer_id = contact.name, contact.customer_id
+    try:
+        contacts.delete_contact(contact_id=contact_id, user=current())
+    except DomainError as exc:
+        flash(translate(exc.message), "danger")
+        return redirect(url_for("contacts.show", contact_id=contact_id))
+    flash(gettext("联系人 %(name)s 已移入回收站", name=name), "success")
+    return redirect(back_to_customer(customer_id, "contacts.index", customer_id=customer_id))

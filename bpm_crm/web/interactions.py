@@ -1,0 +1,132 @@
+"""Interaction pages (交往记录): list with search and export, create from a customer, detail, edit, delete."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import login_required
+
+from bpm_crm.errors import DomainError
+from bpm_crm.forms.interaction import InteractionForm
+from bpm_crm.services import customer_records, interactions, permissions
+from bpm_crm.web import exports
+from bpm_crm.web.customer_records import (
+    apply_errors,
+    back_to_customer,
+    current,
+    fill_customer_choices,
+    id_arg,
+    text_arg,
+)
+from bpm_crm.web.domain_messages import translate
+
+bp = Blueprint("interactions", __name__, url_prefix="/interactions")
+
+WRITE = interactions.WRITE
+REFUSED = "您只能查看此客户，不能为其添加交往记录"
+
+
+def _filters() -> dict:
+    sort = request.args.get("sort")
+    return {"q": text_arg("q"), "customer_id": id_arg("customer_id"),
+            "sort": sort if sort in interactions.SORTS else "date"}
+
+
+def _render(form: InteractionForm, interaction, locked, status: int = 200):
+    return render_template("interactions/form.html", form=form, interaction=interaction, locked=locked,
+                           today=customer_records.local_today()), status
+
+
+@bp.get("/")
+@login_required
+def index():
+    """Visible interactions: search, filter by customer, latest first, paged."""
+    filters = _filters()
+    customer = None
+    if filters["customer_id"] is not None:
+        customer = customer_records.readable_customer(user=current(), customer_id=filters["customer_id"])
+    page = interactions.list_interactions(user=current(), **filters, page=request.args.get("page", 1, type=int),
+                                          per_page=current_app.config["PAGE_SIZE"])
+    return render_template("interactions/index.html", page=page, filters=filters, customer=customer,
+                           may_write=permissions.can(current(), WRITE))
+
+
+@bp.get("/export.xlsx")
+@login_required
+def export():
+    """The interactions of the current search and filters as an Excel file."""
+    rows = interactions.export_interactions(user=current(), limit=exports.MAX_EXPORT_ROWS, **_filters())
+    headers = [gettext("客户编号"), gettext("客户名称"), gettext("日期"), gettext("地点"), gettext("概要"),
+               gettext("详细信息"), gettext("备注")]
+    return exports.xlsx_response(name=gettext("交往记录"), headers=headers, rows=(
+        [r.customer.number, r.customer.name, r.date, r.place, r.summary, r.detail, r.remarks] for r in rows))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def create():
+    """Record an interaction; opened from a customer page the customer is fixed and saving returns there."""
+    locked_id = id_arg("customer_id")
+    locked = None
+    if locked_id is not None:
+        locked = customer_records.customer_for_new_record(user=current(), customer_id=locked_id, action=WRITE,
+                                                          refused=REFUSED)
+    form = InteractionForm(customer_id=locked_id, date=customer_records.local_today().isoformat())
+    fill_customer_choices(form, action=WRITE, selected=locked_id)
+    if locked is not None:
+        form.customer_id.data = locked.id
+    if form.validate_on_submit():
+        try:
+            record = interactions.create_interaction(user=current(), values=form.values())
+        except DomainError as exc:
+            apply_errors(form, exc)
+            return _render(form, None, locked, exc.status)
+        flash(gettext("交往记录已保存"), "success")
+        if locked is not None:
+            return redirect(back_to_customer(locked.id, "interactions.index", customer_id=locked.id))
+        return redirect(url_for("interactions.show", interaction_id=record.id))
+    return _render(form, None, locked, 422 if form.errors else 200)
+
+
+@bp.get("/<int:interaction_id>")
+@login_required
+def show(interaction_id: int):
+    """One interaction with its customer."""
+    interaction = interactions.get_interaction(interaction_id=interaction_id, user=current())
+    may_write = permissions.customer_in_scope(current(), interaction.customer_id, WRITE)
+    return render_template("interactions/show.html", interaction=interaction, may_write=may_write)
+
+
+@bp.route("/<int:interaction_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(interaction_id: int):
+    """Change an interaction of a customer the user may update."""
+    interaction = interactions.get_interaction(interaction_id=interaction_id, user=current())
+    form = InteractionForm(obj=interaction)
+    fill_customer_choices(form, action=WRITE, selected=interaction.customer_id)
+    if form.validate_on_submit():
+        try:
+            interactions.update_interaction(interaction_id=interaction_id, user=current(), values=form.values())
+        except DomainError as exc:
+            apply_errors(form, exc)
+            return _render(form, interaction, None, exc.status)
+        flash(gettext("已保存修改"), "success")
+        return redirect(url_for("interactions.show", interaction_id=interaction_id))
+    if request.method == "GET" and not permissions.customer_in_scope(current(), interaction.customer_id, WRITE):
+        flash(gettext("您只能查看此交往记录，不能修改或删除"), "warning")
+        return redirect(url_for("interactions.show", interaction_id=interaction_id))
+    return _render(form, interaction, None, 422 if form.errors else 200)
+
+
+@bp.post("/<int:interaction_id>/delete")
+@login_required
+def delete(interaction_id: int):
+    """Move an interaction to the recycle bin (confirmed in the page); back to its customer."""
+    interaction = interactions.get_interaction(interaction_id=interaction_id, user=current())
+    customer_id = interaction.customer_id
+    try:
+        interactions.delete_interaction(interaction_id=interaction_id, user=current())
+    except DomainError as exc:
+        flash(translate(exc.message), "danger")
+        return redirect(url_for("interactions.show", interaction_id=interaction_id))
+    flash(gettext("交往记录已移入回收站"), "success")
+    return redirect(back_to_customer(customer_id, "interactions.index", customer_id=customer_id))

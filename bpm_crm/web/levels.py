@@ -1,0 +1,108 @@
+"""客户等级规则: the rules that promote customers by their order totals, and applying them now."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user, login_required
+
+from bpm_crm.errors import DomainError, Invalid
+from bpm_crm.forms.level import LevelRuleForm
+from bpm_crm.services import dictionary, levels, permissions
+from bpm_crm.web.display import status_label
+from bpm_crm.web.domain_messages import translate
+
+bp = Blueprint("levels", __name__, url_prefix="/level-rules")
+
+
+def _user():
+    return current_user._get_current_object()
+
+
+def _form(**kwargs) -> LevelRuleForm:
+    form = LevelRuleForm(**kwargs)
+    form.level.choices = [(level, status_label(level)) for level in dictionary.choices(dictionary.LEVEL)]
+    return form
+
+
+def _page(form: LevelRuleForm, editing=None, status: int = 200):
+    return render_template("levels/index.html", rules=levels.list_rules(user=_user()), form=form,
+                           editing=editing), status
+
+
+def _save(form: LevelRuleForm, rule_id: int | None):
+    if not form.validate_on_submit():
+        return None
+    try:
+        if rule_id is None:
+            levels.create_rule(user=_user(), values=form.values())
+        else:
+            levels.update_rule(rule_id=rule_id, user=_user(), values=form.values())
+    except DomainError as exc:
+        flash(translate(exc.message), "danger")
+        if isinstance(exc, Invalid):
+            for name, messages in exc.field_errors.items():
+                if name in form:
+                    form[name].errors = list(form[name].errors) + [translate(m) for m in messages]
+        return False
+    return True
+
+
+@bp.route("/", methods=["GET", "POST"])
+@login_required
+def index():
+    """The rules, highest level first, with a form to add one."""
+    permissions.require(_user(), "dictionary.manage")
+    form = _form()
+    if request.method == "POST":
+        saved = _save(form, None)
+        if saved:
+            flash(gettext("等级规则已添加"), "success")
+            return redirect(url_for("levels.index"))
+        return _page(form, status=422)
+    return _page(form)
+
+
+@bp.route("/<int:rule_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(rule_id: int):
+    """Change one rule."""
+    user = _user()
+    permissions.require(user, "dictionary.manage")
+    rule = next((r for r in levels.list_rules(user=user) if r.id == rule_id), None)
+    if rule is None:
+        abort(404)
+    form = _form(obj=rule)
+    if request.method == "POST":
+        saved = _save(form, rule_id)
+        if saved:
+            flash(gettext("已保存修改"), "success")
+            return redirect(url_for("levels.index"))
+        return _page(form, rule, 422)
+    return _page(form, rule)
+
+
+@bp.post("/<int:rule_id>/delete")
+@login_required
+def delete(rule_id: int):
+    """Remove a rule; customers keep their levels."""
+    try:
+        levels.delete_rule(rule_id=rule_id, user=_user())
+    except DomainError as exc:
+        flash(translate(exc.message), "danger")
+    else:
+        flash(gettext("等级规则已删除"), "success")
+    return redirect(url_for("levels.index"))
+
+
+@bp.post("/apply")
+@login_required
+def apply():
+    """Apply the active rules to every customer now and say how many moved up."""
+    result = levels.apply_now(user=_user())
+    if result.changed:
+        detail = "，".join(f"{status_label(level)} {count}" for level, count in sorted(result.by_level.items()))
+        flash(gettext("已应用等级规则：%(count)s 个客户的等级已提升（%(detail)s）", count=result.changed,
+                      detail=detail), "success")
+    else:
+        flash(gettext("已应用等级规则：没有客户需要调整等级"), "info")
+    return redirect(url_for("levels.index"))

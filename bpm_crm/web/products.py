@@ -1,0 +1,165 @@
+"""Product and stock pages: search with stock totals, product detail with stock per warehouse, maintenance."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user, login_required
+
+from bpm_crm.errors import DomainError, Invalid
+from bpm_crm.forms.product import ProductForm, StockForm, WarehouseForm
+from bpm_crm.services import permissions, products, sales
+from bpm_crm.web.domain_messages import translate
+from bpm_crm.web.exports import MAX_EXPORT_ROWS, xlsx_response
+
+bp = Blueprint("products", __name__, url_prefix="/products")
+
+
+def _user():
+    return current_user._get_current_object()
+
+
+def _filters() -> dict[str, str | None]:
+    return {name: (request.args.get(name) or "").strip()[:100] or None for name in ("q", "model", "batch")}
+
+
+def _apply_errors(form, exc: DomainError) -> None:
+    flash(translate(exc.message), "danger")
+    if isinstance(exc, Invalid):
+        for name, messages in exc.field_errors.items():
+            if name in form:
+                form[name].errors = list(form[name].errors) + [translate(m) for m in messages]
+
+
+@bp.get("/")
+@login_required
+def index():
+    """Products searched by name or code, model and batch, with their total stock."""
+    filters = _filters()
+    page = sales.search_products(user=_user(), **filters, page=request.args.get("page", 1, type=int),
+                                 per_page=current_app.config["PAGE_SIZE"])
+    return render_template("products/index.html", page=page, filters=filters,
+                           may_manage=permissions.can(_user(), "product.manage"))
+
+
+@bp.get("/export.xlsx")
+@login_required
+def export():
+    """The product list with the current filters as an Excel file."""
+    page = sales.search_products(user=_user(), **_filters(), page=1, per_page=MAX_EXPORT_ROWS)
+    headers = [gettext("产品编码"), gettext("产品名称"), gettext("型号"), gettext("批次"), gettext("单位"),
+               gettext("单价"), gettext("库存合计")]
+    rows = ([i.product.code, i.product.name, i.product.model, i.product.batch, i.product.unit, i.product.price,
+             i.stock] for i in page.items)
+    return xlsx_response(name=gettext("产品"), headers=headers, rows=rows)
+
+
+@bp.get("/stock")
+@login_required
+def stock():
+    """Stock rows by warehouse and/or product."""
+    user = _user()
+    warehouse_id = request.args.get("warehouse_id", type=int)
+    product_id = request.args.get("product_id", type=int)
+    page = sales.inventory(user=user, product_id=product_id, warehouse_id=warehouse_id,
+                           page=request.args.get("page", 1, type=int), per_page=current_app.config["PAGE_SIZE"])
+    return render_template("products/stock.html", page=page, warehouses=sales.list_warehouses(user=user),
+                           warehouse_id=warehouse_id, product_id=product_id)
+
+
+@bp.get("/<int:product_id>")
+@login_required
+def show(product_id: int):
+    """One product with its stock in each warehouse."""
+    user = _user()
+    product = sales.get_product(product_id=product_id, user=user)
+    stock = sales.product_stock(product_id=product_id, user=user)
+    form = None
+    if permissions.can(user, "product.manage"):
+        form = StockForm()
+        form.warehouse_id.choices = [(w.id, w.name) for w in sales.list_warehouses(user=user)]
+    return render_template("products/show.html", product=product, stock=stock, form=form,
+                           total=sum(item.quantity for item in stock))
+
+
+@bp.post("/<int:product_id>/stock")
+@login_required
+def set_stock(product_id: int):
+    """Set the stock of the product in one warehouse."""
+    user = _user()
+    permissions.require(user, "product.manage")
+    form = StockForm()
+    form.warehouse_id.choices = [(w.id, w.name) for w in sales.list_warehouses(user=user)]
+    if form.validate_on_submit():
+        try:
+            products.set_stock(user=user, product_id=product_id, warehouse_id=form.warehouse_id.data,
+                               quantity=form.quantity.data)
+        except DomainError as exc:
+            _apply_errors(form, exc)
+        else:
+            flash(gettext("库存已更新"), "success")
+            return redirect(url_for("products.show", product_id=product_id))
+    product = sales.get_product(product_id=product_id, user=user)
+    stock = sales.product_stock(product_id=product_id, user=user)
+    return render_template("products/show.html", product=product, stock=stock, form=form,
+                           total=sum(item.quantity for item in stock)), 422
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def create():
+    """Add a product to the built-in sales system."""
+    permissions.require(_user(), "product.manage")
+    form = ProductForm()
+    if form.validate_on_submit():
+        try:
+            product = products.create_product(user=_user(), values=form.values())
+        except DomainError as exc:
+            _apply_errors(form, exc)
+            return render_template("products/form.html", form=form, product=None), exc.status
+        flash(gettext("产品 %(name)s 已创建", name=product.name), "success")
+        return redirect(url_for("products.show", product_id=product.id))
+    return render_template("products/form.html", form=form, product=None), 422 if form.errors else 200
+
+
+@bp.route("/<int:product_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(product_id: int):
+    """Change a product."""
+    user = _user()
+    permissions.require(user, "product.manage")
+    product = sales.get_product(product_id=product_id, user=user)
+    form = ProductForm(obj=product)
+    if form.validate_on_submit():
+        try:
+            products.update_product(product_id=product_id, user=user, values=form.values())
+        except DomainError as exc:
+            _apply_errors(form, exc)
+            return render_template("products/form.html", form=form, product=product), exc.status
+        flash(gettext("已保存修改"), "success")
+        return redirect(url_for("products.show", product_id=product_id))
+    return render_template("products/form.html", form=form, product=product), 422 if form.errors else 200
+
+
+@bp.route("/warehouses", methods=["GET", "POST"])
+@login_required
+def warehouses():
+    """The warehouses, and a form to add one (product.manage)."""
+    user = _user()
+    may_manage = permissions.can(user, "product.manage")
+    form = WarehouseForm()
+    status = 200
+    if request.method == "POST":
+        permissions.require(user, "product.manage")
+        if form.validate_on_submit():
+            try:
+                warehouse = products.create_warehouse(user=user, **form.values())
+            except DomainError as exc:
+                _apply_errors(form, exc)
+                status = exc.status
+            else:
+                flash(gettext("仓库 %(name)s 已创建", name=warehouse.name), "success")
+                return redirect(url_for("products.warehouses"))
+        else:
+            status = 422
+    return render_template("products/warehouses.html", warehouses=sales.list_warehouses(user=user), form=form,
+                           may_manage=may_manage), status

@@ -1,0 +1,47 @@
+"""The recycle bin page: deleted records the user may see, restored with one confirmed click."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user, login_required
+
+from bpm_crm.errors import DomainError
+from bpm_crm.services import recycle
+from bpm_crm.web.domain_messages import translate
+
+bp = Blueprint("recycle", __name__, url_prefix="/recycle-bin")
+
+
+@bp.app_template_global("bin_rows")
+def bin_rows(node: dict) -> int:
+    """How many rows a bin entry holds (the record and its dependants)."""
+    return 1 + sum(bin_rows(child) for child in node.get("children", []))
+
+
+@bp.get("/")
+@login_required
+def index():
+    """Deleted records the user deleted or may restore, newest first."""
+    user = current_user._get_current_object()
+    record_type = request.args.get("record_type") or None
+    page = recycle.list_entries(
+        user=user, record_type=record_type if record_type in recycle.RECORD_TYPES else None,
+        page=max(1, request.args.get("page", 1, type=int) or 1), per_page=current_app.config["PAGE_SIZE"])
+    restorable = {entry.id for entry in page.items if recycle.may_restore(user, entry)}
+    return render_template("recycle/index.html", page=page, restorable=restorable,
+                           record_types=list(recycle.RECORD_TYPES), record_type=record_type)
+
+
+@bp.post("/<int:entry_id>/restore")
+@login_required
+def restore(entry_id: int):
+    """Put a deleted record and everything deleted with it back."""
+    try:
+        entry = recycle.restore(entry_id=entry_id, user=current_user._get_current_object())
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        flash(translate(exc.message), "danger")
+    else:
+        flash(gettext("已恢复：%(label)s", label=entry.label), "success")
+    return redirect(url_for("recycle.index"))

@@ -1,0 +1,144 @@
+"""Service request pages (客户服务): list with filters and export, record, detail, edit and delete while 新创建."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user, login_required
+
+from bpm_crm.errors import DomainError, Invalid
+from bpm_crm.forms.service_request import ServiceRequestForm
+from bpm_crm.models import ServiceRequest, ServiceStatus
+from bpm_crm.services import dictionary, permissions, service_requests
+from bpm_crm.web import exports
+from bpm_crm.web.display import status_label
+from bpm_crm.web.domain_messages import translate
+
+bp = Blueprint("service", __name__, url_prefix="/service")
+
+STATUSES = [status.value for status in ServiceStatus]
+
+
+def _user():
+    return current_user._get_current_object()
+
+
+def _filters() -> dict[str, Any]:
+    status = request.args.get("status") or None
+    kind = request.args.get("type") or None
+    return {
+        "q": (request.args.get("q") or "").strip()[:100] or None,
+        "type": kind if kind in dictionary.choices(dictionary.SERVICE_TYPE) else None,
+        "status": status if status in STATUSES else None,
+        "customer_id": request.args.get("customer_id", type=int),
+    }
+
+
+def _choices(form: ServiceRequestForm, record: ServiceRequest | None) -> None:
+    form.type.choices = [("", gettext("请选择"))] + [(t, gettext(t)) for t in dictionary.choices(
+        dictionary.SERVICE_TYPE)]
+    customers = service_requests.customer_options(user=_user())
+    if record is not None and all(c.id != record.customer_id for c in customers):
+        customers.insert(0, record.customer)
+    form.customer_id.choices = [("", gettext("请选择客户"))] + [
+        (c.id, f"{c.name}（{c.number}）" if c.number else c.name) for c in customers]
+
+
+def _apply_errors(form: ServiceRequestForm, exc: DomainError) -> None:
+    flash(translate(exc.message), "danger")
+    if isinstance(exc, Invalid):
+        for name, messages in exc.field_errors.items():
+            if name in form:
+                form[name].errors = list(form[name].errors) + [translate(m) for m in messages]
+
+
+@bp.get("/")
+@login_required
+def index():
+    """The visible service requests, searched and filtered by type, status and customer, paged."""
+    permissions.require(_user(), "service.read")
+    filters = _filters()
+    page = service_requests.list_requests(user=_user(), **filters, page=request.args.get("page", 1, type=int),
+                                          per_page=current_app.config["PAGE_SIZE"])
+    return render_template("service/index.html", page=page, statuses=STATUSES,
+                           types=dictionary.choices(dictionary.SERVICE_TYPE), **filters)
+
+
+@bp.get("/export")
+@login_required
+def export():
+    """The filtered list as an Excel file (same scope and filters as the page)."""
+    permissions.require(_user(), "service.read")
+    result = service_requests.list_requests(user=_user(), **_filters(), page=1, per_page=exports.MAX_EXPORT_ROWS)
+    headers = [gettext("编号"), gettext("服务类型"), gettext("概要"), gettext("客户"), gettext("状态"),
+               gettext("创建人"), gettext("创建时间"), gettext("处理人"), gettext("满意度")]
+    rows = ([r.number, gettext(r.type), r.summary, r.customer.name, status_label(r.status),
+             r.created_by.full_name if r.created_by else "", r.created_at,
+             r.handler.full_name if r.handler else "", r.satisfaction or ""] for r in result.items)
+    return exports.xlsx_response(name=gettext("客户服务"), headers=headers, rows=rows)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def create():
+    """Record a consultation, suggestion or complaint."""
+    permissions.require(_user(), "service.create")
+    form = ServiceRequestForm()
+    if request.method == "GET":
+        form.customer_id.data = request.args.get("customer_id", type=int)
+    _choices(form, None)
+    if form.validate_on_submit():
+        try:
+            record = service_requests.create_request(user=_user(), values=form.values())
+        except DomainError as exc:
+            _apply_errors(form, exc)
+            return render_template("service/form.html", form=form, record=None), exc.status
+        flash(gettext("客户服务 %(number)s 已创建", number=record.number), "success")
+        return redirect(url_for("service.show", request_id=record.id))
+    return render_template("service/form.html", form=form, record=None), 422 if form.errors else 200
+
+
+@bp.get("/<int:request_id>")
+@login_required
+def show(request_id: int):
+    """One service request with its handling and feedback once the process has recorded them."""
+    record = service_requests.get_request(request_id=request_id, user=_user())
+    return render_template("service/show.html", record=record,
+                           may_change=service_requests.may_change(_user(), record))
+
+
+@bp.route("/<int:request_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(request_id: int):
+    """Change a request while it is 新创建 (its creator or service staff)."""
+    record = service_requests.get_request(request_id=request_id, user=_user())
+    form = ServiceRequestForm(obj=record)
+    _choices(form, record)
+    if form.validate_on_submit():
+        try:
+            service_requests.update_request(request_id=request_id, user=_user(), values=form.values())
+        except DomainError as exc:
+            _apply_errors(form, exc)
+            return render_template("service/form.html", form=form, record=record), exc.status
+        flash(gettext("已保存修改"), "success")
+        return redirect(url_for("service.show", request_id=request_id))
+    if request.method == "GET" and not service_requests.may_change(_user(), record):
+        flash(gettext("只有新创建的客户服务可以由创建人或客服处理人员修改"), "warning")
+        return redirect(url_for("service.show", request_id=request_id))
+    return render_template("service/form.html", form=form, record=record), 422 if form.errors else 200
+
+
+@bp.post("/<int:request_id>/delete")
+@login_required
+def delete(request_id: int):
+    """Move a 新创建 request to the recycle bin (after the confirmation dialog)."""
+    record = service_requests.get_request(request_id=request_id, user=_user())
+    number = record.number
+    try:
+        service_requests.delete_request(request_id=request_id, user=_user())
+    except DomainError as exc:
+        flash(translate(exc.message), "danger")
+        return redirect(url_for("service.show", request_id=request_id))
+    flash(gettext("客户服务 %(number)s 已移入回收站", number=number), "success")
+    return redirect(url_for("service.index"))
