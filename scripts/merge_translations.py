@@ -22,7 +22,8 @@ def main() -> int:
             if message.id and message.string:
                 existing = catalog.get(message.id)
                 if existing is None or not existing.string or "fuzzy" in existing.flags:
-                    catalog[message.id] = message.string
+                    catalog.delete(message.id)
+                    catalog.add(message.id, message.string)
                     merged += 1
         fragment.unlink()
     with CATALOG.open("wb") as handle:

@@ -42,7 +42,8 @@ ROUTES = {
     "churn_warning": ("/churn/{id}", "/churn/", "/churn-warnings/{id}", "/churn-warnings"),
     "care_task": ("/care/{id}", "/care/", "/care-tasks/{id}", "/care-tasks"),
     "order": ("/orders/{id}", "/customers/{customer}/orders", "/orders/{id}", "/customers/{customer}/orders"),
-    "attachment": ("/attachments/{id}", None, "/attachments/{id}", "/attachments?record_type=customer&record_id={customer}"),
+    "attachment": ("/attachments/{id}", None, "/attachments/{id}",
+                   "/attachments?record_type=customer&record_id={customer}"),
 }
 
 SALES_CHAIN = {"manager1": M1, "manager2": M2, "manager3": NONE, "supervisor1": M1, "supervisor2": M2,
