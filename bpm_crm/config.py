@@ -36,6 +36,8 @@ class Config:
     # "celery": Celery beat enqueues the scan, workers fire the timers (production);
     # "off": nothing fires timers (tests drive them by hand).
     TIMER_MODE = os.environ.get("BPM_CRM_TIMER_MODE", "inprocess")
+    ATTACHMENTS_DIR = os.environ.get("BPM_CRM_ATTACHMENTS_DIR") or None  # default: <instance>/attachments
+    SALES_SYSTEM = os.environ.get("BPM_CRM_SALES_SYSTEM", "builtin")
     TIMER_POLL_SECONDS = float(os.environ.get("BPM_CRM_TIMER_POLL_SECONDS", "15"))
     PROCESSES_DIR = os.environ.get("BPM_CRM_PROCESSES_DIR", str(Path(__file__).resolve().parent.parent / "processes"))
     API_TOKEN_TTL_HOURS = int(os.environ.get("BPM_CRM_API_TOKEN_TTL_HOURS", "720"))
