@@ -1,22 +1,32 @@
 """Parse, validate and fingerprint BPMN diagrams before anything runs them."""
 from __future__ import annotations
 
+import ast
 import hashlib
-from collections.abc import Collection
+import re
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from lxml import etree
+from SpiffWorkflow.bpmn.parser.util import BPMN_MODEL_NS
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask, StandardLoopTask
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.specs.MultiChoice import MultiChoice
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.defaults import ScriptTask, ServiceTask, UserTask
 
-from bpm_crm.engine import sandbox
+from bpm_crm.engine import limits, sandbox
 from bpm_crm.engine.xmlsafe import UnsafeXml, parse_bpmn_xml
+
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,35 @@ class ParsedDefinition:
     xml: str
     spec: BpmnProcessSpec = field(repr=False)
     subprocess_specs: dict[str, BpmnProcessSpec] = field(repr=False, default_factory=dict)
+    # The spiffworkflow properties of every user task, by element id (form, assignee, candidates, due …).
+    user_tasks: dict[str, dict[str, str]] = field(default_factory=dict)
+    lanes: set[str] = field(default_factory=set)
+    # Timer start events of the top-level process and their rule (the scheduler, not the engine, fires them).
+    start_timers: list[tuple[str, str]] = field(default_factory=list)
+
+
+class _BoundedTaskParsing:
+    """Makes a SpiffWorkflow task parser build the bounded specs of limits.py."""
+
+    PARALLEL_MI_CLASS = limits.BoundedParallelMultiInstanceTask
+    SEQUENTIAL_MI_CLASS = limits.BoundedSequentialMultiInstanceTask
+
+    def parse_timer_event(self, event: etree._Element) -> TimerEventDefinition:
+        definition = super().parse_timer_event(event)  # type: ignore[misc]
+        if type(definition) is CycleTimerEventDefinition:
+            return limits.BoundedCycleTimerEventDefinition(
+                definition.name, definition.expression, description=definition.description
+            )
+        return definition
+
+
+class BoundedBpmnParser(SpiffBpmnParser):
+    """SpiffBpmnParser whose multi-instances, call activities and timer cycles honour the engine limits."""
+
+    OVERRIDE_PARSER_CLASSES = {
+        tag: (type(parser.__name__, (_BoundedTaskParsing, parser), {}), limits.BOUNDED_SPECS.get(spec, spec))
+        for tag, (parser, spec) in SpiffBpmnParser.OVERRIDE_PARSER_CLASSES.items()
+    }
 
 
 def content_hash(xml: str) -> str:
@@ -70,25 +109,34 @@ def parse_definition(
         raise DefinitionInvalid([Problem(None, str(exc))]) from exc
     text = xml.decode("utf-8") if isinstance(xml, bytes) else xml
 
-    parser = SpiffBpmnParser(validator=VALIDATOR)
+    problems = _check_handlers(root, handler_names)
+    parser = BoundedBpmnParser(validator=VALIDATOR)
     try:
         parser.add_bpmn_xml(root, filename=file_name)
         process_ids = parser.get_process_ids()
-        if len(process_ids) != 1:
-            raise DefinitionInvalid(
-                [Problem(None, f"a diagram must hold exactly one executable process, found {len(process_ids)}")]
-            )
+        if not process_ids:
+            raise DefinitionInvalid([Problem(None, "a diagram must hold exactly one executable process, found 0")])
+        if len(process_ids) > 1:
+            raise DefinitionInvalid([
+                Problem(pid, f"one of {len(process_ids)} executable processes; a diagram must hold exactly one")
+                for pid in process_ids
+            ])
         process_id = process_ids[0]
         spec = parser.get_spec(process_id)
         subprocess_specs = parser.get_subprocess_specs(process_id)
     except ValidationException as exc:
-        raise DefinitionInvalid([Problem(getattr(exc, "id", None), _plain(exc))]) from exc
+        element_id = getattr(exc, "id", None) or _element_at(root, exc)
+        raise DefinitionInvalid([*problems, Problem(element_id, _plain(exc))]) from exc
     except etree.DocumentInvalid as exc:
-        raise DefinitionInvalid([Problem(None, f"not valid BPMN: {exc}")]) from exc
+        raise DefinitionInvalid([*problems, Problem(None, f"not valid BPMN: {exc}")]) from exc
+    except RecursionError as exc:
+        raise DefinitionInvalid([Problem(None, "subprocesses or call activities nest too deeply")]) from exc
 
-    problems: list[Problem] = []
+    start_timers = _start_timers(spec)
+    scheduled = {event_id for event_id, _rule in start_timers}
     for one_spec in [spec, *subprocess_specs.values()]:
-        problems.extend(_check_spec(one_spec, handler_names, form_keys, lane_names))
+        problems.extend(_check_spec(one_spec, form_keys, lane_names, scheduled if one_spec is spec else set()))
+    problems.extend(_check_nesting(process_id, {process_id: spec, **subprocess_specs}))
     if problems:
         raise DefinitionInvalid(problems)
     return ParsedDefinition(
@@ -98,7 +146,22 @@ def parse_definition(
         xml=text,
         spec=spec,
         subprocess_specs=subprocess_specs,
+        user_tasks={
+            ts.bpmn_id: dict((getattr(ts, "extensions", None) or {}).get("properties", {}))
+            for one_spec in [spec, *subprocess_specs.values()] for ts in one_spec.task_specs.values()
+            if isinstance(ts, UserTask)
+        },
+        lanes={ts.lane for one_spec in [spec, *subprocess_specs.values()] for ts in one_spec.task_specs.values()
+               if getattr(ts, "lane", None)},
+        start_timers=start_timers,
     )
+
+
+def _start_timers(spec: BpmnProcessSpec) -> list[tuple[str, str]]:
+    return [
+        (ts.bpmn_id, ts.event_definition.expression) for ts in spec.task_specs.values()
+        if isinstance(ts, StartEvent) and isinstance(getattr(ts, "event_definition", None), TimerEventDefinition)
+    ]
 
 
 @lru_cache(maxsize=64)
@@ -109,8 +172,40 @@ def load_definition(xml: str) -> ParsedDefinition:
 
 def _plain(exc: ValidationException) -> str:
     message = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+    message = message.replace(f"{{{BPMN_MODEL_NS}}}", "bpmn:").replace(f"{{{SPIFF_NS}}}", "spiffworkflow:")
     line = getattr(exc, "line_number", None)
     return f"{message} (line {line})" if line else message
+
+
+def _element_at(root: etree._Element, exc: ValidationException) -> str | None:
+    """Id of the diagram element an XML-schema error points at (by its line), for the problem list."""
+    line = getattr(exc, "line_number", None)
+    if not line:
+        return None
+    named = re.search(r"Element '([^']+)'", str(exc))
+    on_line = [el for el in root.iter() if el.sourceline == line and isinstance(el.tag, str)]
+    element = next((el for el in on_line if named and el.tag == named.group(1)), on_line[0] if on_line else None)
+    # Extension elements carry ids of their own (a handler name); the diagram element is a BPMN ancestor.
+    while element is not None:
+        if etree.QName(element).namespace == BPMN_MODEL_NS and element.get("id"):
+            return element.get("id")
+        element = element.getparent()
+    return None
+
+
+def _check_handlers(root: etree._Element, handler_names: Collection[str] | None) -> list[Problem]:
+    # Read from the XML, so an unknown handler is reported even when the schema check fails too.
+    if handler_names is None:
+        return []
+    problems = []
+    for task in root.iter(f"{{{BPMN_MODEL_NS}}}serviceTask"):
+        operator = task.find(f"{{{BPMN_MODEL_NS}}}extensionElements/{{{SPIFF_NS}}}serviceTaskOperator")
+        name = operator.get("id") if operator is not None else None
+        if name is None:
+            problems.append(Problem(task.get("id"), "service task names no handler"))
+        elif name not in handler_names:
+            problems.append(Problem(task.get("id"), f"service task calls '{name}', which is not a handler"))
+    return problems
 
 
 def _check_code(problems: list[Problem], element_id: str, what: str, source: str | None, script: bool) -> None:
@@ -125,9 +220,9 @@ def _check_code(problems: list[Problem], element_id: str, what: str, source: str
 
 def _check_spec(
     spec: BpmnProcessSpec,
-    handler_names: Collection[str] | None,
     form_keys: Collection[str] | None,
     lane_names: Collection[str] | None,
+    scheduled: set[str],
 ) -> list[Problem]:
     problems: list[Problem] = []
     for task_spec in spec.task_specs.values():
@@ -137,21 +232,23 @@ def _check_spec(
 
         if isinstance(task_spec, UserTask):
             assignee = properties.get("assignee")
-            if not task_spec.lane and not assignee:
-                problems.append(Problem(element_id, "a user task needs a lane or an assignee expression"))
-            if task_spec.lane and lane_names is not None and task_spec.lane not in lane_names and not assignee:
+            people = assignee or properties.get("candidates")
+            if not task_spec.lane and not people:
+                problems.append(Problem(element_id, "a user task needs a lane, candidates or an assignee expression"))
+            if task_spec.lane and lane_names is not None and task_spec.lane not in lane_names and not people:
                 problems.append(Problem(element_id, f"lane '{task_spec.lane}' does not name a role"))
             _check_code(problems, element_id, "assignee expression", assignee, script=False)
-            _check_code(problems, element_id, "due expression", properties.get("due"), script=False)
+            for name in ("due", "remind", "escalate"):
+                _check_code(problems, element_id, f"{name} expression", properties.get(name), script=False)
+            for name in ("candidates", "watchers"):
+                value = (properties.get(name) or "").lstrip()
+                if value.startswith("="):
+                    _check_code(problems, element_id, f"{name} expression", value[1:], script=False)
             form = properties.get("form")
             if form_keys is not None and form and form not in form_keys:
                 problems.append(Problem(element_id, f"form '{form}' does not exist"))
 
         if isinstance(task_spec, ServiceTask):
-            if handler_names is not None and task_spec.operation_name not in handler_names:
-                problems.append(
-                    Problem(element_id, f"service task calls '{task_spec.operation_name}', which is not a handler")
-                )
             for name, param in task_spec.operation_params.items():
                 _check_code(problems, element_id, f"parameter '{name}'", param.get("value"), script=False)
 
@@ -165,7 +262,93 @@ def _check_spec(
                 if condition is not None:
                     _check_code(problems, element_id, "condition", condition.args[0], script=False)
 
-        event_definition = getattr(task_spec, "event_definition", None)
-        if isinstance(event_definition, TimerEventDefinition):
-            _check_code(problems, element_id, "timer", event_definition.expression, script=False)
+        if isinstance(task_spec, MultiInstanceTask):
+            _check_loop(problems, element_id, task_spec)
+        if isinstance(task_spec, StandardLoopTask):
+            _check_code(problems, element_id, "loop condition", task_spec.condition, script=False)
+
+        for event_definition in _event_definitions(getattr(task_spec, "event_definition", None)):
+            if element_id in scheduled:
+                continue  # a schedule rule, checked by the service that keeps the schedule
+            if isinstance(event_definition, TimerEventDefinition):
+                _check_code(problems, element_id, "timer", event_definition.expression, script=False)
+            if isinstance(event_definition, CycleTimerEventDefinition):
+                _check_cycle(problems, element_id, event_definition.expression)
+            if isinstance(event_definition, ConditionalEventDefinition):
+                _check_code(problems, element_id, "condition", event_definition.expression, script=False)
+    return problems
+
+
+def _event_definitions(definition: object) -> Iterator[object]:
+    if isinstance(definition, MultipleEventDefinition):
+        yield from definition.event_definitions
+    elif definition is not None:
+        yield definition
+
+
+def _constant(source: str | None) -> object:
+    """The value of a literal expression ('"R3/PT1H"', '12'); None when data decides it."""
+    try:
+        return ast.literal_eval(source.strip()) if source else None
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+
+
+def _check_loop(problems: list[Problem], element_id: str, task_spec: MultiInstanceTask) -> None:
+    _check_code(problems, element_id, "loop cardinality", task_spec.cardinality, script=False)
+    _check_code(problems, element_id, "completion condition", task_spec.condition, script=False)
+    violation = limits.multi_instance_violation(_constant(task_spec.cardinality))
+    if violation:
+        problems.append(Problem(element_id, f"loop cardinality: {violation}"))
+
+
+def _check_cycle(problems: list[Problem], element_id: str, expression: str | None) -> None:
+    text = _constant(expression)
+    if not isinstance(text, str):
+        return  # data decides; the bounded timer checks the value when it is first evaluated
+    try:
+        cycles, _start, period = limits.parse_cycle(text)
+    except ValueError as exc:
+        problems.append(Problem(element_id, f"timer: {exc}"))
+        return
+    violation = limits.cycle_violation(cycles, period)
+    if violation:
+        problems.append(Problem(element_id, f"timer: {violation}"))
+
+
+def _check_nesting(process_id: str, specs: dict[str, BpmnProcessSpec]) -> list[Problem]:
+    """Refuse recursive calls and subprocesses nested deeper than the engine will run them."""
+    calls = {
+        name: [(ts.bpmn_id or ts.name, ts.spec) for ts in spec.task_specs.values() if isinstance(ts, SubWorkflowTask)]
+        for name, spec in specs.items()
+    }
+    problems: list[Problem] = []
+    heights: dict[str, int] = {}
+    running: list[str] = []
+
+    def height(name: str) -> int:
+        # Memoised: a diagram fanning out to many calls per level stays linear to check.
+        if name not in heights:
+            running.append(name)
+            best = 0
+            for element_id, called in calls.get(name, []):
+                if called in running:
+                    chain = " → ".join([*running[running.index(called):], called])
+                    problems.append(Problem(element_id, f"recursive call ({chain}); a process may not call itself"))
+                else:
+                    best = max(best, 1 + height(called))
+            running.pop()
+            heights[name] = best
+        return heights[name]
+
+    depth = height(process_id)
+    if depth > limits.MAX_CALL_DEPTH and not problems:
+        # Follow the deepest chain to the call that goes one level too far, and name it.
+        name = process_id
+        for _level in range(limits.MAX_CALL_DEPTH + 1):
+            element_id, name = max(calls[name], key=lambda call: heights[call[1]])
+        problems.append(Problem(
+            element_id,
+            f"subprocesses and call activities nest {depth} deep; the limit is {limits.MAX_CALL_DEPTH}",
+        ))
     return problems

@@ -1,31 +1,91 @@
 """Run SpiffWorkflow instances: sandboxed scripts, service calls, timers, serialization."""
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as timer_module
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
 from bpm_crm import clock
 from bpm_crm.engine import sandbox
 from bpm_crm.engine.definitions import ParsedDefinition
+from bpm_crm.engine.limits import BOUNDED_SPECS, RunGuard
+from bpm_crm.engine.limits import EngineLimitExceeded as EngineLimitExceeded  # re-exported for the services
 from bpm_crm.errors import DomainError
 
 ServiceCaller = Callable[[SpiffTask, str, dict[str, Any]], Any]
 
-SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+
+# Parsed definitions by content hash, for states stored with a reference to their diagram instead of a copy.
+_SPECS: dict[str, ParsedDefinition] = {}
+
+
+class StateUnreadable(RuntimeError):
+    """A stored instance state that cannot be turned back into a running instance."""
+
+
+class _WorkflowByReference(BpmnWorkflowConverter):
+    """Stores a workflow without its diagram (the definition row holds it): half the size and the time.
+
+    States written before carry the whole spec and still restore.
+    """
+
+    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        reference = getattr(workflow, "spec_reference", None)
+        if reference is None:
+            return super().to_dict(workflow)
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["spec_ref"] = reference
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct: dict[str, Any]) -> BpmnWorkflow:
+        reference = dct.pop("spec_ref", None)
+        if reference is None:
+            return super().from_dict(dct)
+        definition = _SPECS.get(reference)
+        if definition is None:
+            raise StateUnreadable(f"the diagram {reference[:12]} of this state is not loaded")
+        workflow = self.target_class(definition.spec, definition.subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        workflow.spec_reference = reference
+        return workflow
+
+
+def _serializer() -> BpmnWorkflowSerializer:
+    registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
+    for library_class, bounded_class in BOUNDED_SPECS.items():
+        # Under the library's type name: stored states restore into the bounded classes, and stay readable.
+        SPIFF_CONFIG[library_class](bounded_class, registry, typename=library_class.__name__)
+    _WorkflowByReference(BpmnWorkflow, registry)
+    return BpmnWorkflowSerializer(registry)
+
+
+SERIALIZER = _serializer()
 
 
 class _ClockedDatetime(datetime):
@@ -118,16 +178,29 @@ class ScriptEngine(PythonScriptEngine):
 
 @dataclass(frozen=True)
 class ReadyUserTask:
-    """What the inbox needs to know about one ready user task."""
+    """What the inbox needs to know about one ready user task: its ids, lane, properties and timer."""
 
     guid: str
     bpmn_id: str
     name: str
     lane: str | None
-    form_key: str | None
-    assignee_expression: str | None
-    due_expression: str | None
+    properties: dict[str, str]
     timer_due: datetime | None
+
+    @property
+    def form_key(self) -> str | None:
+        return self.properties.get("form")
+
+    @property
+    def assignee_expression(self) -> str | None:
+        return self.properties.get("assignee")
+
+    @property
+    def due_expression(self) -> str | None:
+        return self.properties.get("due")
+
+
+_RESTORE_ERRORS = (RecursionError, ValueError, KeyError, TypeError, AttributeError, IndexError, WorkflowException)
 
 
 class ProcessRuntime:
@@ -137,19 +210,53 @@ class ProcessRuntime:
         self.workflow = workflow
 
     @classmethod
-    def start(cls, definition: ParsedDefinition, data: dict[str, Any], engine: ScriptEngine) -> ProcessRuntime:
-        """Create an instance with its start data and run it to its first wait state."""
+    def start(cls, definition: ParsedDefinition, data: dict[str, Any], engine: ScriptEngine,
+              start_event: str | None = None) -> ProcessRuntime:
+        """Create an instance with its start data and run it to its first wait state.
+
+        A timer start event is fired at once: the scheduler decides when a scheduled instance starts.
+        """
+        _SPECS[definition.content_hash] = definition
         workflow = BpmnWorkflow(definition.spec, definition.subprocess_specs, script_engine=engine)
+        workflow.spec_reference = definition.content_hash
         workflow.get_tasks(state=TaskState.READY)[0].data.update(data)
         runtime = cls(workflow)
-        runtime.advance()
+        runtime._prime_start_timers(start_event)
+        runtime._advance(RunGuard())
         return runtime
 
+    def _prime_start_timers(self, start_event: str | None) -> None:
+        """Mark timer start events as fired before the engine evaluates them (their rule is the scheduler's)."""
+        for task in self.workflow.get_tasks():
+            spec = task.task_spec
+            definition = getattr(spec, "event_definition", None)
+            if not isinstance(spec, StartEvent) or not isinstance(definition, TimerEventDefinition):
+                continue
+            if start_event is not None and spec.bpmn_id != start_event:
+                continue
+            if isinstance(definition, CycleTimerEventDefinition):
+                # One period, already due: the event fires once and is then done.
+                task._set_internal_data(event_value={"cycles": 1, "next": "1970-01-01T00:00:00+00:00",
+                                                     "duration": 3600})
+            else:
+                task._set_internal_data(event_value="1970-01-01T00:00:00+00:00", event_fired=True)
+
     @classmethod
-    def restore(cls, state: str, engine: ScriptEngine) -> ProcessRuntime:
-        """Rebuild an instance from its stored state (the script engine is not serialized)."""
-        workflow = SERIALIZER.deserialize_json(state)
-        workflow.script_engine = engine
+    def restore(cls, state: str, engine: ScriptEngine, definition: ParsedDefinition | None = None) -> ProcessRuntime:
+        """Rebuild an instance from its stored state; StateUnreadable when that is impossible."""
+        if definition is not None:
+            _SPECS[definition.content_hash] = definition
+        try:
+            workflow = SERIALIZER.deserialize_json(state)
+        except StateUnreadable:
+            raise
+        except _RESTORE_ERRORS as exc:
+            raise StateUnreadable(f"{type(exc).__name__}: {str(exc)[:300]}") from exc
+        if not isinstance(workflow, BpmnWorkflow):
+            raise StateUnreadable("the stored state is not a process instance")
+        workflow.script_engine = engine  # the script engine is not serialized
+        if definition is not None:
+            workflow.spec_reference = definition.content_hash
         return cls(workflow)
 
     def dump(self) -> str:
@@ -157,11 +264,17 @@ class ProcessRuntime:
 
     def advance(self) -> None:
         """Fire due timers and run engine steps until only people or timers can move it."""
+        self._advance(RunGuard())
+
+    def _advance(self, guard: RunGuard) -> None:
+        # The guard bounds the run in steps and seconds; EngineLimitExceeded leaves the instance
+        # half-run in memory, so the caller must not store it.
         self.workflow.refresh_timers()
-        self.workflow.do_engine_steps()
+        self.workflow.do_engine_steps(did_complete_task=guard.step)
         # do_engine_steps refreshes timers only at its end; a timer due by then runs now.
         while self._ready_engine_tasks():
-            self.workflow.do_engine_steps()
+            guard.step()
+            self.workflow.do_engine_steps(did_complete_task=guard.step)
 
     def _ready_engine_tasks(self) -> bool:
         return any(not t.task_spec.manual for t in self.workflow.get_tasks(state=TaskState.READY))
@@ -175,30 +288,56 @@ class ProcessRuntime:
         return self.workflow.data
 
     def last_task_data(self) -> dict[str, Any]:
-        """Data of the most recently completed task: the instance's current variables."""
+        """The instance's current variables: those of the tasks it waits in, else of its last task."""
+        waiting = self.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
+        if waiting:
+            merged: dict[str, Any] = {}
+            for task in waiting:
+                merged.update(task.data)
+            return merged
         tasks = self.workflow.get_tasks(state=TaskState.COMPLETED)
         if not tasks:
             return {}
-        return max(tasks, key=lambda t: t.last_state_change).data
+        ends = [task for task in tasks if task.task_spec.name == "End"]  # the workflow's own end
+        return ends[-1].data if ends else max(tasks, key=lambda t: t.last_state_change).data
 
     def ready_user_tasks(self) -> list[ReadyUserTask]:
         ready = []
         for task in self.workflow.get_tasks(state=TaskState.READY, manual=True):
             spec = task.task_spec
             properties = (getattr(spec, "extensions", None) or {}).get("properties", {})
-            ready.append(
-                ReadyUserTask(
-                    guid=str(task.id),
-                    bpmn_id=spec.bpmn_id,
-                    name=spec.bpmn_name or spec.bpmn_id,
-                    lane=spec.lane,
-                    form_key=properties.get("form"),
-                    assignee_expression=properties.get("assignee"),
-                    due_expression=properties.get("due"),
-                    timer_due=self._boundary_timer_due(task),
-                )
-            )
+            ready.append(ReadyUserTask(
+                guid=str(task.id), bpmn_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id, lane=spec.lane,
+                properties=dict(properties), timer_due=self._boundary_timer_due(task),
+            ))
         return ready
+
+    def task_data(self, task_guid: str) -> dict[str, Any]:
+        """A copy of one task's data (the variables its form and expressions see)."""
+        return copy.deepcopy(self.get_task(task_guid).data)
+
+    def set_task_data(self, task_guid: str, name: str, value: Any) -> None:
+        """Change one variable of a ready task; the steps after it inherit the change."""
+        self.get_task(task_guid).data[name] = value
+
+    def waiting_messages(self) -> list[str]:
+        """Names of the messages the instance waits for."""
+        return sorted({event.name for event in self.workflow.waiting_events()
+                       if event.event_type.endswith("MessageEventDefinition") and event.name})
+
+    def send_message(self, name: str, payload: dict[str, Any]) -> bool:
+        """Deliver a message and run on; False when the instance does not wait for it."""
+        event = BpmnEvent(MessageEventDefinition(name), payload=payload)
+        try:
+            self.workflow.send_event(event)
+        except WorkflowException:
+            return False
+        self._advance(RunGuard())
+        return True
+
+    def cancel(self) -> None:
+        """End the instance: every task that has not finished is cancelled."""
+        self.workflow.cancel()
 
     def evaluate(self, task_guid: str, expression: str) -> Any:
         """Evaluate a diagram expression against one task's data."""
@@ -206,8 +345,6 @@ class ProcessRuntime:
         return self.workflow.script_engine.evaluate(task, expression)
 
     def get_task(self, task_guid: str) -> SpiffTask:
-        from uuid import UUID
-
         task = self.workflow.get_task_from_id(UUID(task_guid))
         if task is None:
             raise KeyError(task_guid)
@@ -224,8 +361,10 @@ class ProcessRuntime:
         """Complete a ready user task with form data and run on to the next wait state."""
         task = self.get_task(task_guid)
         task.data.update(data)
+        guard = RunGuard()
         task.run()
-        self.advance()
+        guard.step(task)
+        self._advance(guard)
 
     def next_timer_due(self) -> datetime | None:
         """Earliest due time among the instance's waiting timers (aware UTC)."""

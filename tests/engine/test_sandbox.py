@@ -51,13 +51,13 @@ ESCAPE_EXPRESSIONS = [
     ("x = 1", "check"),
     ("'{0.__class__}'.format(1)", "run"),
     ("'{x}'.format_map({'x': 1})", "run"),
-    ("10**10**8", "run"),
-    ("2**100000000", "run"),
+    ("10**10**8", "check"),
+    ("2**100000000", "check"),
     ("pow(10, 10**8)", "run"),
-    ("'a' * 10**10", "run"),
-    ("[0] * 10**10", "run"),
-    ("10**10 * 'a'", "run"),
-    ("1 << 10**9", "run"),
+    ("'a' * 10**10", "check"),
+    ("[0] * 10**10", "check"),
+    ("10**10 * 'a'", "check"),
+    ("1 << 10**9", "check"),
     ("sum(x for x in range(10**9))", "run"),
     ("list(range(10**12))", "run"),
     ("'%s' % x", "run"),
@@ -76,7 +76,7 @@ ESCAPE_EXPRESSIONS = [
     ("int.mro()", "run"),
     ("items.append(3)", "run"),
     ("thresholds.update(director=0)", "run"),
-    ("lambda: 10**10**8", "run"),
+    ("lambda: 10**10**8", "check"),
     ("(y for y in items)", "run"),
 ]
 
@@ -153,8 +153,6 @@ def test_comprehension_bomb_hits_the_time_bound() -> None:
 
 def test_memory_growth_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sandbox, "MAX_MEMORY_GROWTH", 64 * 1024 * 1024)
-    if sandbox._resident_bytes() is None:
-        pytest.skip("no /proc/self/statm on this platform")
     with pytest.raises(SandboxError, match="too much memory"):
         execute("kept = []\nfor i in range(10**6):\n    kept.append([0] * 1000000)", {}, timeout=10)
 
