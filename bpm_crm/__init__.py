@@ -44,8 +44,10 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
 
     from bpm_crm import api, web
+    from bpm_crm.input_rules import IdConverter
     from bpm_crm.services import audit  # noqa: F401  (registers the audit log's flush hook)
 
+    app.url_map.converters["id"] = IdConverter  # `<id:…>` in page and API routes
     web.register(app)
     api.register(app)
     return app

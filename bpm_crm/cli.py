@@ -105,7 +105,8 @@ def create_user(username: str, password: str, full_name: str, roles: tuple[str, 
         except DomainError as exc:
             click.echo(f"error: {exc.message} {getattr(exc, 'field_errors', '')}", err=True)
             sys.exit(1)
-    click.echo(f"user {user.username} created")
+        # Inside the app context: leaving it closes the session, and the user with it.
+        click.echo(f"user {user.username} created")
 
 
 @main.command()

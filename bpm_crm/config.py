@@ -24,6 +24,11 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
+def _flag(name: str) -> bool:
+    """An on/off environment variable: 1, true, yes or on mean on."""
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 class Config:
     """Settings for a running product; every value can be overridden by an environment variable."""
 
@@ -46,8 +51,18 @@ class Config:
     LANGUAGES = ("zh_CN", "en")
     PAGE_SIZE = 20
     WTF_CSRF_TIME_LIMIT = None
+    # Session and remember-me cookies only over https (web.register sets both *_COOKIE_SECURE from it).
+    # Off by default because the embedded server speaks plain http.
+    SECURE_COOKIES = _flag("BPM_CRM_SECURE_COOKIES")
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    # Sign-in throttling: this many failed guesses within LOGIN_LOCK_MINUTES lock the user name (or the
+    # client address) for LOGIN_LOCK_MINUTES; 0 turns a limit off.
+    LOGIN_MAX_FAILURES_PER_USER = int(os.environ.get("BPM_CRM_LOGIN_MAX_FAILURES_PER_USER", "5"))
+    LOGIN_MAX_FAILURES_PER_ADDRESS = int(os.environ.get("BPM_CRM_LOGIN_MAX_FAILURES_PER_ADDRESS", "20"))
+    LOGIN_LOCK_MINUTES = int(os.environ.get("BPM_CRM_LOGIN_LOCK_MINUTES", "15"))
     SCRIPT_TIMEOUT_SECONDS = float(os.environ.get("BPM_CRM_SCRIPT_TIMEOUT_SECONDS", "1.0"))
     PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105  (a hash method's name, not a password)
     TESTING = False

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from flask_babel import Babel
@@ -10,8 +13,8 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session
 
 NAMING = {
     "ix": "ix_%(column_0_N_label)s",
@@ -56,15 +59,58 @@ def _postgresql_on_connect(dbapi_connection, _record) -> None:
         dbapi_connection.commit()
 
 
-@event.listens_for(Engine, "begin")
-def _sqlite_begin_immediate(conn) -> None:
-    """Take SQLite's write lock when the transaction starts.
+# Set while a unit of work (or a statement that writes or locks rows) begins its transaction.
+_writing: ContextVar[bool] = ContextVar("bpm_crm_writing", default=False)
 
-    A deferred transaction that later writes fails with "database is locked" when
-    another writer got there first; IMMEDIATE makes it wait on busy_timeout instead.
-    """
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+@contextmanager
+def writing() -> Iterator[None]:
+    """Transactions begun inside take SQLite's write lock at BEGIN; everything else begins deferred."""
+    token = _writing.set(True)
+    try:
+        yield
+    finally:
+        _writing.reset(token)
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(conn: Connection) -> None:
+    """BEGIN IMMEDIATE for transactions that will write, a deferred BEGIN for reads."""
+    # A deferred transaction that reads and then writes fails with "database is locked" when another
+    # writer committed in between; IMMEDIATE makes a writer wait on busy_timeout instead. Readers need
+    # no lock at all (WAL), so they must not queue behind a long write.
+    if conn.dialect.name != "sqlite":
+        return
+    immediate = _writing.get()
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    # What holds_read_transaction needs: how this transaction began and the write count at its start.
+    conn.info["sqlite_deferred_at"] = None if immediate else _rows_written(conn)
+
+
+def _rows_written(conn: Connection) -> int:
+    """Rows changed through this SQLite connection since it opened."""
+    raw = conn.connection.dbapi_connection
+    return raw.total_changes if isinstance(raw, sqlite3.Connection) else 0
+
+
+def holds_read_transaction(conn: Connection) -> bool:
+    """Whether a SQLite connection's transaction began deferred and has not written yet."""
+    if conn.dialect.name != "sqlite" or not conn.in_transaction():
+        return False
+    began_at = conn.info.get("sqlite_deferred_at")
+    return began_at is not None and _rows_written(conn) == began_at
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _writes_begin_immediate(state: ORMExecuteState) -> None:
+    """A statement that changes rows, or locks them (FOR UPDATE), begins its transaction IMMEDIATE."""
+    # Code outside a unit of work that locks a row before changing it (timers, jobs) relies on this;
+    # inside a transaction already begun it changes nothing.
+    locks = state.is_select and getattr(state.statement, "_for_update_arg", None) is not None
+    if state.is_insert or state.is_update or state.is_delete or locks:
+        with writing():
+            state.session.connection(bind_arguments=state.bind_arguments)
+
 
 # Models subclass `Model`: Flask-SQLAlchemy's db.Model at run time, its typed base for mypy.
 if TYPE_CHECKING:

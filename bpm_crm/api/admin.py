@@ -8,22 +8,13 @@ from flask import Response, jsonify, request
 
 from bpm_crm.api import bp, openapi, schemas
 from bpm_crm.api.auth import current_user
-from bpm_crm.api.inputs import bool_arg, choice_arg, paging, text_arg
+from bpm_crm.api.inputs import bool_arg, choice_arg, id_arg, paging, text_arg
 from bpm_crm.api.openapi import BOOL, INT, N_INT, N_STR, PAGING, SEARCH, STR, TIME, nullable, obj, operation, query, ref
 from bpm_crm.errors import Invalid
 from bpm_crm.i18n import _
 from bpm_crm.models import AuditLog, DictionaryEntry, User
 from bpm_crm.services import admin, dictionary, logs, permissions
 from bpm_crm.services.paging import Page
-
-
-def _id_arg(name: str) -> int | None:
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return None
-    if not raw.isdigit() or int(raw) > 2**31 - 1:
-        raise Invalid(str(_("查询参数有误")), {name: [str(_("应为整数"))]})
-    return int(raw)
 
 
 def _date_arg(name: str) -> date | None:
@@ -67,7 +58,7 @@ def list_audit_log() -> Response:
     """Audit entries, newest first (audit.read); one record's history also for those who may read it."""
     user = current_user()
     record_type = choice_arg("record_type", logs.record_types())
-    record_id = _id_arg("record_id")
+    record_id = id_arg("record_id")
     page, per_page = paging()
     if not permissions.can(user, "audit.read") and record_type and record_id is not None:
         entries = list(reversed(logs.record_history(record_type=record_type, record_id=record_id, user=user)))
@@ -75,7 +66,7 @@ def list_audit_log() -> Response:
                       per_page=per_page)
     else:
         result = logs.list_audit_entries(
-            user=user, record_type=record_type, record_id=record_id, actor_id=_id_arg("user_id"),
+            user=user, record_type=record_type, record_id=record_id, actor_id=id_arg("user_id"),
             action=choice_arg("action", logs.ACTIONS), date_from=_date_arg("date_from"),
             date_to=_date_arg("date_to"), page=page, per_page=per_page)
     return jsonify(schemas.page(result, audit_entry))
@@ -86,8 +77,8 @@ def list_users() -> Response:
     """Users with department, superior, roles and state (user.manage)."""
     page, per_page = paging()
     active = bool_arg("active") if request.args.get("active") not in (None, "") else None
-    result = admin.list_users(user=current_user(), q=text_arg("q"), department_id=_id_arg("department_id"),
-                              role_id=_id_arg("role_id"), active=active, page=page, per_page=per_page)
+    result = admin.list_users(user=current_user(), q=text_arg("q"), department_id=id_arg("department_id"),
+                              role_id=id_arg("role_id"), active=active, page=page, per_page=per_page)
     return jsonify(schemas.page(result, admin_user))
 
 

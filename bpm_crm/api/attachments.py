@@ -10,6 +10,7 @@ from bpm_crm.api.auth import current_user
 from bpm_crm.api.openapi import INT, JSON, STR, TIME, nullable, obj, operation, path_id, query, ref, responses
 from bpm_crm.errors import Invalid
 from bpm_crm.i18n import _
+from bpm_crm.input_rules import parse_id
 from bpm_crm.models import Attachment
 from bpm_crm.services import attachments
 from bpm_crm.web.attachments import MAX_REQUEST_BYTES, download_response
@@ -28,11 +29,12 @@ def _record(source: Any) -> tuple[str, int]:
     errors: dict[str, list[str]] = {}
     if record_type not in attachments.RECORD_TYPES:
         errors["record_type"] = [str(_("应为以下之一：%(values)s", values="、".join(attachments.RECORD_TYPES)))]
-    if not isinstance(raw_id, str) or not raw_id.isdigit() or int(raw_id) > 2**31 - 1:
-        errors["record_id"] = [str(_("应为整数"))]
-    if errors:
+    record_id = parse_id(raw_id) if isinstance(raw_id, str) else None
+    if record_id is None:
+        errors["record_id"] = [str(_("应为记录编号（整数）"))]
+    if errors or record_id is None:
         raise Invalid(str(_("请更正标出的字段")), errors)
-    return str(record_type), int(str(raw_id))
+    return str(record_type), record_id
 
 
 @bp.get("/attachments")

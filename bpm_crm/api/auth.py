@@ -42,6 +42,15 @@ def current_user() -> User:
     return g.api_user
 
 
+def _throttled(exc: people.LoginThrottled) -> Response:
+    """429 in the error shape, with a machine-readable code and Retry-After in seconds."""
+    message = str(_("登录失败次数过多，请在 %(minutes)s 分钟后再试", minutes=exc.minutes))
+    response = jsonify({"error": {"message": message, "fields": {}, "code": exc.code}})
+    response.status_code = 429
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 @bp.post("/auth/token")
 @public
 def issue_token() -> tuple[Response, int]:
@@ -51,8 +60,11 @@ def issue_token() -> tuple[Response, int]:
     fields = {name: [str(_("必填"))] for name, value in credentials.items() if not isinstance(value, str) or not value}
     if fields:
         raise Invalid(str(_("请填写用户名和密码")), fields)
-    user = people.authenticate(username=str(credentials["username"]), password=str(credentials["password"]),
-                               channel="api", ip=request.remote_addr, user_agent=request.user_agent.string)
+    try:
+        user = people.authenticate(username=str(credentials["username"]), password=str(credentials["password"]),
+                                   channel="api", ip=request.remote_addr, user_agent=request.user_agent.string)
+    except people.LoginThrottled as exc:
+        return _throttled(exc), 429
     if user is None:
         return error_response(401, str(_("用户名或密码错误"))), 401
     token, row = people.issue_api_token(user=user, ttl_hours=current_app.config["API_TOKEN_TTL_HOURS"])
@@ -66,6 +78,13 @@ def issue_token() -> tuple[Response, int]:
 def revoke_token() -> tuple[str, int]:
     """Revoke the token this request was made with."""
     people.revoke_api_token(g.api_token)
+    return "", 204
+
+
+@bp.delete("/auth/tokens")
+def revoke_all_tokens() -> tuple[str, int]:
+    """Revoke every token of the signed-in user, this one included."""
+    people.revoke_api_tokens(user=current_user())
     return "", 204
 
 

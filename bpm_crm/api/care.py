@@ -7,8 +7,8 @@ from flask import Response, jsonify, url_for
 
 from bpm_crm.api import bp, openapi, schemas
 from bpm_crm.api.auth import current_user
-from bpm_crm.api.customer_records import AUDIT, DATE, ID_INPUT, body, customer_ref, day, id_arg
-from bpm_crm.api.inputs import choice_arg, paging, text_arg
+from bpm_crm.api.customer_records import AUDIT, DATE, ID_INPUT, body, customer_ref, day
+from bpm_crm.api.inputs import choice_arg, id_arg, paging, text_arg
 from bpm_crm.models import CareTask
 from bpm_crm.services import care, dictionary
 

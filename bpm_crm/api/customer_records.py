@@ -10,6 +10,7 @@ from bpm_crm.api import openapi
 from bpm_crm.api.inputs import json_object
 from bpm_crm.errors import Invalid
 from bpm_crm.i18n import _
+from bpm_crm.input_rules import MAX_ID
 from bpm_crm.models import Customer
 
 SCALARS = (str, int, float, bool, type(None))
@@ -32,16 +33,6 @@ def body(allowed: Iterable[str], *, optional: bool = False) -> dict[str, Any]:
     return payload
 
 
-def id_arg(name: str) -> int | None:
-    """An id query parameter (a positive integer) or None."""
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return None
-    if not raw.isdigit() or not 0 < int(raw) < 2**31:
-        raise Invalid(str(_("查询参数有误")), {name: [str(_("应为整数"))]})
-    return int(raw)
-
-
 def customer_ref(customer: Customer) -> dict[str, Any]:
     return {"id": customer.id, "number": customer.number, "name": customer.name}
 
@@ -52,7 +43,8 @@ def day(value: Any) -> str | None:
 
 DATE = {"type": "string", "format": "date", "examples": ["2026-11-23"]}
 N_DATE = openapi.nullable(DATE)
-ID_INPUT = {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": r"^\d+$"}]}
+ID_INPUT = {"oneOf": [openapi.ID, {"type": "string", "pattern": r"^[0-9]{1,10}$"}],
+            "description": f"A record id from 1 to {MAX_ID}, as a number or as digits"}
 AUDIT = {"created_at": openapi.TIME, "updated_at": openapi.TIME}
 
 openapi.SCHEMAS.update({

@@ -7,8 +7,9 @@ from flask import Response, jsonify, request, url_for
 
 from bpm_crm.api import bp, openapi, schemas
 from bpm_crm.api.auth import current_user
-from bpm_crm.api.inputs import choice_arg, json_object, paging, text_arg
+from bpm_crm.api.inputs import choice_arg, id_arg, json_object, paging, text_arg
 from bpm_crm.api.openapi import (
+    ID,
     INT,
     JSON,
     N_INT,
@@ -27,6 +28,7 @@ from bpm_crm.api.openapi import (
 )
 from bpm_crm.errors import Invalid
 from bpm_crm.i18n import _
+from bpm_crm.input_rules import parse_id
 from bpm_crm.models import Customer, CustomerShare, CustomerStatus, CustomerTransfer
 from bpm_crm.services import customers
 from bpm_crm.services.customers import EDITABLE_FIELDS, CustomerOverview
@@ -81,16 +83,13 @@ def _values(payload: dict[str, Any], *, allow_owner: bool) -> dict[str, Any]:
 
 
 def _filters() -> dict[str, Any]:
-    owner = request.args.get("owner_id")
-    if owner not in (None, "") and not owner.isdigit():
-        raise Invalid(str(_("查询参数有误")), {"owner_id": [str(_("应为整数"))]})
     return {
         "q": text_arg("q"),
         "view": choice_arg("view", customers.VIEWS, "mine") or "mine",
         "region": text_arg("region", 60),
         "level": text_arg("level", 20),
         "status": choice_arg("status", customers.STATUSES),
-        "owner_id": int(owner) if owner else None,
+        "owner_id": id_arg("owner_id"),
         "sort": choice_arg("sort", customers.SORTS),
     }
 
@@ -143,10 +142,10 @@ def transfer_customers() -> Response:
     payload = json_object()
     ids, target, reason = payload.get("ids"), payload.get("to_user_id"), payload.get("reason")
     errors: dict[str, list[str]] = {}
-    if not isinstance(ids, list) or not ids or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, int) and parse_id(i) for i in ids):
         errors["ids"] = [str(_("应为客户 id 的列表"))]
-    if not isinstance(target, int) or isinstance(target, bool):
-        errors["to_user_id"] = [str(_("应为整数"))]
+    if not isinstance(target, int) or parse_id(target) is None:
+        errors["to_user_id"] = [str(_("应为记录编号（整数）"))]
     if reason is not None and not isinstance(reason, str):
         errors["reason"] = [str(_("应为文本"))]
     if errors:
@@ -170,8 +169,8 @@ def release_customer(customer_id: int) -> Response:
 def share_customer(customer_id: int) -> tuple[Response, int]:
     """Let another active user read the customer."""
     user_id = json_object().get("user_id")
-    if not isinstance(user_id, int) or isinstance(user_id, bool):
-        raise Invalid(str(_("请更正标出的字段")), {"user_id": [str(_("应为整数"))]})
+    if not isinstance(user_id, int) or parse_id(user_id) is None:
+        raise Invalid(str(_("请更正标出的字段")), {"user_id": [str(_("应为记录编号（整数）"))]})
     row = customers.share_customer(customer_id=customer_id, user_id=user_id, user=current_user())
     return jsonify(share(row)), 201
 
@@ -201,13 +200,17 @@ FIELDS: dict[str, Any] = {
     "region": nullable({"type": "string", "description": "A region path of the dictionary, e.g. 浙江省/杭州市"}),
     "industry": nullable({"type": "string", "description": "An item of the dictionary type 行业"}),
     "source": nullable({"type": "string", "description": "An item of the dictionary type 客户来源"}),
-    "level": {"type": "string", "description": "An item of the dictionary type 客户等级 (普通/重点/VIP)"},
-    "status": {"enum": [status.value for status in CustomerStatus]},
+    "level": {"type": "string", "readOnly": True, "description": (
+        "An item of the dictionary type 客户等级 (普通/重点/VIP), kept by the level rules: it may be given when "
+        "creating a customer; only admins may change it afterwards (422 for anyone else)")},
+    "status": {"enum": [status.value for status in CustomerStatus], "readOnly": True, "description": (
+        "正常 for a new customer; 已流失 is set by the churn process; only admins may set it (422 for anyone else)")},
     "satisfaction": SCORE, "credit": SCORE,
     "registered_capital": MONEY, "annual_turnover": MONEY,
 }
-INPUT_FIELDS = {**FIELDS, "registered_capital": nullable({"type": ["string", "number"], "minimum": 0}),
+PATCH_FIELDS = {**FIELDS, "registered_capital": nullable({"type": ["string", "number"], "minimum": 0}),
                 "annual_turnover": nullable({"type": ["string", "number"], "minimum": 0})}
+INPUT_FIELDS = {**PATCH_FIELDS, "level": {key: value for key, value in FIELDS["level"].items() if key != "readOnly"}}
 CUSTOMER = [path_id("customer_id")]
 COUNTS = ["contacts", "interactions", "opportunities", "quotes", "orders", "service", "churn", "care", "processes",
           "attachments"]
@@ -220,13 +223,14 @@ openapi.SCHEMAS.update({
     "CustomerInput": obj({**INPUT_FIELDS, "owner_id": {**N_INT, "description": (
         "Account manager to own it (supervisors and above); default: the caller")}}, ["name"],
         additionalProperties=False),
-    "CustomerPatch": obj(INPUT_FIELDS, [], additionalProperties=False,
-                         description="Only the fields to change; number and owner are read-only"),
-    "CustomerTransferRequest": obj({"ids": {"type": "array", "items": INT, "minItems": 1, "maxItems": 500},
-                                    "to_user_id": INT, "reason": _nstr(200)}, ["ids", "to_user_id"]),
+    "CustomerPatch": obj(PATCH_FIELDS, [], additionalProperties=False,
+                         description="Only the fields to change; number and owner are read-only, status and level "
+                                     "read-only except for admins"),
+    "CustomerTransferRequest": obj({"ids": {"type": "array", "items": ID, "minItems": 1, "maxItems": 500},
+                                    "to_user_id": ID, "reason": _nstr(200)}, ["ids", "to_user_id"]),
     "CustomerTransferResult": obj({"items": {"type": "array", "items": ref("Customer")}, "transferred": INT}),
     "CustomerRelease": obj({"reason": _nstr(200)}, []),
-    "CustomerShareRequest": obj({"user_id": INT}),
+    "CustomerShareRequest": obj({"user_id": ID}),
     "CustomerShare": obj({"user": ref("UserRef"), "created_at": TIME}),
     "CustomerTransfer": obj({"kind": {"enum": ["claim", "transfer", "release"]},
                              "from_user": nullable(ref("UserRef")), "to_user": nullable(ref("UserRef")),
@@ -247,7 +251,7 @@ openapi.PATHS.update({
                              SEARCH, query("view", {"enum": list(customers.VIEWS), "default": "mine"}),
                              query("region", STR, "Region path; a province includes its cities"),
                              query("level", STR), query("status", {"enum": list(customers.STATUSES)}),
-                             query("owner_id", INT), query("sort", {"enum": list(customers.SORTS),
+                             query("owner_id", ID), query("sort", {"enum": list(customers.SORTS),
                                                                     "default": customers.DEFAULT_SORT},
                                                            "Field, prefixed with - for descending"),
                              *PAGING]),

@@ -7,8 +7,10 @@ from flask import Response, jsonify
 
 from bpm_crm.api import bp, public
 from bpm_crm.api.inputs import MAX_PER_PAGE
+from bpm_crm.input_rules import MAX_ID
 from bpm_crm.models import OpportunityStatus
 from bpm_crm.services.inbox import VIEWS
+from bpm_crm.services.paging import MAX_PAGE
 
 JSON = "application/json"
 
@@ -28,6 +30,7 @@ def nullable(schema: dict[str, Any]) -> dict[str, Any]:
 STR, INT, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
 TIME = {"type": "string", "format": "date-time", "examples": ["2026-11-23T09:00:00Z"]}
 N_STR, N_INT, N_TIME = nullable(STR), nullable(INT), nullable(TIME)
+ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 ANY_OBJECT = {"type": "object", "additionalProperties": True}
 
 OPPORTUNITY_FIELDS = {
@@ -49,7 +52,9 @@ def page_of(item: str) -> dict[str, Any]:
 SCHEMAS: dict[str, Any] = {
     "Error": obj({"error": obj({"message": STR, "fields": {
         "type": "object", "additionalProperties": {"type": "array", "items": STR},
-        "description": "Messages per field (empty unless the input was invalid)"}})}),
+        "description": "Messages per field (empty unless the input was invalid)"},
+        "code": {"type": "string", "description": "Present on some errors: too_many_attempts (429)"}},
+        ["message", "fields"])}),
     "TokenRequest": obj({"username": STR, "password": {"type": "string", "format": "password"}}),
     "Token": obj({"token": STR, "token_type": {"const": "Bearer"}, "expires_at": TIME, "user": ref("User")}),
     "UserRef": obj({"id": INT, "username": STR, "full_name": STR}),
@@ -119,7 +124,12 @@ ERRORS = {
     "400": "Body is not a JSON object", "401": "Missing, invalid or expired token",
     "403": "Visible, but not allowed to you", "404": "Does not exist or is outside your scope",
     "409": "Conflicts with the record's current state", "422": "Invalid input; see error.fields",
+    "429": "Too many failed sign-ins for this user name or address; wait Retry-After seconds",
     "500": "A process step failed; nothing was saved",
+}
+ERROR_HEADERS = {
+    "401": {"WWW-Authenticate": {"schema": STR}},
+    "429": {"Retry-After": {"schema": INT, "description": "Seconds until a sign-in is accepted again"}},
 }
 
 
@@ -146,14 +156,15 @@ def operation(operation_id: str, summary: str, tag: str, result: dict, *, body: 
 
 
 def path_id(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": INT}
+    return {"name": name, "in": "path", "required": True, "schema": ID}
 
 
 def query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
-PAGING = [query("page", {"type": "integer", "minimum": 1, "default": 1}),
+PAGING = [query("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
+                "A page past the last one is empty"),
           query("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": 20})]
 SEARCH = query("q", STR, "Search text")
 TASK = [path_id("task_id")]
@@ -163,9 +174,12 @@ LOCATION = {"Location": {"schema": STR, "description": "URL of the new opportuni
 PATHS: dict[str, Any] = {
     "/auth/token": {
         "post": operation("issueToken", "Exchange username and password for a bearer token", "auth",
-                          responses("201", "Token", "400", "401", "422"), body="TokenRequest", public=True),
+                          responses("201", "Token", "400", "401", "422", "429"), body="TokenRequest", public=True),
         "delete": operation("revokeToken", "Revoke the token of this request", "auth", responses("204", None, "401")),
     },
+    "/auth/tokens": {"delete": operation(
+        "revokeAllTokens", "Revoke every token of the signed-in user, this one included", "auth",
+        responses("204", None, "401"))},
     "/me": {"get": operation("getMe", "The signed-in user and his permissions", "auth",
                              responses("200", "Me", "401"))},
     "/opportunities": {
@@ -233,7 +247,7 @@ DOCUMENT: dict[str, Any] = {
         "schemas": SCHEMAS,
         "responses": {
             f"E{code}": {"description": text, "content": {JSON: {"schema": ref("Error")}},
-                         **({"headers": {"WWW-Authenticate": {"schema": STR}}} if code == "401" else {})}
+                         **({"headers": ERROR_HEADERS[code]} if code in ERROR_HEADERS else {})}
             for code, text in ERRORS.items()
         },
     },

@@ -3,14 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, jsonify
 
 from bpm_crm.api import bp, openapi, schemas
 from bpm_crm.api.auth import current_user
-from bpm_crm.api.inputs import paging, text_arg
+from bpm_crm.api.inputs import id_arg, paging, text_arg
 from bpm_crm.api.openapi import INT, N_STR, PAGING, SEARCH, STR, TIME, obj, operation, page_of, path_id, query, ref
-from bpm_crm.errors import Invalid
-from bpm_crm.i18n import _
 from bpm_crm.models import InventoryItem, Product
 from bpm_crm.services import sales
 from bpm_crm.services.sales import ProductStock
@@ -29,15 +27,6 @@ def inventory_item(item: InventoryItem) -> dict[str, Any]:
     return {"product": {"id": item.product.id, "code": item.product.code, "name": item.product.name},
             "warehouse": {"id": item.warehouse.id, "name": item.warehouse.name}, "quantity": item.quantity,
             "updated_at": schemas.timestamp(item.updated_at)}
-
-
-def _id_arg(name: str) -> int | None:
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return None
-    if not raw.isdigit() or int(raw) > 2**31 - 1:
-        raise Invalid(str(_("查询参数有误")), {name: [str(_("应为整数"))]})
-    return int(raw)
 
 
 @bp.get("/products")
@@ -63,8 +52,8 @@ def get_product(product_id: int) -> Response:
 def list_inventory() -> Response:
     """Stock rows, filtered by product and/or warehouse."""
     page, per_page = paging()
-    result = sales.inventory(user=current_user(), product_id=_id_arg("product_id"),
-                             warehouse_id=_id_arg("warehouse_id"), page=page, per_page=per_page)
+    result = sales.inventory(user=current_user(), product_id=id_arg("product_id"),
+                             warehouse_id=id_arg("warehouse_id"), page=page, per_page=per_page)
     return jsonify(schemas.page(result, inventory_item))
 
 

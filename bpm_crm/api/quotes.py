@@ -7,7 +7,7 @@ from flask import Response, jsonify, url_for
 
 from bpm_crm.api import bp, openapi, schemas
 from bpm_crm.api.auth import current_user
-from bpm_crm.api.inputs import choice_arg, json_object, paging, text_arg
+from bpm_crm.api.inputs import choice_arg, id_arg, json_object, paging, text_arg
 from bpm_crm.api.openapi import INT, N_INT, N_STR, STR, TIME, nullable, obj, operation, path_id, query, ref, responses
 from bpm_crm.errors import Invalid
 from bpm_crm.i18n import _
@@ -24,16 +24,6 @@ def _fields(payload: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]
     if errors:
         raise Invalid(str(_("请更正标出的字段")), errors)
     return payload
-
-
-def id_arg(name: str) -> int | None:
-    """An optional record id in the query string."""
-    raw = text_arg(name)
-    if raw is None:
-        return None
-    if not raw.isdigit() or int(raw) > 2**31 - 1:
-        raise Invalid(str(_("查询参数有误")), {name: [str(_("应为整数"))]})
-    return int(raw)
 
 
 def quote_line(line: QuoteLine) -> dict[str, Any]:

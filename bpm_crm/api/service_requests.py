@@ -7,7 +7,7 @@ from flask import Response, jsonify, url_for
 
 from bpm_crm.api import bp, openapi, schemas
 from bpm_crm.api.auth import current_user
-from bpm_crm.api.inputs import choice_arg, json_object, paging, text_arg
+from bpm_crm.api.inputs import choice_arg, id_arg, json_object, paging, text_arg
 from bpm_crm.api.openapi import (
     INT,
     N_INT,
@@ -23,7 +23,6 @@ from bpm_crm.api.openapi import (
     ref,
     responses,
 )
-from bpm_crm.api.quotes import id_arg
 from bpm_crm.errors import Invalid
 from bpm_crm.i18n import _
 from bpm_crm.models import ServiceRequest, ServiceStatus

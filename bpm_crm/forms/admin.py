@@ -8,15 +8,13 @@ from wtforms import IntegerField, PasswordField, SelectField, SelectMultipleFiel
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, Regexp
 
 from bpm_crm.i18n import _
+from bpm_crm.input_rules import coerce_id, parse_id
 
 NONE = 0  # the "—" choice of optional selects
 
 
 def _optional_id(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return NONE
+    return parse_id(value) or NONE
 
 
 class CheckboxList(SelectMultipleField):
@@ -39,7 +37,7 @@ class UserForm(FlaskForm):
                                                       Length(min=8, max=200, message=_("密码至少8位"))])
     department_id = SelectField(_("部门"), coerce=_optional_id, validate_choice=False)
     superior_id = SelectField(_("上级"), coerce=_optional_id, validate_choice=False)
-    role_ids = CheckboxList(_("角色"), coerce=int, validators=[DataRequired(_("请至少选择一个角色"))])
+    role_ids = CheckboxList(_("角色"), coerce=coerce_id, validators=[DataRequired(_("请至少选择一个角色"))])
 
     def values(self) -> dict[str, Any]:
         return {"username": self.username.data, "full_name": self.full_name.data, "email": self.email.data,

@@ -5,14 +5,15 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from bpm_crm.forms.contact import TOO_LONG, optional_id
+from bpm_crm.forms.contact import TOO_LONG
 from bpm_crm.i18n import _
+from bpm_crm.input_rules import coerce_id
 
 
 class ChurnWarningForm(FlaskForm):
     """发起流失预警: the customer (one the user manages or supervises)."""
 
-    customer_id = SelectField(_("客户"), coerce=optional_id, validators=[DataRequired(_("请选择客户"))],
+    customer_id = SelectField(_("客户"), coerce=coerce_id, validators=[DataRequired(_("请选择客户"))],
                               validate_choice=False)
 
 

@@ -8,20 +8,11 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, Length, Optional, Regexp
 
 from bpm_crm.i18n import _
+from bpm_crm.input_rules import coerce_id
 
 PHONE = Regexp(r"^[0-9+\-() ]{5,40}$", message=_("电话号码格式不正确"))
 EMAIL = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_("电子邮箱格式不正确"))
 TOO_LONG = _("最多 %(max)d 个字符")
-
-
-def optional_id(value: Any) -> int | None:
-    """A select's value as a record id; empty means none."""
-    if value in (None, "", "None"):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def cleaned(form: FlaskForm) -> dict[str, Any]:
@@ -33,7 +24,7 @@ def cleaned(form: FlaskForm) -> dict[str, Any]:
 class ContactForm(FlaskForm):
     """联系人: SPEC §3 fields; the customer is one the user may update."""
 
-    customer_id = SelectField(_("所属客户"), coerce=optional_id, validators=[DataRequired(_("请选择客户"))],
+    customer_id = SelectField(_("所属客户"), coerce=coerce_id, validators=[DataRequired(_("请选择客户"))],
                               validate_choice=False)
     name = StringField(_("姓名"), validators=[DataRequired(_("请填写姓名")), Length(max=60, message=TOO_LONG)])
     gender = SelectField(_("性别"), choices=[("", _("请选择")), ("男", _("男")), ("女", _("女"))],

@@ -8,13 +8,17 @@ from wtforms import DecimalField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from bpm_crm.i18n import _
+from bpm_crm.input_rules import coerce_id
 
 PHONE = Regexp(r"^[0-9+\-() ]{5,40}$", message=_("电话号码格式不正确"))
 POSTCODE = Regexp(r"^\d{6}$", message=_("邮政编码应为 6 位数字"))
 MONEY = [Optional(), NumberRange(min=0, message=_("金额应为不小于 0 的数字"))]
 
 
-def _optional_int(value: Any) -> int | None:
+LOCKED_HINTS = {"status": _("状态由流失处理流程维护"), "level": _("等级由等级规则维护")}
+
+
+def _optional_score(value: Any) -> int | None:
     if value in (None, ""):
         return None
     try:
@@ -41,9 +45,9 @@ class CustomerForm(FlaskForm):
     region = SelectField(_("地区"), validate_choice=False)
     industry = SelectField(_("行业"), validate_choice=False)
     source = SelectField(_("客户来源"), validate_choice=False)
-    owner_id = SelectField(_("客户经理"), coerce=_optional_int, validate_choice=False)
-    satisfaction = SelectField(_("满意度"), coerce=_optional_int, validate_choice=False)
-    credit = SelectField(_("信用度"), coerce=_optional_int, validate_choice=False)
+    owner_id = SelectField(_("客户经理"), coerce=coerce_id, validate_choice=False)
+    satisfaction = SelectField(_("满意度"), coerce=_optional_score, validate_choice=False)
+    credit = SelectField(_("信用度"), coerce=_optional_score, validate_choice=False)
     contact_name = StringField(_("主要联系人"), validators=[Optional(), Length(max=60)])
     phone = StringField(_("电话"), validators=[Optional(), PHONE])
     fax = StringField(_("传真"), validators=[Optional(), PHONE])
@@ -74,6 +78,11 @@ class CustomerForm(FlaskForm):
         self.satisfaction.choices = _blank(str(_("未评价"))) + scores
         self.credit.choices = _blank(str(_("未评价"))) + scores
 
+    def lock(self, names: set[str]) -> None:
+        """Show these process-kept fields without letting them change (the service refuses a change anyway)."""
+        for name in names:
+            self[name].render_kw = {"disabled": True, "title": str(LOCKED_HINTS[name])}
+
     def values(self, *, with_owner: bool) -> dict[str, Any]:
         """The cleaned values, empty optional strings as None; owner_id only when it may be chosen."""
         values = {
@@ -89,7 +98,7 @@ class CustomerForm(FlaskForm):
 class TransferForm(FlaskForm):
     """转移: the new account manager and why."""
 
-    to_user_id = SelectField(_("转移给"), coerce=_optional_int, validate_choice=False,
+    to_user_id = SelectField(_("转移给"), coerce=coerce_id, validate_choice=False,
                              validators=[DataRequired(_("请选择一位在职的客户经理"))])
     reason = StringField(_("转移原因"), validators=[Optional(), Length(max=200)])
 
@@ -97,5 +106,5 @@ class TransferForm(FlaskForm):
 class ShareForm(FlaskForm):
     """共享: the colleague who may read the customer."""
 
-    user_id = SelectField(_("共享给"), coerce=_optional_int, validate_choice=False,
+    user_id = SelectField(_("共享给"), coerce=coerce_id, validate_choice=False,
                           validators=[DataRequired(_("请选择共享对象"))])

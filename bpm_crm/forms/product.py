@@ -8,6 +8,7 @@ from wtforms import DecimalField, IntegerField, SelectField, StringField, TextAr
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from bpm_crm.i18n import _
+from bpm_crm.input_rules import coerce_id
 
 
 def _cleaned(form: FlaskForm) -> dict[str, Any]:
@@ -44,6 +45,6 @@ class WarehouseForm(FlaskForm):
 class StockForm(FlaskForm):
     """The stock of a product in one warehouse."""
 
-    warehouse_id = SelectField(_("仓库"), coerce=int, validators=[InputRequired(_("请选择仓库"))])
+    warehouse_id = SelectField(_("仓库"), coerce=coerce_id, validators=[InputRequired(_("请选择仓库"))])
     quantity = IntegerField(_("库存数量"), validators=[
         InputRequired(_("请填写库存数量")), NumberRange(min=0, max=2_000_000_000, message=_("库存数量不能为负数"))])

@@ -8,13 +8,7 @@ from wtforms import DateField, DecimalField, IntegerField, SelectField, StringFi
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from bpm_crm.i18n import _
-
-
-def optional_int(value: Any) -> int | None:
-    """A select's value as an id; the empty choice is None."""
-    if value in (None, "", "None"):
-        return None
-    return int(value)
+from bpm_crm.input_rules import coerce_id
 
 
 def _clean(form: FlaskForm) -> dict[str, Any]:
@@ -28,9 +22,9 @@ def _clean(form: FlaskForm) -> dict[str, Any]:
 class QuoteForm(FlaskForm):
     """报价 header: number, status and total are kept by the system."""
 
-    customer_id = SelectField(_("客户"), coerce=optional_int, validate_choice=False,
+    customer_id = SelectField(_("客户"), coerce=coerce_id, validate_choice=False,
                               validators=[InputRequired(_("请选择客户"))])
-    contact_id = SelectField(_("联系人"), coerce=optional_int, validate_choice=False, validators=[Optional()])
+    contact_id = SelectField(_("联系人"), coerce=coerce_id, validate_choice=False, validators=[Optional()])
     name = StringField(_("报价名称"), validators=[DataRequired(_("请填写报价名称")), Length(max=120)])
     quote_date = DateField(_("报价日期"), validators=[InputRequired(_("请填写报价日期"))])
     remarks = TextAreaField(_("备注"), validators=[Optional(), Length(max=4000)])
@@ -43,7 +37,7 @@ class QuoteForm(FlaskForm):
 class QuoteLineForm(FlaskForm):
     """One line: a catalog product or a free-text name, quantity, unit price and discount (percent off)."""
 
-    product_id = SelectField(_("产品"), coerce=optional_int, validate_choice=False, validators=[Optional()])
+    product_id = SelectField(_("产品"), coerce=coerce_id, validate_choice=False, validators=[Optional()])
     product_name = StringField(_("产品名称"), validators=[Optional(), Length(max=120)])
     quantity = IntegerField(_("数量"), validators=[InputRequired(_("请填写数量")),
                                                   NumberRange(1, 1_000_000_000, _("数量应为正整数"))])

@@ -7,15 +7,15 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
-from bpm_crm.forms.quote import optional_int
 from bpm_crm.i18n import _
+from bpm_crm.input_rules import coerce_id
 
 
 class ServiceRequestForm(FlaskForm):
     """客户服务: number, creator, status and the handling fields are set by the system and the process."""
 
     type = SelectField(_("服务类型"), validate_choice=False, validators=[DataRequired(_("请选择服务类型"))])
-    customer_id = SelectField(_("客户"), coerce=optional_int, validate_choice=False,
+    customer_id = SelectField(_("客户"), coerce=coerce_id, validate_choice=False,
                               validators=[InputRequired(_("请选择客户"))])
     summary = StringField(_("概要"), validators=[DataRequired(_("请填写概要")), Length(max=200)])
     detail = TextAreaField(_("服务请求"), validators=[DataRequired(_("请填写服务请求")), Length(max=4000)])

@@ -82,7 +82,9 @@ class LoginEvent(Model):
     """A sign-in attempt, successful or not (登录日志)."""
 
     __tablename__ = "login_events"
-    __table_args__ = (Index("ix_login_events_at", "at"),)
+    # The two composite indexes serve sign-in throttling: recent failures per user name and per address.
+    __table_args__ = (Index("ix_login_events_at", "at"), Index("ix_login_events_username_at", "username", "at"),
+                      Index("ix_login_events_ip_at", "ip", "at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,6 +1,7 @@
 """People: departments, roles with their permissions, users and API tokens."""
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
@@ -55,6 +56,11 @@ class RolePermission(Model):
     role: Mapped[Role] = relationship(back_populates="permissions")
 
 
+def new_session_stamp() -> str:
+    """A fresh random session stamp."""
+    return secrets.token_hex(16)
+
+
 class User(UserMixin, Model):
     __tablename__ = "users"
 
@@ -67,6 +73,9 @@ class User(UserMixin, Model):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
     superior_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Part of every session and remember-me cookie; a new one (password change or reset, deactivation)
+    # ends them all. The server default only covers rows written outside the ORM.
+    session_stamp: Mapped[str] = mapped_column(String(32), default=new_session_stamp, server_default="")
 
     department: Mapped[Department | None] = relationship(foreign_keys=[department_id])
     superior: Mapped[User | None] = relationship(remote_side=[id], foreign_keys=[superior_id])
@@ -75,6 +84,10 @@ class User(UserMixin, Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
+
+    def get_id(self) -> str:
+        """Flask-Login's id in sessions and remember-me cookies: "<id>:<session stamp>"."""
+        return f"{self.id}:{self.session_stamp}"
 
     def set_password(self, password: str, method: str = "scrypt") -> None:
         self.password_hash = generate_password_hash(password, method=method)

@@ -12,15 +12,15 @@ from sqlalchemy.orm import selectinload
 
 from bpm_crm.errors import Conflict, Invalid, NotFound
 from bpm_crm.extensions import db
+from bpm_crm.input_rules import parse_id
 from bpm_crm.models import Department, Role, RolePermission, User, user_roles
-from bpm_crm.services import audit, permissions
+from bpm_crm.services import audit, people, permissions
 from bpm_crm.services.paging import Page, paginate
 from bpm_crm.services.transaction import unit_of_work
 
 MANAGE = "user.manage"
 ADMIN_ROLE = "admin"
 SCOPES = ("own", "subordinates", "department", "all")
-MIN_PASSWORD = 8
 USERNAME = re.compile(r"^[A-Za-z0-9_.\-@]{2,60}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ROLE_CODE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
@@ -72,9 +72,10 @@ def all_users() -> list[User]:
 
 
 def _roles(role_ids: Any, errors: dict[str, list[str]]) -> list[Role]:
-    ids = {int(i) for i in role_ids or [] if isinstance(i, int) or (isinstance(i, str) and i.isdigit())}
+    parsed = {parse_id(i) for i in role_ids or []}
+    ids = {i for i in parsed if i is not None}
     rows = list(db.session.scalars(select(Role).where(Role.id.in_(ids)))) if ids else []
-    if len(rows) != len(ids):
+    if None in parsed or len(rows) != len(ids):
         errors["role_ids"] = ["角色不存在"]
     elif not rows:
         errors["role_ids"] = ["请至少选择一个角色"]
@@ -84,7 +85,8 @@ def _roles(role_ids: Any, errors: dict[str, list[str]]) -> list[Role]:
 def _department(department_id: Any, errors: dict[str, list[str]]) -> Department | None:
     if department_id in (None, "", 0):
         return None
-    department = db.session.get(Department, department_id) if isinstance(department_id, int) else None
+    wanted = parse_id(department_id)
+    department = db.session.get(Department, wanted) if wanted is not None else None
     if department is None:
         errors["department_id"] = ["部门不存在"]
     return department
@@ -94,7 +96,8 @@ def _superior(target: User | None, superior_id: Any, errors: dict[str, list[str]
     """The chosen superior; refuses the user himself and anyone below him (a cycle in the chain)."""
     if superior_id in (None, "", 0):
         return None
-    superior = db.session.get(User, superior_id) if isinstance(superior_id, int) else None
+    wanted = parse_id(superior_id)
+    superior = db.session.get(User, wanted) if wanted is not None else None
     if superior is None:
         errors["superior_id"] = ["上级不存在"]
         return None
@@ -118,16 +121,10 @@ def _profile(values: dict[str, Any], errors: dict[str, list[str]]) -> tuple[str,
 
 
 def _check_password(password: Any, errors: dict[str, list[str]]) -> str:
-    text = password if isinstance(password, str) else ""
-    if len(text) < MIN_PASSWORD:
-        errors["password"] = [f"密码至少{MIN_PASSWORD}位"]
-    elif len(text) > 200:
-        errors["password"] = ["密码最长200位"]
-    return text
-
-
-def _set_password(target: User, password: str) -> None:
-    target.set_password(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+    problems = people.new_password_errors(password)
+    if problems:
+        errors["password"] = problems
+    return password if isinstance(password, str) else ""
 
 
 def _role_change(target: User, before: list[str], actor: User) -> None:
@@ -157,7 +154,7 @@ def create_user(*, user: User, values: dict[str, Any]) -> User:
     created = User(username=username, full_name=full_name, email=email, roles=roles,
                    department_id=department.id if department else None,
                    superior_id=superior.id if superior else None)
-    _set_password(created, password)
+    created.set_password(password, method=current_app.config["PASSWORD_HASH_METHOD"])
     db.session.add(created)
     try:
         db.session.flush()
@@ -191,23 +188,28 @@ def update_user(*, user: User, user_id: int, values: dict[str, Any]) -> User:
 
 @unit_of_work
 def set_active(*, user: User, user_id: int, active: bool) -> User:
-    """Deactivate (停用) or reactivate an account; accounts are never deleted; commits."""
+    """Deactivate (停用) or reactivate an account; accounts are never deleted; commits.
+
+    Deactivating ends the user's sessions and API tokens, so reactivating him does not revive them.
+    """
     target = get_user(user=user, user_id=user_id)
     if not active and target.id == user.id:
         raise Conflict("不能停用自己的账号")
+    if target.active and not active:
+        people.end_sessions(target)
     target.active = active
     return target
 
 
 @unit_of_work
 def reset_password(*, user: User, user_id: int, password: str) -> User:
-    """Give a user a new password (≥ 8 characters); commits."""
+    """Give a user a new password (≥ 8 characters), ending his sessions and API tokens; commits."""
     target = get_user(user=user, user_id=user_id)
     errors: dict[str, list[str]] = {}
     text = _check_password(password, errors)
     if errors:
         raise Invalid("密码不符合要求", errors)
-    _set_password(target, text)
+    people.set_password(target, text)
     audit.record(record_type="user", record_id=target.id, action="update", user_id=user.id,
                  changes={"password": ["******", "******"]})
     return target
@@ -371,7 +373,8 @@ def _department_fields(values: dict[str, Any], department: Department | None) ->
         errors["name"] = [f"部门 {name} 已存在"]
     parent_id = values.get("parent_id") or None
     if parent_id is not None:
-        parent = db.session.get(Department, parent_id) if isinstance(parent_id, int) else None
+        wanted = parse_id(parent_id)
+        parent = db.session.get(Department, wanted) if wanted is not None else None
         if parent is None:
             errors["parent_id"] = ["上级部门不存在"]
         elif department is not None:
@@ -385,7 +388,8 @@ def _department_fields(values: dict[str, Any], department: Department | None) ->
                 node = db.session.get(Department, node.parent_id) if node.parent_id else None
     head_id = values.get("head_id") or None
     if head_id is not None:
-        head = db.session.get(User, head_id) if isinstance(head_id, int) else None
+        wanted_head = parse_id(head_id)
+        head = db.session.get(User, wanted_head) if wanted_head is not None else None
         if head is None or not head.active:
             errors["head_id"] = ["负责人不存在或已停用"]
     if errors:

@@ -38,7 +38,7 @@ RECORD_TYPES: dict[type, str] = {
     DictionaryEntry: "dictionary", LevelRule: "level_rule", User: "user", Department: "department",
     RolePermission: "role_permission",
 }
-IGNORED = {"created_at", "updated_at", "created_by_id", "updated_by_id", "password_hash"}
+IGNORED = {"created_at", "updated_at", "created_by_id", "updated_by_id", "password_hash", "session_stamp"}
 
 
 def _plain(value: Any) -> Any:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from bpm_crm import clock
 from bpm_crm.errors import Forbidden, Invalid, NotFound
 from bpm_crm.extensions import db
+from bpm_crm.input_rules import parse_id
 from bpm_crm.models import Customer, User
 from bpm_crm.services import permissions
 
@@ -90,13 +91,9 @@ class Checker:
             if required:
                 self.fail(name, required)
             return None
-        if isinstance(raw, bool) or not (isinstance(raw, int) or (isinstance(raw, str) and raw.strip().isdigit())):
+        value = parse_id(raw)
+        if value is None:
             self.fail(name, "应为记录编号（整数）")
-            return None
-        value = int(raw)
-        if not 0 < value < 2**31:
-            self.fail(name, "应为记录编号（整数）")
-            return None
         return value
 
     def done(self) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 from bpm_crm import clock
 from bpm_crm.errors import Conflict, Forbidden, Invalid, NotFound
 from bpm_crm.extensions import db
+from bpm_crm.input_rules import parse_id
 from bpm_crm.models import (
     HISTORY_STATUSES,
     Attachment,
@@ -50,6 +51,10 @@ CHOICE_FIELDS = ("region", "industry", "source", "level", "status")
 SCORE_FIELDS = ("satisfaction", "credit")
 MONEY_FIELDS = ("registered_capital", "annual_turnover")
 EDITABLE_FIELDS = (*TEXT_FIELDS, *CHOICE_FIELDS, *SCORE_FIELDS, *MONEY_FIELDS)
+# Kept by processes, not by hand: the churn process marks a customer 已流失, the level rules grade it.
+PROCESS_FIELDS = {"status": "状态由流失处理流程维护，不能手工修改", "level": "等级由等级规则维护，不能手工修改"}
+# Who maintains the dictionary and the level rules (admins) may still correct either by hand.
+CORRECT_PROCESS_FIELDS = "dictionary.manage"
 MAX_MONEY = Decimal("99999999999999.99")
 MAX_BATCH = 500
 SECTION_SIZE = 5
@@ -256,14 +261,27 @@ def _clean(values: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     return cleaned
 
 
+def locked_fields(user: User, *, creating: bool) -> set[str]:
+    """The process-kept fields the user may not set: a new customer's level is free, its status is 正常."""
+    if permissions.can(user, CORRECT_PROCESS_FIELDS):
+        return set()
+    return {"status"} if creating else set(PROCESS_FIELDS)
+
+
+def _refuse_locked(user: User, cleaned: dict[str, Any], *, current: dict[str, Any], creating: bool) -> None:
+    """Invalid naming each locked field the values would change (sending the current value is harmless)."""
+    locked = locked_fields(user, creating=creating)
+    errors = {name: [PROCESS_FIELDS[name]] for name in sorted(locked)
+              if name in cleaned and cleaned[name] != current.get(name)}
+    if errors:
+        raise Invalid("请更正标出的字段", errors)
+
+
 def _owner_for_new(user: User, owner_id: Any) -> int:
     if owner_id in (None, "", user.id):
         return user.id
-    try:
-        wanted = int(owner_id)
-    except (TypeError, ValueError):
-        wanted = 0
-    if wanted == user.id or wanted in {u.id for u in assignable_owners(user)}:
+    wanted = parse_id(owner_id)
+    if wanted is not None and (wanted == user.id or wanted in {u.id for u in assignable_owners(user)}):
         return wanted
     raise Invalid("请选择一位在职的客户经理", {"owner_id": ["请选择一位在职的客户经理"]})
 
@@ -273,6 +291,7 @@ def create_customer(*, user: User, values: dict[str, Any]) -> Customer:
     """Record a new customer owned by the creator (or a chosen account manager); the number is KH + id; commits."""
     permissions.require(user, "customer.create")
     cleaned = _clean(values, partial=False)
+    _refuse_locked(user, cleaned, current={"status": CustomerStatus.NORMAL.value}, creating=True)
     owner_id = _owner_for_new(user, values.get("owner_id"))
     customer = Customer(**cleaned, owner_id=owner_id, created_by_id=user.id, updated_by_id=user.id)
     db.session.add(customer)
@@ -290,9 +309,11 @@ def _writable(customer_id: int, user: User, action: str, refusal: str) -> Custom
 
 @unit_of_work
 def update_customer(*, customer_id: int, user: User, values: dict[str, Any]) -> Customer:
-    """Change the given fields (never the number or the owner); commits."""
+    """Change the given fields (never the number or the owner; status and level only as an admin); commits."""
     customer = _writable(customer_id, user, "customer.update", "您只能查看此客户，不能修改")
-    for name, value in _clean(values, partial=True).items():
+    cleaned = _clean(values, partial=True)
+    _refuse_locked(user, cleaned, current={name: getattr(customer, name) for name in PROCESS_FIELDS}, creating=False)
+    for name, value in cleaned.items():
         setattr(customer, name, value)
     customer.updated_by_id = user.id
     return customer
@@ -347,10 +368,7 @@ def claim_customer(*, customer_id: int, user: User) -> Customer:
 
 
 def _target_manager(user: User, to_user_id: Any) -> User:
-    try:
-        wanted = int(to_user_id)
-    except (TypeError, ValueError):
-        wanted = 0
+    wanted = parse_id(to_user_id)
     target = next((u for u in assignable_owners(user) if u.id == wanted), None)
     if target is None:
         raise Invalid("请选择一位在职的客户经理", {"to_user_id": ["请选择一位在职的客户经理"]})
@@ -358,13 +376,16 @@ def _target_manager(user: User, to_user_id: Any) -> User:
 
 
 @unit_of_work
-def transfer_customers(*, customer_ids: list[int], to_user_id: int, user: User,
+def transfer_customers(*, customer_ids: list[Any], to_user_id: Any, user: User,
                        reason: str | None = None) -> list[Customer]:
     """Give customers to another account manager (转移), one transfer record each; commits."""
     permissions.require(user, "customer.transfer")
-    ids = list(dict.fromkeys(int(i) for i in customer_ids))
-    if not ids:
+    if not customer_ids:
         raise Invalid("请选择要转移的客户", {"customer_ids": ["请选择要转移的客户"]})
+    parsed = [parse_id(i) for i in customer_ids]
+    if None in parsed:
+        raise Invalid("请更正标出的字段", {"customer_ids": ["应为记录编号（整数）"]})
+    ids = list(dict.fromkeys(i for i in parsed if i is not None))
     if len(ids) > MAX_BATCH:
         raise Invalid("一次最多转移 500 个客户", {"customer_ids": ["一次最多转移 500 个客户"]})
     text = _reason(reason)
@@ -408,7 +429,8 @@ def share_customer(*, customer_id: int, user_id: int, user: User) -> CustomerSha
     customer = _writable(customer_id, user, "customer.share", "您没有共享此客户的权限")
     if customer.owner_id is None:
         raise Conflict("公海客户不能共享")
-    target = db.session.get(User, user_id) if isinstance(user_id, int) and not isinstance(user_id, bool) else None
+    wanted = parse_id(user_id)
+    target = db.session.get(User, wanted) if wanted is not None else None
     if target is None or not target.active:
         raise Invalid("目标用户不存在或已停用", {"user_id": ["目标用户不存在或已停用"]})
     if target.id == customer.owner_id:

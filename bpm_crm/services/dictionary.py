@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from bpm_crm.errors import Conflict, Forbidden, Invalid, NotFound
 from bpm_crm.extensions import db
+from bpm_crm.input_rules import parse_id
 from bpm_crm.models import DictionaryEntry, User
 from bpm_crm.services import permissions
 from bpm_crm.services.transaction import unit_of_work
@@ -152,7 +153,8 @@ def _parent(entry_type: str, parent_id: Any) -> DictionaryEntry | None:
         return None
     if entry_type != REGION:
         raise Invalid("只有地区可以设置上级", {"parent_id": ["只有地区可以设置上级"]})
-    parent = db.session.get(DictionaryEntry, parent_id) if isinstance(parent_id, int) else None
+    wanted = parse_id(parent_id)
+    parent = db.session.get(DictionaryEntry, wanted) if wanted is not None else None
     if parent is None or parent.type != entry_type:
         raise Invalid("上级地区不存在", {"parent_id": ["上级地区不存在"]})
     return parent

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ MAX_UNCOMPRESSED_BYTES = 60 * 1024 * 1024  # a zip bomb stops here, before openp
 MAX_ROWS = 20_000
 MAX_COLUMNS = 60
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+SHEET_TITLE_FORBIDDEN = re.compile(r"[/\\?*\[\]:\x00-\x1f]")  # Excel refuses these (and control characters)
+MAX_SHEET_TITLE = 31
 
 
 class SpreadsheetError(Invalid):
@@ -56,11 +59,9 @@ def _table(raw_rows: Iterable[Sequence[Any]]) -> Table:
     for raw in raw_rows:
         if len(rows) > MAX_ROWS:
             raise SpreadsheetError(f"文件超过 {MAX_ROWS} 行，请分批导入")
-        cells = [_text(value) for value in raw]
-        if len(cells) > MAX_COLUMNS:
-            cells = cells[:MAX_COLUMNS] if not any(cells[MAX_COLUMNS:]) else cells
-            if len(cells) > MAX_COLUMNS:
-                raise SpreadsheetError(f"文件超过 {MAX_COLUMNS} 列")
+        if len(raw) > MAX_COLUMNS and any(_text(value) for value in raw[MAX_COLUMNS:]):
+            raise SpreadsheetError(f"文件超过 {MAX_COLUMNS} 列")
+        cells = [_text(value) for value in raw[:MAX_COLUMNS]]
         while cells and cells[-1] == "":
             cells.pop()
         rows.append(cells)
@@ -111,7 +112,11 @@ def _read_xlsx(data: bytes) -> Table:
         sheet = workbook.worksheets[0] if workbook.worksheets else None
         if sheet is None:
             raise SpreadsheetError("文件中没有工作表")
-        return _table(sheet.iter_rows(values_only=True))
+        # The declared <dimension> is the file's claim, not its content: trusted, every row and every gap
+        # before a far-down row is padded to its width (a 5 KB file declaring A1:XFD1048576 costs over 20 s).
+        # Read one row and one column past the limits, so that _table can still tell a file that is too big.
+        sheet.reset_dimensions()
+        return _table(sheet.iter_rows(max_row=MAX_ROWS + 2, max_col=MAX_COLUMNS + 1, values_only=True))
     except SpreadsheetError:
         raise
     except Exception as exc:  # openpyxl raises many kinds of errors on damaged sheet XML
@@ -153,10 +158,16 @@ def neutralise(value: Any) -> Any:
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
+def sheet_title(title: str) -> str:
+    """A sheet name Excel accepts: / \\ ? * [ ] : become "_", at most 31 characters, no quote at either end."""
+    text = SHEET_TITLE_FORBIDDEN.sub("_", title)[:MAX_SHEET_TITLE].strip().strip("'").strip()
+    return text or "Sheet1"
+
+
 def write_xlsx(*, title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     """An .xlsx with one sheet: a bold header row, then the rows; formulas are never written."""
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=title[:31] or "Sheet1")
+    sheet = workbook.create_sheet(title=sheet_title(title))
     bold = Font(bold=True)
     header_cells = []
     for header in headers:

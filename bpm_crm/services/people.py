@@ -1,38 +1,189 @@
-"""People use cases: sign-in, users, API tokens."""
+"""People use cases: sign-in (with throttling), sessions, passwords, users, API tokens."""
 from __future__ import annotations
 
 import hashlib
+import hmac
+import math
 import secrets
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, delete, func, select
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from bpm_crm import clock
-from bpm_crm.errors import Conflict, Invalid
+from bpm_crm.errors import Conflict, DomainError, Invalid
 from bpm_crm.extensions import db
 from bpm_crm.models import ApiToken, Department, LoginEvent, Role, User
-from bpm_crm.services import permissions
+from bpm_crm.models.people import new_session_stamp
+from bpm_crm.services import audit, permissions
 from bpm_crm.services.transaction import unit_of_work
+
+MIN_PASSWORD, MAX_PASSWORD = 8, 200
+# Reasons in the login log. Only the first three are failed guesses; throttled attempts are not counted,
+# so a lock runs out on time however often the locked name or address keeps trying.
+UNKNOWN_USER, WRONG_PASSWORD, INACTIVE = "用户不存在", "密码错误", "账号已停用"
+USER_LOCKED, ADDRESS_LOCKED = "尝试过多，用户名已锁定", "尝试过多，地址已锁定"
+FAILED_GUESSES = (UNKNOWN_USER, WRONG_PASSWORD, INACTIVE)
+
+_dummy_hashes: dict[str, str] = {}
+
+
+class LoginThrottled(DomainError):
+    """Too many failed sign-ins for this user name or client address; try again after `retry_after` seconds."""
+
+    status = 429
+    code = "too_many_attempts"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("登录失败次数过多，请稍后再试")
+        self.retry_after = retry_after
+
+    @property
+    def minutes(self) -> int:
+        """The wait in whole minutes, rounded up."""
+        return max(1, math.ceil(self.retry_after / 60))
+
+
+def dummy_password_hash() -> str:
+    """A hash of a random password made with the configured method, checked when the user does not exist.
+
+    Checking it costs what checking a real user's password costs, so the answer time does not tell
+    whether a user name exists.
+    """
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    if method not in _dummy_hashes:
+        _dummy_hashes[method] = generate_password_hash(secrets.token_urlsafe(24), method=method)
+    return _dummy_hashes[method]
+
+
+def _lock_end(who: ColumnElement[bool], limit: int, now: datetime, after_id: int | None = None) -> datetime | None:
+    """When the lock earned by `limit` failed guesses within the window ends, if it has not ended yet.
+
+    The window and the lock are both LOGIN_LOCK_MINUTES long; only guesses logged after `after_id` count.
+    """
+    if limit <= 0:
+        return None
+    lock = timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
+    times: Sequence[datetime] = db.session.scalars(
+        select(LoginEvent.at).where(who, LoginEvent.success.is_(False), LoginEvent.reason.in_(FAILED_GUESSES),
+                                    LoginEvent.at > now - 2 * lock, LoginEvent.id > (after_id or 0))
+        .order_by(LoginEvent.at.desc()).limit(limit * 10)).all()[::-1]
+    end = None
+    for first, last in zip(times, times[limit - 1:], strict=False):
+        if last - first <= lock:  # `limit` failures within one window: locked for a window from the last
+            end = last + lock
+    return end if end is not None and end > now else None
+
+
+def _throttle(name: str, ip: str | None) -> tuple[str, int] | None:
+    """The reason and the seconds to wait when this user name or address is locked; None otherwise."""
+    config = current_app.config
+    now = clock.utcnow_naive()
+    recent = now - timedelta(minutes=2 * config["LOGIN_LOCK_MINUTES"])
+    # A successful sign-in clears the user name's count (not the address's: any account would do for that).
+    last_success = db.session.scalar(select(func.max(LoginEvent.id)).where(
+        LoginEvent.username == name, LoginEvent.at > recent, LoginEvent.success.is_(True)))
+    user_end = _lock_end(LoginEvent.username == name, config["LOGIN_MAX_FAILURES_PER_USER"], now, last_success)
+    address_end = _lock_end(LoginEvent.ip == ip, config["LOGIN_MAX_FAILURES_PER_ADDRESS"], now) if ip else None
+    locks = [(end, reason) for end, reason in ((user_end, USER_LOCKED), (address_end, ADDRESS_LOCKED)) if end]
+    if not locks:
+        return None
+    end, reason = max(locks)
+    return reason, max(1, math.ceil((end - now).total_seconds()))
+
+
+def authenticate(*, username: str, password: str, channel: str = "web", ip: str | None = None,
+                 user_agent: str | None = None) -> User | None:
+    """The active user with these credentials, or None; LoginThrottled while the name or address is locked.
+
+    Every attempt, throttled or not, goes to the login log (committed).
+    """
+    user, retry_after = _attempt(username=username, password=password, channel=channel, ip=ip,
+                                 user_agent=user_agent)
+    if retry_after is not None:
+        raise LoginThrottled(retry_after)
+    return user
 
 
 @unit_of_work
-def authenticate(*, username: str, password: str, channel: str = "web", ip: str | None = None,
-                 user_agent: str | None = None) -> User | None:
-    """The active user with these credentials, or None; every attempt goes to the login log; commits."""
+def _attempt(*, username: str, password: str, channel: str, ip: str | None,
+             user_agent: str | None) -> tuple[User | None, int | None]:
+    """Check one sign-in attempt and log it; commits. Returns the user, or the seconds to wait when locked."""
     name = (username or "").strip()
+    ip = (ip or None) and ip[:45]
     user = db.session.scalar(select(User).where(User.username == name))
+    throttled = _throttle(name[:60], ip)
     reason = None
-    if user is None:
-        reason = "用户不存在"
+    if throttled is not None:
+        reason = throttled[0]  # no password check at all: a locked name answers alike whether it exists
+    elif user is None:
+        check_password_hash(dummy_password_hash(), password or "")
+        reason = UNKNOWN_USER
     elif not user.check_password(password or ""):
-        reason = "密码错误"
+        reason = WRONG_PASSWORD
     elif not user.active:
-        reason = "账号已停用"
+        reason = INACTIVE
     db.session.add(LoginEvent(username=name[:60], user_id=user.id if user else None, success=reason is None,
-                              channel=channel[:10], ip=(ip or None) and ip[:45],
-                              user_agent=(user_agent or None) and user_agent[:255], reason=reason))
-    return user if reason is None else None
+                              channel=channel[:10], ip=ip, user_agent=(user_agent or None) and user_agent[:255],
+                              reason=reason))
+    if throttled is not None:
+        return None, throttled[1]
+    return (user if reason is None else None), None
+
+
+def user_for_session(session_id: str) -> User | None:
+    """The active user a session or remember-me cookie names ("<id>:<stamp>"), while the stamp is current."""
+    user_id, separator, stamp = (session_id or "").partition(":")
+    if not separator or not user_id.isascii() or not user_id.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or not hmac.compare_digest(user.session_stamp.encode(), stamp.encode()):
+        return None
+    return user
+
+
+def end_sessions(user: User) -> None:
+    """Sign the user out everywhere: a new session stamp and no API tokens; the caller commits."""
+    user.session_stamp = new_session_stamp()
+    db.session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+
+
+def new_password_errors(password: Any) -> list[str]:
+    """What is wrong with a new password; empty when it is acceptable."""
+    text = password if isinstance(password, str) else ""
+    if len(text) < MIN_PASSWORD:
+        return [f"密码至少{MIN_PASSWORD}位"]
+    if len(text) > MAX_PASSWORD:
+        return [f"密码最长{MAX_PASSWORD}位"]
+    return []
+
+
+def set_password(user: User, password: str) -> None:
+    """Store a new password hash and end every session and token of the user; the caller commits."""
+    user.set_password(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+    end_sessions(user)
+
+
+@unit_of_work
+def change_password(*, user: User, current_password: str, new_password: str) -> User:
+    """The user's own password change (current one, new one ≥ 8); ends all his sessions and tokens; commits."""
+    errors: dict[str, list[str]] = {}
+    if not user.check_password(current_password or ""):
+        errors["current_password"] = ["当前密码不正确"]
+    problems = new_password_errors(new_password)
+    if problems:
+        errors["password"] = problems
+    elif "current_password" not in errors and new_password == current_password:
+        errors["password"] = ["新密码不能与当前密码相同"]
+    if errors:
+        raise Invalid("密码不符合要求", errors)
+    set_password(user, new_password)
+    audit.record(record_type="user", record_id=user.id, action="update", user_id=user.id,
+                 changes={"password": ["******", "******"]})
+    return user
 
 
 def get_user(user_id: int) -> User | None:
@@ -114,6 +265,12 @@ def issue_api_token(*, user: User, ttl_hours: int) -> tuple[str, ApiToken]:
     return token, row
 
 
+def active_api_tokens(user: User) -> int:
+    """How many unexpired API tokens the user holds."""
+    return db.session.scalar(select(func.count(ApiToken.id)).where(
+        ApiToken.user_id == user.id, ApiToken.expires_at >= clock.utcnow_naive())) or 0
+
+
 def user_for_token(token: str) -> User | None:
     """The active user a valid, unexpired token belongs to."""
     row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(token)))
@@ -128,3 +285,10 @@ def revoke_api_token(token: str) -> None:
     row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(token)))
     if row is not None:
         db.session.delete(row)
+
+
+@unit_of_work
+def revoke_api_tokens(*, user: User) -> int:
+    """Forget every API token of the user (all his clients must sign in again); commits. Returns how many."""
+    result = db.session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+    return int(getattr(result, "rowcount", 0) or 0)

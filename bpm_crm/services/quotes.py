@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from bpm_crm.errors import Conflict, Forbidden, Invalid, NotFound
 from bpm_crm.extensions import db
+from bpm_crm.input_rules import coerce_id
 from bpm_crm.models import Contact, Customer, Product, Quote, QuoteLine, QuoteStatus, User
 from bpm_crm.services import permissions, recycle
 from bpm_crm.services.paging import Page, paginate
@@ -165,7 +166,7 @@ def _clean_header(values: dict[str, Any], user: User, current: Quote | None) -> 
     elif "quote_date" not in errors:
         errors["quote_date"] = ["请填写报价日期"]
     try:
-        customer_id = _int(merged.get("customer_id"))
+        customer_id = coerce_id(merged.get("customer_id"))
     except ValueError:
         customer_id = None
     if customer_id is None:
@@ -175,7 +176,7 @@ def _clean_header(values: dict[str, Any], user: User, current: Quote | None) -> 
         errors["customer_id"] = ["客户不存在或您无权为其报价"]
     clean["customer_id"] = customer_id
     try:
-        contact_id = _int(merged.get("contact_id"))
+        contact_id = coerce_id(merged.get("contact_id"))
     except ValueError:
         contact_id = None
         errors["contact_id"] = ["请选择联系人"]
@@ -196,7 +197,7 @@ def _clean_line(values: dict[str, Any], current: QuoteLine | None) -> dict[str, 
     clean: dict[str, Any] = {}
     product: Product | None = None
     try:
-        product_id = _int(merged.get("product_id"))
+        product_id = coerce_id(merged.get("product_id"))
     except ValueError:
         product_id = None
         errors["product_id"] = ["请选择产品"]

@@ -8,6 +8,7 @@ from sqlalchemy.orm import selectinload
 
 from bpm_crm.errors import Conflict, Forbidden, Invalid, NotFound
 from bpm_crm.extensions import db
+from bpm_crm.input_rules import parse_id
 from bpm_crm.models import Customer, ServiceRequest, ServiceStatus, User
 from bpm_crm.services import dictionary, permissions, recycle
 from bpm_crm.services.paging import Page, paginate
@@ -99,10 +100,8 @@ def _clean(values: dict[str, Any], user: User, current: ServiceRequest | None) -
         clean[name] = text
     if "type" not in errors and clean["type"] not in dictionary.choices(dictionary.SERVICE_TYPE):
         errors["type"] = ["服务类型不在数据字典中"]
-    customer_id = merged.get("customer_id")
-    if isinstance(customer_id, str) and customer_id.strip().isdigit():
-        customer_id = int(customer_id)
-    if not isinstance(customer_id, int) or isinstance(customer_id, bool):
+    customer_id = parse_id(merged.get("customer_id"))
+    if customer_id is None:
         errors["customer_id"] = ["请选择客户"]
     elif customer_id != (current.customer_id if current else None) and not permissions.customer_in_scope(
             user, customer_id, "service.create"):

@@ -5,10 +5,21 @@ from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
-from bpm_crm.extensions import db
+from bpm_crm.extensions import db, holds_read_transaction, writing
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+def _end_read_transaction() -> None:
+    """End a read-only transaction the session holds, so the unit of work begins its own with the write lock."""
+    # Loading the signed-in user opens one; upgrading its (possibly stale) snapshot to a write can fail
+    # with "database is locked" at once instead of waiting for the other writer.
+    session = db.session()
+    if not session.in_transaction() or session.new or session.dirty or session.deleted:
+        return
+    if holds_read_transaction(session.connection()):
+        session.rollback()
 
 
 def unit_of_work(function: Callable[P, R]) -> Callable[P, R]:
@@ -16,12 +27,14 @@ def unit_of_work(function: Callable[P, R]) -> Callable[P, R]:
 
     @wraps(function)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            result = function(*args, **kwargs)
-            db.session.commit()
-        except BaseException:
-            db.session.rollback()
-            raise
+        with writing():
+            _end_read_transaction()
+            try:
+                result = function(*args, **kwargs)
+                db.session.commit()
+            except BaseException:
+                db.session.rollback()
+                raise
         return result
 
     return run

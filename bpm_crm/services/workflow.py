@@ -141,7 +141,8 @@ def _engine(instance: ProcessInstance, user: User | None) -> ScriptEngine:
 def _run(instance: ProcessInstance, user: User | None, step: Callable[[ProcessRuntime], None]) -> ProcessRuntime:
     """Restore, apply `step`, and translate engine failures into a domain error."""
     try:
-        runtime = ProcessRuntime.restore(instance.state, _engine(instance, user))
+        runtime = ProcessRuntime.restore(instance.state, _engine(instance, user),
+                                         load_definition(instance.definition.bpmn_xml))
         step(runtime)
     except (ServiceTaskFailed, ScriptFailed) as exc:
         log.warning("instance %s: %s", instance.id, exc)
@@ -500,7 +501,7 @@ def instance_variables(instance: ProcessInstance) -> dict[str, Any]:
     """The instance's current process variables (for the instance view)."""
     if not instance.state:
         return {}
-    runtime = ProcessRuntime.restore(instance.state, ScriptEngine())
+    runtime = ProcessRuntime.restore(instance.state, ScriptEngine(), load_definition(instance.definition.bpmn_xml))
     return runtime.last_task_data()
 
 

@@ -14,6 +14,7 @@ from bpm_crm.i18n import _
 from bpm_crm.models import User
 from bpm_crm.services import admin, dictionary, logs, permissions
 from bpm_crm.web.domain_messages import translate
+from bpm_crm.web.query_args import id_arg, page_arg
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -116,12 +117,8 @@ def _date_arg(name: str) -> date | None:
         return None
 
 
-def _int_arg(name: str) -> int | None:
-    return request.args.get(name, type=int)
-
-
 def _page_args() -> dict[str, int]:
-    return {"page": max(1, request.args.get("page", 1, type=int) or 1), "per_page": current_app.config["PAGE_SIZE"]}
+    return {"page": page_arg(), "per_page": current_app.config["PAGE_SIZE"]}
 
 
 def _user_label(user: User) -> str:
@@ -146,7 +143,7 @@ def users():
     active_arg = request.args.get("active") or ""
     page = admin.list_users(
         user=user, q=(request.args.get("q") or "").strip()[:100] or None,
-        department_id=_int_arg("department_id"), role_id=_int_arg("role_id"),
+        department_id=id_arg("department_id"), role_id=id_arg("role_id"),
         active={"1": True, "0": False}.get(active_arg), **_page_args())
     return render_template("admin/users.html", page=page, departments=admin.department_tree(),
                            roles=admin.all_roles(), active=active_arg)
@@ -170,7 +167,7 @@ def create_user():
     return render_template("admin/user_form.html", form=form, target=None), 422 if form.errors else 200
 
 
-@bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
+@bp.route("/users/<id:user_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_user(user_id: int):
     """Change a user's name, email, department, superior and roles."""
@@ -209,21 +206,21 @@ def _set_active(user_id: int, active: bool):
                     else url_for("admin.users"))
 
 
-@bp.post("/users/<int:user_id>/deactivate")
+@bp.post("/users/<id:user_id>/deactivate")
 @login_required
 def deactivate_user(user_id: int):
     """Deactivate an account (never deleted; not your own)."""
     return _set_active(user_id, False)
 
 
-@bp.post("/users/<int:user_id>/activate")
+@bp.post("/users/<id:user_id>/activate")
 @login_required
 def activate_user(user_id: int):
     """Reactivate an account."""
     return _set_active(user_id, True)
 
 
-@bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
+@bp.route("/users/<id:user_id>/password", methods=["GET", "POST"])
 @login_required
 def reset_password(user_id: int):
     """Give a user a new password."""
@@ -262,7 +259,7 @@ def roles():
     return render_template("admin/roles.html", rows=admin.list_roles(user=user), form=form), status
 
 
-@bp.route("/roles/<int:role_id>/permissions", methods=["GET", "POST"])
+@bp.route("/roles/<id:role_id>/permissions", methods=["GET", "POST"])
 @login_required
 def role_permissions(role_id: int):
     """The permission matrix of one role: every action × a scope (— / own / subordinates / department / all)."""
@@ -314,8 +311,8 @@ def create_department():
     user = _require("user.manage")
     form = DepartmentForm()
     _department_choices(form, None)
-    if request.method == "GET" and request.args.get("parent_id", type=int):
-        form.parent_id.data = request.args.get("parent_id", type=int)
+    if request.method == "GET" and (parent_id := id_arg("parent_id")):
+        form.parent_id.data = parent_id
     if form.validate_on_submit():
         try:
             created = admin.create_department(user=user, values=form.values())
@@ -327,7 +324,7 @@ def create_department():
     return render_template("admin/department_form.html", form=form, department=None), 422 if form.errors else 200
 
 
-@bp.route("/departments/<int:department_id>/edit", methods=["GET", "POST"])
+@bp.route("/departments/<id:department_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_department(department_id: int):
     """Rename a department, move it or change its head."""
@@ -350,7 +347,7 @@ def edit_department(department_id: int):
     return render_template("admin/department_form.html", form=form, department=department), status
 
 
-@bp.post("/departments/<int:department_id>/delete")
+@bp.post("/departments/<id:department_id>/delete")
 @login_required
 def delete_department(department_id: int):
     """Remove an empty department."""
@@ -425,7 +422,7 @@ def _dictionary_page(entry_type: str, form: DictionaryEntryForm, status: int):
                            read_only=entry_type in dictionary.READ_ONLY_TYPES), status
 
 
-@bp.route("/dictionary/<int:entry_id>/edit", methods=["GET", "POST"])
+@bp.route("/dictionary/<id:entry_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_entry(entry_id: int):
     """Change an editable item; system entries are refused."""
@@ -448,7 +445,7 @@ def edit_entry(entry_id: int):
     return render_template("admin/dictionary_form.html", form=form, entry=entry, type_labels=TYPE_LABELS), status
 
 
-@bp.post("/dictionary/<int:entry_id>/delete")
+@bp.post("/dictionary/<id:entry_id>/delete")
 @login_required
 def delete_entry(entry_id: int):
     """Remove an editable item; records that use it keep their text."""
@@ -475,7 +472,7 @@ def audit_log():
     try:
         page = logs.list_audit_entries(
             user=user, record_type=record_type if record_type in logs.record_types() else None,
-            record_id=_int_arg("record_id"), actor_id=_int_arg("user_id"),
+            record_id=id_arg("record_id"), actor_id=id_arg("user_id"),
             action=action if action in logs.ACTIONS else None, date_from=date_from, date_to=date_to,
             **_page_args())
     except Invalid as exc:

@@ -10,9 +10,11 @@ from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bpm_crm.errors import DomainError, NotFound
+from bpm_crm.input_rules import parse_id
 from bpm_crm.models import Attachment
 from bpm_crm.services import attachments
 from bpm_crm.web.domain_messages import translate
+from bpm_crm.web.redirects import safe_next
 
 bp = Blueprint("attachments", __name__, url_prefix="/attachments")
 
@@ -42,15 +44,12 @@ def _record_url(record_type: str, record_id: int) -> str:
 
 def _back(record_type: str, record_id: int) -> str:
     """The page to return to: a local path given as ?next=, else the record's page."""
-    target = request.args.get("next") or ""
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return _record_url(record_type, record_id)
+    return safe_next(request.args.get("next")) or _record_url(record_type, record_id)
 
 
 def _record_args() -> tuple[str, int]:
     record_type = request.args.get("record_type") or request.form.get("record_type") or ""
-    record_id = request.args.get("record_id", type=int) or request.form.get("record_id", type=int)
+    record_id = parse_id(request.args.get("record_id") or request.form.get("record_id"))
     if record_type not in attachments.RECORD_TYPES or not record_id:
         raise NotFound("记录不存在或您无权查看")
     return record_type, record_id
@@ -109,7 +108,7 @@ def download_response(attachment: Attachment, data: bytes) -> Response:
     return response
 
 
-@bp.get("/<int:attachment_id>")
+@bp.get("/<id:attachment_id>")
 @login_required
 def download(attachment_id: int):
     """Download an attachment of a record the user may read."""
@@ -117,7 +116,7 @@ def download(attachment_id: int):
     return download_response(attachment, attachments.read_bytes(attachment))
 
 
-@bp.post("/<int:attachment_id>/delete")
+@bp.post("/<id:attachment_id>/delete")
 @login_required
 def delete(attachment_id: int):
     """Remove an attachment (its uploader or whoever may update the record)."""

@@ -16,10 +16,9 @@ from bpm_crm.web.customer_records import (
     back_to_customer,
     current,
     fill_customer_choices,
-    id_arg,
-    text_arg,
 )
 from bpm_crm.web.domain_messages import translate
+from bpm_crm.web.query_args import id_arg, page_arg, text_arg
 
 bp = Blueprint("care", __name__, url_prefix="/care")
 
@@ -57,7 +56,7 @@ def index():
     customer = None
     if filters["customer_id"] is not None:
         customer = customer_records.readable_customer(user=current(), customer_id=filters["customer_id"])
-    page = care.list_care_tasks(user=current(), **filters, page=request.args.get("page", 1, type=int),
+    page = care.list_care_tasks(user=current(), **filters, page=page_arg(),
                                 per_page=current_app.config["PAGE_SIZE"])
     return render_template("care/index.html", page=page, filters=filters, customer=customer,
                            kinds=dictionary.choices(dictionary.CARE_KIND), due_labels=DUE_LABELS,
@@ -104,7 +103,7 @@ def create():
     return _render(form, None, locked, 422 if form.errors else 200)
 
 
-@bp.get("/<int:care_task_id>")
+@bp.get("/<id:care_task_id>")
 @login_required
 def show(care_task_id: int):
     """One care task: who, what, when due, done by whom; the 完成 form while open."""
@@ -114,7 +113,7 @@ def show(care_task_id: int):
                            overdue=care.is_overdue(task))
 
 
-@bp.route("/<int:care_task_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:care_task_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(care_task_id: int):
     """Change a care task (its customer stays)."""
@@ -137,7 +136,7 @@ def edit(care_task_id: int):
     return _render(form, task, task.customer, 422 if form.errors else 200)
 
 
-@bp.post("/<int:care_task_id>/done")
+@bp.post("/<id:care_task_id>/done")
 @login_required
 def done(care_task_id: int):
     """Mark the care as given; a second click is told who already did it."""
@@ -154,7 +153,7 @@ def done(care_task_id: int):
     return redirect(url_for("care.show", care_task_id=care_task_id))
 
 
-@bp.post("/<int:care_task_id>/delete")
+@bp.post("/<id:care_task_id>/delete")
 @login_required
 def delete(care_task_id: int):
     """Move a care task to the recycle bin (confirmed in the page); back to its customer."""

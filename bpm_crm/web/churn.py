@@ -10,8 +10,9 @@ from bpm_crm.forms.churn import ChurnWarningForm, ConfirmForm, MeasureForm
 from bpm_crm.models import ChurnWarning
 from bpm_crm.services import churn, customer_records, permissions
 from bpm_crm.web import exports
-from bpm_crm.web.customer_records import apply_errors, current, fill_customer_choices, id_arg, text_arg
+from bpm_crm.web.customer_records import apply_errors, current, fill_customer_choices
 from bpm_crm.web.domain_messages import translate
+from bpm_crm.web.query_args import id_arg, page_arg, text_arg
 
 bp = Blueprint("churn", __name__, url_prefix="/churn")
 
@@ -33,7 +34,7 @@ def index():
     customer = None
     if filters["customer_id"] is not None:
         customer = customer_records.readable_customer(user=current(), customer_id=filters["customer_id"])
-    page = churn.list_warnings(user=current(), **filters, page=request.args.get("page", 1, type=int),
+    page = churn.list_warnings(user=current(), **filters, page=page_arg(),
                                per_page=current_app.config["PAGE_SIZE"])
     return render_template("churn/index.html", page=page, filters=filters, customer=customer,
                            statuses=churn.STATUSES, managers=churn.manager_choices(user=current()),
@@ -86,14 +87,14 @@ def _show(warning: ChurnWarning, *, measure: MeasureForm | None = None, confirm:
                            confirm_form=confirm or ConfirmForm(formdata=None)), status
 
 
-@bp.get("/<int:warning_id>")
+@bp.get("/<id:warning_id>")
 @login_required
 def show(warning_id: int):
     """One warning: customer, manager, last order, the measures in order, and what can be done next."""
     return _show(churn.get_warning(warning_id=warning_id, user=current()))
 
 
-@bp.post("/<int:warning_id>/measures")
+@bp.post("/<id:warning_id>/measures")
 @login_required
 def add_measure(warning_id: int):
     """Append a measure (暂缓措施); the first one defers the churn."""
@@ -110,7 +111,7 @@ def add_measure(warning_id: int):
     return redirect(url_for("churn.show", warning_id=warning_id))
 
 
-@bp.post("/<int:warning_id>/confirm")
+@bp.post("/<id:warning_id>/confirm")
 @login_required
 def confirm(warning_id: int):
     """Confirm the churn with its reason; the customer becomes 已流失."""
@@ -127,7 +128,7 @@ def confirm(warning_id: int):
     return redirect(url_for("churn.show", warning_id=warning_id))
 
 
-@bp.post("/<int:warning_id>/recover")
+@bp.post("/<id:warning_id>/recover")
 @login_required
 def recover(warning_id: int):
     """Close the warning: the customer is ordering again."""
@@ -142,7 +143,7 @@ def recover(warning_id: int):
     return redirect(url_for("churn.show", warning_id=warning_id))
 
 
-@bp.post("/<int:warning_id>/delete")
+@bp.post("/<id:warning_id>/delete")
 @login_required
 def delete(warning_id: int):
     """Move a warning with its measures to the recycle bin (confirmed in the page)."""

@@ -14,10 +14,9 @@ from bpm_crm.web.customer_records import (
     back_to_customer,
     current,
     fill_customer_choices,
-    id_arg,
-    text_arg,
 )
 from bpm_crm.web.domain_messages import translate
+from bpm_crm.web.query_args import id_arg, page_arg, text_arg
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
 
@@ -39,7 +38,7 @@ def index():
     customer = None
     if filters["customer_id"] is not None:
         customer = customer_records.readable_customer(user=current(), customer_id=filters["customer_id"])
-    page = contacts.list_contacts(user=current(), **filters, page=request.args.get("page", 1, type=int),
+    page = contacts.list_contacts(user=current(), **filters, page=page_arg(),
                                   per_page=current_app.config["PAGE_SIZE"])
     return render_template("contacts/index.html", page=page, filters=filters, customer=customer,
                            may_write=permissions.can(current(), WRITE))
@@ -84,7 +83,7 @@ def create():
     return render_template("contacts/form.html", form=form, contact=None, locked=locked), status
 
 
-@bp.get("/<int:contact_id>")
+@bp.get("/<id:contact_id>")
 @login_required
 def show(contact_id: int):
     """One contact with its customer."""
@@ -93,7 +92,7 @@ def show(contact_id: int):
     return render_template("contacts/show.html", contact=contact, may_write=may_write)
 
 
-@bp.route("/<int:contact_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:contact_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(contact_id: int):
     """Change a contact of a customer the user may update."""
@@ -117,7 +116,7 @@ def edit(contact_id: int):
     return render_template("contacts/form.html", form=form, contact=contact, locked=None), status
 
 
-@bp.post("/<int:contact_id>/delete")
+@bp.post("/<id:contact_id>/delete")
 @login_required
 def delete(contact_id: int):
     """Move a contact to the recycle bin (confirmed in the page); back to its customer."""

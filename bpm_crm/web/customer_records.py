@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, request, url_for
+from flask import flash, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
@@ -25,16 +25,6 @@ def apply_errors(form: FlaskForm, exc: DomainError) -> None:
         for name, messages in exc.field_errors.items():
             if name in form:
                 form[name].errors = list(form[name].errors) + [translate(m) for m in messages]
-
-
-def id_arg(name: str) -> int | None:
-    """An id from the query string; anything else is ignored."""
-    value = request.args.get(name, type=int)
-    return value if value is not None and 0 < value < 2**31 else None
-
-
-def text_arg(name: str, limit: int = 100) -> str | None:
-    return (request.args.get(name) or "").strip()[:limit] or None
 
 
 def fill_customer_choices(form: FlaskForm, *, action: str, selected: int | None) -> None:

@@ -16,6 +16,8 @@ from bpm_crm.services import customers, dictionary, permissions
 from bpm_crm.web import exports
 from bpm_crm.web.display import status_label
 from bpm_crm.web.domain_messages import translate
+from bpm_crm.web.query_args import id_arg, page_arg
+from bpm_crm.web.redirects import safe_next
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 
@@ -54,7 +56,7 @@ def _filters() -> dict[str, Any]:
     view = args.get("view") if args.get("view") in customers.VIEWS else "mine"
     if view == "pool" and not permissions.can(_user(), "customer.claim"):
         view = "mine"
-    owner = args.get("owner_id", type=int)
+    owner = id_arg("owner_id")
     return {
         "q": (args.get("q") or "").strip()[:100] or None,
         "view": view,
@@ -84,7 +86,7 @@ def index():
     """我的客户 / 公海: searched, filtered, sorted and paged, with batch transfer."""
     user = _user()
     filters = _filters()
-    page = customers.list_customers(user=user, **filters, page=request.args.get("page", 1, type=int),
+    page = customers.list_customers(user=user, **filters, page=page_arg(),
                                     per_page=current_app.config["PAGE_SIZE"])
     return render_template(
         "customers/index.html", page=page, filters=filters,
@@ -121,6 +123,7 @@ def _form(customer: Customer | None = None) -> tuple[CustomerForm, bool]:
     form.set_choices(levels=dictionary.choices(dictionary.LEVEL), statuses=list(customers.STATUSES),
                      regions=dictionary.region_paths(), industries=dictionary.choices(dictionary.INDUSTRY),
                      sources=dictionary.choices(dictionary.SOURCE), owners=choices)
+    form.lock(customers.locked_fields(user, creating=customer is None))
     if customer is None and request.method == "GET":
         form.owner_id.data = user.id
     return form, bool(owners)
@@ -153,7 +156,7 @@ def create():
     return render_template("customers/form.html", form=form, customer=None, choose_owner=choose_owner), status
 
 
-@bp.get("/<int:customer_id>")
+@bp.get("/<id:customer_id>")
 @login_required
 def show(customer_id: int):
     """The customer 360 page: header with actions, every linked record, shares and transfers."""
@@ -171,7 +174,7 @@ def show(customer_id: int):
                            kinds=TRANSFER_KINDS, order_labels=ORDER_STATUS_LABELS)
 
 
-@bp.route("/<int:customer_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:customer_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(customer_id: int):
     """Change a customer's record (not its number or owner)."""
@@ -195,15 +198,15 @@ def edit(customer_id: int):
 
 
 def _back(customer_id: int | None = None):
-    target = request.form.get("next") or ""
-    if target.startswith("/") and not target.startswith("//"):
+    target = safe_next(request.form.get("next"))
+    if target is not None:
         return redirect(target)
     if customer_id is not None:
         return redirect(url_for("customers.show", customer_id=customer_id))
     return redirect(url_for("customers.index"))
 
 
-@bp.post("/<int:customer_id>/delete")
+@bp.post("/<id:customer_id>/delete")
 @login_required
 def delete(customer_id: int):
     """Move the customer to the recycle bin (the confirmation happens in the page)."""
@@ -218,7 +221,7 @@ def delete(customer_id: int):
     return redirect(url_for("customers.index"))
 
 
-@bp.post("/<int:customer_id>/claim")
+@bp.post("/<id:customer_id>/claim")
 @login_required
 def claim(customer_id: int):
     """Take a customer from the public pool."""
@@ -251,7 +254,7 @@ def _transfer(ids: list[int], back_to: int | None):
     return _back(back_to)
 
 
-@bp.post("/<int:customer_id>/transfer")
+@bp.post("/<id:customer_id>/transfer")
 @login_required
 def transfer(customer_id: int):
     """Give one customer to another account manager."""
@@ -263,11 +266,11 @@ def transfer(customer_id: int):
 @login_required
 def transfer_batch():
     """Give the checked customers of the list to another account manager."""
-    ids = [int(v) for v in request.form.getlist("ids") if v.isdigit()][:customers.MAX_BATCH + 1]
+    ids = request.form.getlist("ids")[:customers.MAX_BATCH + 1]
     return _transfer(ids, None)
 
 
-@bp.post("/<int:customer_id>/release")
+@bp.post("/<id:customer_id>/release")
 @login_required
 def release(customer_id: int):
     """Put the customer back into the public pool."""
@@ -283,7 +286,7 @@ def release(customer_id: int):
     return redirect(url_for("customers.show", customer_id=customer_id))
 
 
-@bp.post("/<int:customer_id>/shares")
+@bp.post("/<id:customer_id>/shares")
 @login_required
 def share(customer_id: int):
     """Let a colleague read this customer."""
@@ -299,7 +302,7 @@ def share(customer_id: int):
     return redirect(url_for("customers.show", customer_id=customer_id) + "#shares")
 
 
-@bp.post("/<int:customer_id>/shares/<int:user_id>/delete")
+@bp.post("/<id:customer_id>/shares/<id:user_id>/delete")
 @login_required
 def unshare(customer_id: int, user_id: int):
     """Stop sharing this customer with a colleague."""

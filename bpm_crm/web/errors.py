@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import unquote_to_bytes
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -9,6 +10,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from bpm_crm.errors import DomainError, Invalid
 from bpm_crm.i18n import _
+from bpm_crm.input_rules import storable
 from bpm_crm.web.domain_messages import translate
 
 log = logging.getLogger(__name__)
@@ -20,6 +22,7 @@ TITLES = {
     404: _("页面不存在"),
     405: _("不支持的操作"),
     409: _("操作冲突"),
+    413: _("提交的内容过大"),
     422: _("输入有误"),
     500: _("系统出错了"),
 }
@@ -30,6 +33,7 @@ MESSAGES = {
     404: _("您要找的页面不存在，或您无权查看。"),
     405: _("该页面不支持此操作。"),
     409: _("记录已被他人修改，请刷新后重试。"),
+    413: _("提交的内容超过了上限，请减少内容后重试。"),
     422: _("请更正输入后重试。"),
     500: _("服务器处理请求时出错，我们已记录此问题，请稍后重试。"),
 }
@@ -58,7 +62,13 @@ def _domain_error(exc: DomainError):
         log.error("%s %s failed: %s", request.method, request.path, exc.message)
     if _wants_json():
         return _json(exc.status, exc.message, exc.field_errors if isinstance(exc, Invalid) else None)
-    return _page(exc.status, translate(exc.message))
+    message = translate(exc.message)
+    if isinstance(exc, Invalid) and exc.field_errors:
+        # A page has no form to put these under (a bad query parameter, say): name them in the message.
+        details = "；".join(f"{name}：{'、'.join(translate(m) for m in messages)}"
+                           for name, messages in exc.field_errors.items())
+        message = f"{message}（{details}）"
+    return _page(exc.status, message)
 
 
 def _csrf_error(exc: CSRFError):
@@ -78,8 +88,37 @@ def _http_error(exc: HTTPException):
     return _page(status)
 
 
+def _undecodable(part: bytes) -> bool:
+    """Whether a urlencoded name or value is not UTF-8 text the database can keep."""
+    try:
+        return not storable(unquote_to_bytes(part.replace(b"+", b" ")).decode("utf-8"))
+    except UnicodeDecodeError:
+        return True
+
+
+def _refuse_form_field(name: str) -> None:
+    shown = name.replace("\x00", "\ufffd")
+    raise DomainError(str(_("表单字段“%(name)s”含有无效字符（应为 UTF-8 文本）", name=shown)))
+
+
+def _check_form_text() -> None:
+    """Form posts carry UTF-8 text only; werkzeug would keep bad bytes as %XX text or silently drop the form."""
+    # Multipart uploads are left to their views: werkzeug decodes their few text fields with replacement
+    # characters, which the views refuse like any other wrong value, and parsing them here would read the
+    # file before the view's own size check.
+    if request.mimetype != "application/x-www-form-urlencoded":
+        return
+    # The form is parsed from this cached copy afterwards, so the body is read once.
+    for pair in request.get_data(cache=True).split(b"&"):
+        name, _sep, value = pair.partition(b"=")
+        if _undecodable(name) or _undecodable(value):
+            _refuse_form_field(unquote_to_bytes(name.replace(b"+", b" ")).decode("utf-8", "replace"))
+
+
 def register_error_handlers(app: Flask) -> None:
-    """Friendly pages for people, the JSON error shape for anything under /api/."""
+    """Friendly pages for people, the JSON error shape for anything under /api/, a 400 for undecodable forms."""
+    # First of all before-request hooks: once CSRFProtect has parsed the form, its raw bytes are gone.
+    app.before_request_funcs.setdefault(None, []).insert(0, _check_form_text)
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)

@@ -17,6 +17,7 @@ from bpm_crm.services.imports import IGNORE, Preview
 from bpm_crm.services.paging import Page
 from bpm_crm.web.domain_messages import translate
 from bpm_crm.web.exports import xlsx_response
+from bpm_crm.web.query_args import page_arg
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 
@@ -95,7 +96,7 @@ def _render_job(job: ImportJob, *, status: int = 200, mapping: dict[str, str] | 
     preview = imports.preview(job_id=job.id, user=user)
     show = request.args.get("show", "all")
     show = show if show in FILTERS else "all"
-    rows = _rows_page(preview, show, request.args.get("page", 1, type=int))
+    rows = _rows_page(preview, show, page_arg())
     fields = import_rows.FIELDS[job.kind]
     return render_template(
         "imports/show.html", job=job, preview=preview, rows=rows, show=show, fields=fields,
@@ -146,14 +147,14 @@ def template(kind: str):
                          rows=[])
 
 
-@bp.get("/<int:job_id>")
+@bp.get("/<id:job_id>")
 @login_required
 def show(job_id: int):
     """Steps 2 and 3: the column mapping and the check of every row; or the result once committed."""
     return _render_job(imports.get_job(job_id=job_id, user=_user()))
 
 
-@bp.post("/<int:job_id>/mapping")
+@bp.post("/<id:job_id>/mapping")
 @login_required
 def save_mapping(job_id: int):
     """Save the column mapping and duplicate rule, then show the new check."""
@@ -173,7 +174,7 @@ def save_mapping(job_id: int):
     return redirect(url_for("imports.show", job_id=job_id))
 
 
-@bp.post("/<int:job_id>/commit")
+@bp.post("/<id:job_id>/commit")
 @login_required
 def commit(job_id: int):
     """Step 4: write every row at once, or nothing when a row has an error."""

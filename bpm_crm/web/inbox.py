@@ -5,6 +5,7 @@ from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user, login_required
 
 from bpm_crm.services import inbox
+from bpm_crm.web.query_args import page_arg
 
 bp = Blueprint("inbox", __name__)
 
@@ -22,7 +23,7 @@ def index():
         view=view,
         process_id=request.args.get("process") or None,
         overdue=overdue,
-        page=request.args.get("page", 1, type=int),
+        page=page_arg(),
         per_page=current_app.config["PAGE_SIZE"],
     )
     return render_template(

@@ -10,7 +10,7 @@ from bpm_crm.services import workflow
 bp = Blueprint("instances", __name__, url_prefix="/instances")
 
 
-@bp.get("/<int:instance_id>")
+@bp.get("/<id:instance_id>")
 @login_required
 def show(instance_id: int):
     """One instance of a process, as far as the user may see it."""

@@ -14,10 +14,9 @@ from bpm_crm.web.customer_records import (
     back_to_customer,
     current,
     fill_customer_choices,
-    id_arg,
-    text_arg,
 )
 from bpm_crm.web.domain_messages import translate
+from bpm_crm.web.query_args import id_arg, page_arg, text_arg
 
 bp = Blueprint("interactions", __name__, url_prefix="/interactions")
 
@@ -44,7 +43,7 @@ def index():
     customer = None
     if filters["customer_id"] is not None:
         customer = customer_records.readable_customer(user=current(), customer_id=filters["customer_id"])
-    page = interactions.list_interactions(user=current(), **filters, page=request.args.get("page", 1, type=int),
+    page = interactions.list_interactions(user=current(), **filters, page=page_arg(),
                                           per_page=current_app.config["PAGE_SIZE"])
     return render_template("interactions/index.html", page=page, filters=filters, customer=customer,
                            may_write=permissions.can(current(), WRITE))
@@ -87,7 +86,7 @@ def create():
     return _render(form, None, locked, 422 if form.errors else 200)
 
 
-@bp.get("/<int:interaction_id>")
+@bp.get("/<id:interaction_id>")
 @login_required
 def show(interaction_id: int):
     """One interaction with its customer."""
@@ -96,7 +95,7 @@ def show(interaction_id: int):
     return render_template("interactions/show.html", interaction=interaction, may_write=may_write)
 
 
-@bp.route("/<int:interaction_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:interaction_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(interaction_id: int):
     """Change an interaction of a customer the user may update."""
@@ -117,7 +116,7 @@ def edit(interaction_id: int):
     return _render(form, interaction, None, 422 if form.errors else 200)
 
 
-@bp.post("/<int:interaction_id>/delete")
+@bp.post("/<id:interaction_id>/delete")
 @login_required
 def delete(interaction_id: int):
     """Move an interaction to the recycle bin (confirmed in the page); back to its customer."""

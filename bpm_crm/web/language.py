@@ -7,23 +7,18 @@ from flask import Blueprint, current_app, redirect, request, session, url_for
 from flask_babel import refresh
 from werkzeug.exceptions import HTTPException
 
-from bpm_crm.web.auth import safe_next
+from bpm_crm.web.redirects import same_site_path
 
 bp = Blueprint("language", __name__)
 
 
 def _return_path(target: str | None) -> str | None:
     """A page of this site that answers GET, from a path or a same-host URL; else None."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.netloc and parts.netloc != request.host:
-        return None
-    path = safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
+    path = same_site_path(target, request.host)
     if path is None:
         return None
     try:
-        current_app.url_map.bind(request.host).match(parts.path, method="GET")
+        current_app.url_map.bind(request.host).match(urlsplit(path).path, method="GET")
     except HTTPException:  # a POST-only address (a page re-rendered after a failed submit) or unknown
         return None
     return path

@@ -62,7 +62,7 @@ def index():
     return _page(form)
 
 
-@bp.route("/<int:rule_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:rule_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(rule_id: int):
     """Change one rule."""
@@ -81,7 +81,7 @@ def edit(rule_id: int):
     return _page(form, rule)
 
 
-@bp.post("/<int:rule_id>/delete")
+@bp.post("/<id:rule_id>/delete")
 @login_required
 def delete(rule_id: int):
     """Remove a rule; customers keep their levels."""

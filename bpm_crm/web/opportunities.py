@@ -10,6 +10,7 @@ from bpm_crm.forms.opportunity import OpportunityForm
 from bpm_crm.models import Opportunity, OpportunityStatus, TaskStatus
 from bpm_crm.services import opportunities, workflow
 from bpm_crm.web.domain_messages import translate
+from bpm_crm.web.query_args import page_arg
 
 bp = Blueprint("opportunities", __name__, url_prefix="/opportunities")
 
@@ -42,7 +43,7 @@ def index():
         user=_user(),
         q=(request.args.get("q") or "").strip()[:100] or None,
         status=status if status in STATUSES else None,
-        page=request.args.get("page", 1, type=int),
+        page=page_arg(),
         per_page=current_app.config["PAGE_SIZE"],
     )
     return render_template("opportunities/index.html", page=page, statuses=STATUSES, status=status)
@@ -65,7 +66,7 @@ def create():
     return render_template("opportunities/form.html", form=form, opportunity=None), status
 
 
-@bp.get("/<int:opportunity_id>")
+@bp.get("/<id:opportunity_id>")
 @login_required
 def show(opportunity_id: int):
     """Everything about one opportunity: fields, plan, customer, process history and open task."""
@@ -80,7 +81,7 @@ def show(opportunity_id: int):
                            open_tasks=open_tasks, may_change=may_change(opportunity))
 
 
-@bp.route("/<int:opportunity_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:opportunity_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(opportunity_id: int):
     """Change an opportunity while it is 未指派 (its creator only)."""
@@ -101,7 +102,7 @@ def edit(opportunity_id: int):
     return render_template("opportunities/form.html", form=form, opportunity=opportunity), status
 
 
-@bp.post("/<int:opportunity_id>/delete")
+@bp.post("/<id:opportunity_id>/delete")
 @login_required
 def delete(opportunity_id: int):
     """Delete an opportunity (creator only, while 未指派); the confirmation happens in the page."""

@@ -10,6 +10,7 @@ from bpm_crm.i18n import _
 from bpm_crm.services import order_import, permissions, sales
 from bpm_crm.web.domain_messages import translate
 from bpm_crm.web.exports import MAX_EXPORT_ROWS, xlsx_response
+from bpm_crm.web.query_args import page_arg
 
 bp = Blueprint("orders", __name__)
 
@@ -34,18 +35,18 @@ def yuan(value) -> str:
     return "" if value is None else f"¥{value:,.2f}"
 
 
-@bp.get("/customers/<int:customer_id>/orders")
+@bp.get("/customers/<id:customer_id>/orders")
 @login_required
 def customer_history(customer_id: int):
     """The customer's shipped and paid orders, newest first, each with its lines and total."""
     user = _user()
     customer = sales.order_customer(customer_id=customer_id, user=user)
-    page = sales.customer_orders(customer_id=customer_id, user=user, page=request.args.get("page", 1, type=int),
+    page = sales.customer_orders(customer_id=customer_id, user=user, page=page_arg(),
                                  per_page=current_app.config["PAGE_SIZE"])
     return render_template("orders/history.html", customer=customer, page=page)
 
 
-@bp.get("/customers/<int:customer_id>/orders/export.xlsx")
+@bp.get("/customers/<id:customer_id>/orders/export.xlsx")
 @login_required
 def export_history(customer_id: int):
     """The customer's order history as an Excel file, one row per order line."""
@@ -59,7 +60,7 @@ def export_history(customer_id: int):
     return xlsx_response(name=gettext("%(name)s 历史订单", name=customer.name), headers=headers, rows=rows)
 
 
-@bp.get("/orders/<int:order_id>")
+@bp.get("/orders/<id:order_id>")
 @login_required
 def show(order_id: int):
     """One order with its lines and total."""
@@ -100,7 +101,7 @@ def upload():
     return render_template("orders/import.html", preview=preview, error=None)
 
 
-@bp.get("/orders/import/<int:job_id>")
+@bp.get("/orders/import/<id:job_id>")
 @login_required
 def import_preview(job_id: int):
     """The check of an uploaded file, again."""
@@ -108,7 +109,7 @@ def import_preview(job_id: int):
     return render_template("orders/import.html", preview=preview, error=None)
 
 
-@bp.post("/orders/import/<int:job_id>/commit")
+@bp.post("/orders/import/<id:job_id>/commit")
 @login_required
 def commit(job_id: int):
     """Write every order of the file, or none."""

@@ -10,6 +10,7 @@ from bpm_crm.forms.product import ProductForm, StockForm, WarehouseForm
 from bpm_crm.services import permissions, products, sales
 from bpm_crm.web.domain_messages import translate
 from bpm_crm.web.exports import MAX_EXPORT_ROWS, xlsx_response
+from bpm_crm.web.query_args import id_arg, page_arg
 
 bp = Blueprint("products", __name__, url_prefix="/products")
 
@@ -35,7 +36,7 @@ def _apply_errors(form, exc: DomainError) -> None:
 def index():
     """Products searched by name or code, model and batch, with their total stock."""
     filters = _filters()
-    page = sales.search_products(user=_user(), **filters, page=request.args.get("page", 1, type=int),
+    page = sales.search_products(user=_user(), **filters, page=page_arg(),
                                  per_page=current_app.config["PAGE_SIZE"])
     return render_template("products/index.html", page=page, filters=filters,
                            may_manage=permissions.can(_user(), "product.manage"))
@@ -58,15 +59,15 @@ def export():
 def stock():
     """Stock rows by warehouse and/or product."""
     user = _user()
-    warehouse_id = request.args.get("warehouse_id", type=int)
-    product_id = request.args.get("product_id", type=int)
+    warehouse_id = id_arg("warehouse_id")
+    product_id = id_arg("product_id")
     page = sales.inventory(user=user, product_id=product_id, warehouse_id=warehouse_id,
-                           page=request.args.get("page", 1, type=int), per_page=current_app.config["PAGE_SIZE"])
+                           page=page_arg(), per_page=current_app.config["PAGE_SIZE"])
     return render_template("products/stock.html", page=page, warehouses=sales.list_warehouses(user=user),
                            warehouse_id=warehouse_id, product_id=product_id)
 
 
-@bp.get("/<int:product_id>")
+@bp.get("/<id:product_id>")
 @login_required
 def show(product_id: int):
     """One product with its stock in each warehouse."""
@@ -81,7 +82,7 @@ def show(product_id: int):
                            total=sum(item.quantity for item in stock))
 
 
-@bp.post("/<int:product_id>/stock")
+@bp.post("/<id:product_id>/stock")
 @login_required
 def set_stock(product_id: int):
     """Set the stock of the product in one warehouse."""
@@ -121,7 +122,7 @@ def create():
     return render_template("products/form.html", form=form, product=None), 422 if form.errors else 200
 
 
-@bp.route("/<int:product_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:product_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(product_id: int):
     """Change a product."""

@@ -15,6 +15,7 @@ from bpm_crm.services import attachments, permissions, quotes
 from bpm_crm.web import exports
 from bpm_crm.web.display import status_label
 from bpm_crm.web.domain_messages import translate
+from bpm_crm.web.query_args import id_arg, page_arg
 
 bp = Blueprint("quotes", __name__, url_prefix="/quotes")
 
@@ -30,7 +31,7 @@ def _filters() -> dict[str, Any]:
     return {
         "q": (request.args.get("q") or "").strip()[:100] or None,
         "status": status if status in STATUSES else None,
-        "customer_id": request.args.get("customer_id", type=int),
+        "customer_id": id_arg("customer_id"),
     }
 
 
@@ -67,7 +68,7 @@ def index():
     """The visible quotes, searched by number, name or customer, filtered by status, paged."""
     permissions.require(_user(), "quote.read")
     filters = _filters()
-    page = quotes.list_quotes(user=_user(), **filters, page=request.args.get("page", 1, type=int),
+    page = quotes.list_quotes(user=_user(), **filters, page=page_arg(),
                               per_page=current_app.config["PAGE_SIZE"])
     return render_template("quotes/index.html", page=page, statuses=STATUSES, **filters)
 
@@ -93,7 +94,7 @@ def create():
     permissions.require(_user(), "quote.create")
     form = QuoteForm()
     if request.method == "GET":
-        form.customer_id.data = request.args.get("customer_id", type=int)
+        form.customer_id.data = id_arg("customer_id")
         form.quote_date.data = clock.now().date()
     _header_choices(form, None)
     if form.validate_on_submit():
@@ -107,7 +108,7 @@ def create():
     return render_template("quotes/form.html", form=form, quote=None), 422 if form.errors else 200
 
 
-@bp.get("/<int:quote_id>")
+@bp.get("/<id:quote_id>")
 @login_required
 def show(quote_id: int):
     """One quote: header, lines with the total, attachments."""
@@ -136,7 +137,7 @@ def _editable(quote_id: int) -> Quote | None:
     return quote
 
 
-@bp.route("/<int:quote_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:quote_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(quote_id: int):
     """The draft editor: the header form and the line editor (?line=<id> loads a line into it)."""
@@ -155,7 +156,7 @@ def edit(quote_id: int):
         return _render_editor(quote, form, QuoteLineForm(formdata=None), None, 422)
     if _editable(quote_id) is None:
         return redirect(url_for("quotes.show", quote_id=quote_id))
-    line_id = request.args.get("line", type=int)
+    line_id = id_arg("line")
     line = next((item for item in quote.lines if item.id == line_id), None)
     line_form = QuoteLineForm(formdata=None, obj=line)
     return _render_editor(quote, form, line_form, line.id if line else None)
@@ -181,21 +182,21 @@ def _save_line(quote_id: int, line_id: int | None):
     return redirect(url_for("quotes.edit", quote_id=quote_id) + "#lines")
 
 
-@bp.post("/<int:quote_id>/lines")
+@bp.post("/<id:quote_id>/lines")
 @login_required
 def add_line(quote_id: int):
     """Add a line to a draft."""
     return _save_line(quote_id, None)
 
 
-@bp.post("/<int:quote_id>/lines/<int:line_id>")
+@bp.post("/<id:quote_id>/lines/<id:line_id>")
 @login_required
 def update_line(quote_id: int, line_id: int):
     """Change a line of a draft."""
     return _save_line(quote_id, line_id)
 
 
-@bp.post("/<int:quote_id>/lines/<int:line_id>/delete")
+@bp.post("/<id:quote_id>/lines/<id:line_id>/delete")
 @login_required
 def delete_line(quote_id: int, line_id: int):
     """Remove a line from a draft."""
@@ -210,7 +211,7 @@ def delete_line(quote_id: int, line_id: int):
     return redirect(url_for("quotes.edit", quote_id=quote_id) + "#lines")
 
 
-@bp.post("/<int:quote_id>/delete")
+@bp.post("/<id:quote_id>/delete")
 @login_required
 def delete(quote_id: int):
     """Move a draft to the recycle bin (after the confirmation dialog)."""

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from bpm_crm.errors import DomainError
 from bpm_crm.services import recycle
 from bpm_crm.web.domain_messages import translate
+from bpm_crm.web.query_args import page_arg
 
 bp = Blueprint("recycle", __name__, url_prefix="/recycle-bin")
 
@@ -26,13 +27,13 @@ def index():
     record_type = request.args.get("record_type") or None
     page = recycle.list_entries(
         user=user, record_type=record_type if record_type in recycle.RECORD_TYPES else None,
-        page=max(1, request.args.get("page", 1, type=int) or 1), per_page=current_app.config["PAGE_SIZE"])
+        page=page_arg(), per_page=current_app.config["PAGE_SIZE"])
     restorable = {entry.id for entry in page.items if recycle.may_restore(user, entry)}
     return render_template("recycle/index.html", page=page, restorable=restorable,
                            record_types=list(recycle.RECORD_TYPES), record_type=record_type)
 
 
-@bp.post("/<int:entry_id>/restore")
+@bp.post("/<id:entry_id>/restore")
 @login_required
 def restore(entry_id: int):
     """Put a deleted record and everything deleted with it back."""

@@ -14,6 +14,7 @@ from bpm_crm.services import dictionary, permissions, service_requests
 from bpm_crm.web import exports
 from bpm_crm.web.display import status_label
 from bpm_crm.web.domain_messages import translate
+from bpm_crm.web.query_args import id_arg, page_arg
 
 bp = Blueprint("service", __name__, url_prefix="/service")
 
@@ -31,7 +32,7 @@ def _filters() -> dict[str, Any]:
         "q": (request.args.get("q") or "").strip()[:100] or None,
         "type": kind if kind in dictionary.choices(dictionary.SERVICE_TYPE) else None,
         "status": status if status in STATUSES else None,
-        "customer_id": request.args.get("customer_id", type=int),
+        "customer_id": id_arg("customer_id"),
     }
 
 
@@ -59,7 +60,7 @@ def index():
     """The visible service requests, searched and filtered by type, status and customer, paged."""
     permissions.require(_user(), "service.read")
     filters = _filters()
-    page = service_requests.list_requests(user=_user(), **filters, page=request.args.get("page", 1, type=int),
+    page = service_requests.list_requests(user=_user(), **filters, page=page_arg(),
                                           per_page=current_app.config["PAGE_SIZE"])
     return render_template("service/index.html", page=page, statuses=STATUSES,
                            types=dictionary.choices(dictionary.SERVICE_TYPE), **filters)
@@ -86,7 +87,7 @@ def create():
     permissions.require(_user(), "service.create")
     form = ServiceRequestForm()
     if request.method == "GET":
-        form.customer_id.data = request.args.get("customer_id", type=int)
+        form.customer_id.data = id_arg("customer_id")
     _choices(form, None)
     if form.validate_on_submit():
         try:
@@ -99,7 +100,7 @@ def create():
     return render_template("service/form.html", form=form, record=None), 422 if form.errors else 200
 
 
-@bp.get("/<int:request_id>")
+@bp.get("/<id:request_id>")
 @login_required
 def show(request_id: int):
     """One service request with its handling and feedback once the process has recorded them."""
@@ -108,7 +109,7 @@ def show(request_id: int):
                            may_change=service_requests.may_change(_user(), record))
 
 
-@bp.route("/<int:request_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:request_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(request_id: int):
     """Change a request while it is 新创建 (its creator or service staff)."""
@@ -129,7 +130,7 @@ def edit(request_id: int):
     return render_template("service/form.html", form=form, record=record), 422 if form.errors else 200
 
 
-@bp.post("/<int:request_id>/delete")
+@bp.post("/<id:request_id>/delete")
 @login_required
 def delete(request_id: int):
     """Move a 新创建 request to the recycle bin (after the confirmation dialog)."""

@@ -4,8 +4,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from bpm_crm import clock
+from bpm_crm.extensions import db
+from bpm_crm.models import LoginEvent
+from bpm_crm.services import admin
 
 from .helpers import assert_error
 
@@ -82,3 +86,53 @@ def test_api_is_exempt_from_csrf(app, client):
     app.config["WTF_CSRF_ENABLED"] = True
     response = client.post("/api/v1/auth/token", json={"username": "manager1", "password": "demo1234"})
     assert response.status_code == 201
+
+
+def test_thirty_wrong_passwords_are_throttled_after_five(client):
+    clock.freeze(datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
+    answers = [client.post("/api/v1/auth/token", json={"username": "manager1", "password": "wrong-password"})
+               for _ in range(30)]
+    assert [a.status_code for a in answers] == [401] * 5 + [429] * 25
+    right = client.post("/api/v1/auth/token", json={"username": "manager1", "password": "demo1234"})
+    error = assert_error(right, 429)
+    assert error["code"] == "too_many_attempts" and "15" in error["message"]
+    assert right.headers["Retry-After"] == "900"
+    events = db.session.scalars(select(LoginEvent).where(LoginEvent.username == "manager1")).all()
+    assert [e.reason for e in events].count("尝试过多，用户名已锁定") == 26 and {e.channel for e in events} == {"api"}
+    clock.advance(timedelta(minutes=15))
+    assert client.post("/api/v1/auth/token", json={"username": "manager1", "password": "demo1234"}).status_code == 201
+
+
+def test_one_address_guessing_many_names_is_throttled(client):
+    clock.freeze(datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
+    for index in range(20):
+        assert client.post("/api/v1/auth/token", json={"username": f"user{index}", "password": "x"}).status_code == 401
+    assert_error(client.post("/api/v1/auth/token", json={"username": "manager2", "password": "demo1234"}), 429)
+    elsewhere = client.post("/api/v1/auth/token", json={"username": "manager2", "password": "demo1234"},
+                            environ_base={"REMOTE_ADDR": "198.51.100.9"})
+    assert elsewhere.status_code == 201
+
+
+def test_a_user_revokes_all_his_tokens(client, auth):
+    first = auth("manager1")
+    second = {"Authorization": "Bearer " + client.post(
+        "/api/v1/auth/token", json={"username": "manager1", "password": "demo1234"}).json["token"]}
+    other = auth("manager2")
+    assert client.delete("/api/v1/auth/tokens", headers=first).status_code == 204
+    assert_error(client.get("/api/v1/me", headers=first), 401)
+    assert_error(client.get("/api/v1/me", headers=second), 401)
+    assert client.get("/api/v1/me", headers=other).status_code == 200
+    assert_error(client.delete("/api/v1/auth/tokens"), 401)
+
+
+def test_a_password_reset_ends_the_users_tokens(client, auth, users):
+    headers = auth("manager2")
+    admin.reset_password(user=users["admin"], user_id=users["manager2"].id, password="new-password-1")
+    assert_error(client.get("/api/v1/me", headers=headers), 401)
+
+
+def test_the_document_describes_throttling_and_revoking_all_tokens(client):
+    document = client.get("/api/v1/openapi.json").json
+    assert "429" in document["paths"]["/auth/token"]["post"]["responses"]
+    assert "Retry-After" in document["components"]["responses"]["E429"]["headers"]
+    assert document["paths"]["/auth/tokens"]["delete"]["responses"]["204"]
