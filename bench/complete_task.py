@@ -30,14 +30,14 @@ def _config(url: str) -> type[TestConfig]:
 
 
 def measure(url: str, n: int) -> dict[str, list[float]]:
-    from bpm_crm.services import demo, opportunities, workflow
+    from bpm_crm.services import definitions, demo, human_tasks, opportunities
 
     app = create_app(_config(url))
     timings: dict[str, list[float]] = {"assign": [], "make_plan": [], "create_opportunity": []}
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
         demo.load_demo_users()
-        workflow.deploy_directory(ROOT / "processes")
+        definitions.deploy_directory(ROOT / "processes")
         manager = db.session.scalar(select(User).where(User.username == "manager1"))
         supervisor = db.session.scalar(select(User).where(User.username == "supervisor1"))
         manager_id, supervisor_id = manager.id, supervisor.id
@@ -54,7 +54,7 @@ def measure(url: str, n: int) -> dict[str, list[float]]:
             for task_id in task_ids:
                 user = db.session.get(User, supervisor_id if step == "assign" else manager_id)
                 started = time.perf_counter()
-                workflow.complete_task(task_id=task_id, user=user, data=data)
+                human_tasks.complete_task(task_id=task_id, user=user, data=data)
                 timings[step].append(time.perf_counter() - started)
                 db.session.remove()  # a new request each time, as in the web server
         db.session.remove()

@@ -50,4 +50,26 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     app.url_map.converters["id"] = IdConverter  # `<id:…>` in page and API routes
     web.register(app)
     api.register(app)
+    _wire_background_work(app)
     return app
+
+
+def _wire_background_work(app: Flask) -> None:
+    """Who runs after-commit jobs right away: a thread here (embedded), Celery workers, or only the sweep."""
+    from bpm_crm.services import jobs
+
+    mode = app.config["TIMER_MODE"]
+    if mode == "celery":
+        from bpm_crm.tasks.timers import run_job
+
+        def enqueue(job_ids: list[int]) -> None:
+            for job_id in job_ids:
+                run_job.delay(job_id)
+
+        jobs.set_dispatcher(enqueue)
+    elif mode == "inprocess":
+        from bpm_crm.tasks.scheduler import job_runner
+
+        jobs.set_dispatcher(job_runner(app))
+    else:
+        jobs.set_dispatcher(None)

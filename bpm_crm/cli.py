@@ -46,12 +46,12 @@ def init() -> None:
 @click.option("--processes", "directory", default=None, help="directory of *.bpmn files")
 def deploy(directory: str | None) -> None:
     """Deploy every diagram of the processes directory (unchanged files are not new versions)."""
-    from bpm_crm.services import workflow
+    from bpm_crm.services import definitions
 
     app = _app()
     with app.app_context():
         try:
-            results = workflow.deploy_directory(directory or app.config["PROCESSES_DIR"])
+            results = definitions.deploy_directory(directory or app.config["PROCESSES_DIR"])
         except DefinitionInvalid as exc:
             for problem in exc.problems:
                 click.echo(f"  {problem}", err=True)

@@ -68,10 +68,10 @@ def app(backend: str, database_urls: dict[str, str]) -> Iterator[Flask]:
             upgrade(directory=app.extensions["migrate"].directory)
             _migrated.add(url)
         _truncate_all()
-        from bpm_crm.services import demo, workflow
+        from bpm_crm.services import definitions, demo
 
         demo.load_demo_users()
-        workflow.deploy_directory(PROCESSES_DIR)
+        definitions.deploy_directory(PROCESSES_DIR)
         yield app
         db.session.remove()
     clock.unfreeze()
@@ -85,6 +85,7 @@ def _truncate_all() -> None:
         db.session.execute(text("PRAGMA defer_foreign_keys=ON"))  # users <-> departments refer to each other
         for name in tables:
             db.session.execute(text(f"DELETE FROM {name}"))  # noqa: S608
+        db.session.execute(text("DELETE FROM sqlite_sequence"))  # AUTOINCREMENT counters start again
     db.session.commit()
 
 

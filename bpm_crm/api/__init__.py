@@ -35,5 +35,20 @@ def register(app: Flask) -> None:
     for name in API_MODULES:
         if importlib.util.find_spec(f"bpm_crm.api.{name}") is not None:
             importlib.import_module(f"bpm_crm.api.{name}")
+    _record_shapes()
     csrf.exempt(bp)
     app.register_blueprint(bp)
+
+
+def _record_shapes() -> None:
+    """Give each registered record type its API shape, used wherever a task or instance shows its record."""
+    from bpm_crm.api import care, churn, contacts, customers, interactions, quotes, schemas, service_requests
+    from bpm_crm.services.records import RECORDS
+
+    shapes: dict[str, Callable[[Any], dict[str, Any]]] = {
+        "opportunity": schemas.opportunity_detail, "customer": customers.customer, "quote": quotes.quote_detail,
+        "service_request": service_requests.service_request, "churn_warning": churn.warning,
+        "care_task": care.care_task, "contact": contacts.contact, "interaction": interactions.interaction,
+    }
+    for key, shape in shapes.items():
+        RECORDS.set_serializer(key, shape)

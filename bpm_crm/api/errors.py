@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from bpm_crm.api import bp, public
+from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError, Invalid
 from bpm_crm.i18n import _
 
@@ -27,10 +29,17 @@ MESSAGES = {
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
-def error_response(status: int, message: str | None = None, fields: dict[str, list[str]] | None = None) -> Response:
+def error_response(status: int, message: str | None = None, fields: dict[str, list[str]] | None = None,
+                   code: str | None = None, params: dict[str, Any] | None = None) -> Response:
     """A JSON error body with the HTTP status; the message defaults to the status's plain meaning."""
     text = message or str(MESSAGES.get(status, _("请求失败")))
-    response = jsonify({"error": {"message": text, "fields": fields or {}}})
+    body: dict[str, Any] = {"message": text, "fields": fields or {}}
+    if code:
+        body["code"] = code
+    if params:
+        body["params"] = {name: value if isinstance(value, (int, float, bool)) or value is None else str(value)
+                          for name, value in params.items()}
+    response = jsonify({"error": body})
     response.status_code = status
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="bpm-crm"'
@@ -42,7 +51,7 @@ def _domain_error(exc: DomainError) -> Response:
     if exc.status >= 500:
         log.error("API %s %s failed: %s", request.method, request.path, exc.message)
     fields = exc.field_errors if isinstance(exc, Invalid) else None
-    return error_response(exc.status, exc.message, fields)
+    return error_response(exc.status, translate(exc), fields, code=exc.code, params=exc.params)
 
 
 @bp.errorhandler(HTTPException)

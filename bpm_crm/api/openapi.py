@@ -53,7 +53,9 @@ SCHEMAS: dict[str, Any] = {
     "Error": obj({"error": obj({"message": STR, "fields": {
         "type": "object", "additionalProperties": {"type": "array", "items": STR},
         "description": "Messages per field (empty unless the input was invalid)"},
-        "code": {"type": "string", "description": "Present on some errors: too_many_attempts (429)"}},
+        "code": {"type": "string", "description": "A machine code: not_found, forbidden, conflict, invalid, "
+                 "task_closed, process_failed, instance_incident, too_many_attempts …"},
+        "params": {"type": "object", "description": "Values the message interpolates (e.g. name, status)"}},
         ["message", "fields"])}),
     "TokenRequest": obj({"username": STR, "password": {"type": "string", "format": "password"}}),
     "Token": obj({"token": STR, "token_type": {"const": "Bearer"}, "expires_at": TIME, "user": ref("User")}),
@@ -90,22 +92,38 @@ SCHEMAS: dict[str, Any] = {
     "Task": obj({
         "id": INT, "name": STR, "bpmn_id": STR, "form_key": N_STR,
         "status": {"enum": ["open", "completed", "cancelled"]}, "lane": N_STR, "candidate_role": N_STR,
-        "assignee": nullable(ref("UserRef")), "due_at": N_TIME, "overdue": BOOL, "created_at": TIME,
+        "candidates": {"type": "array", "description": "Whom an offered task is for: a user id, a role code or "
+                       "a department id", "items": obj({"kind": {"enum": ["user", "role", "department"]},
+                                                         "value": STR})},
+        "assignee": nullable(ref("UserRef")), "due_at": N_TIME, "remind_at": N_TIME, "escalate_at": N_TIME,
+        "overdue": BOOL, "created_at": TIME,
         "completed_at": N_TIME, "completed_by": nullable(ref("UserRef")), "process_instance": ref("InstanceRef"),
     }),
     "TaskDetail": {"allOf": [ref("Task"), obj({
+        "form": nullable({**ANY_OBJECT, "description": "The task's form definition (form-js JSON); null when the "
+                          "task takes no data"}),
+        "form_data": {**ANY_OBJECT, "description": "The data the form opens with: process data it reads, then "
+                      "the saved draft"},
+        "options": {"type": "object", "description": "Option lists the form names by valuesKey, as the caller "
+                    "may choose from them", "additionalProperties": {"type": "array", "items": obj({
+                        "label": STR, "value": {}})}},
         "draft": nullable(ANY_OBJECT),
         "record": nullable({**ANY_OBJECT, "description": "The business record, with `type` (e.g. opportunity)"}),
-        "choices": {"type": "object", "description": "Allowed values of choice fields, e.g. assignee_id",
-                    "additionalProperties": {"type": "array", "items": obj({"id": INT, "label": STR})}},
-        "actions": {"type": "array", "items": {"enum": ["claim", "release", "complete", "draft"]}},
+        "choices": {"type": "object", "description": "Allowed values of choice fields by field key, e.g. assignee_id",
+                    "additionalProperties": {"type": "array", "items": obj({"id": {}, "label": STR})}},
+        "watchers": {"type": "array", "items": ref("UserRef")},
+        "actions": {"type": "array", "items": {"enum": ["claim", "release", "complete", "draft", "reassign"]}},
     })]},
-    "InboxCounts": obj({"mine": INT, "claimable": INT, "overdue": INT}),
+    "TaskReassignment": obj({"assignee_id": {"type": "integer", "minimum": 1, "maximum": 2147483647},
+                             "comment": nullable({"type": "string", "maxLength": 2000})}, ["assignee_id"]),
+    "TaskWatchers": obj({"user_ids": {"type": "array", "minItems": 1, "maxItems": 50,
+                                      "items": {"type": "integer", "minimum": 1, "maximum": 2147483647}}},
+                        ["user_ids"]),
+    "InboxCounts": obj({"mine": INT, "claimable": INT, "watched": INT, "overdue": INT}),
     "TaskPage": {"allOf": [page_of("Task"), obj({"counts": ref("InboxCounts")})]},
     "TaskData": {**ANY_OBJECT, "description": (
-        "The task form's data, by form_key — assign_opportunity: {assignee_id}; development_plan: "
-        "{plan_items: [{id?, date: YYYY-MM-DD, content}]}; execute_plan: {plan_results: [{id, result}], "
-        "decision: success|fail}")},
+        "The values of the task form's fields (see `form` in the task detail); unknown fields are refused, and a "
+        "task without a form takes {}. Errors name the field path, e.g. plan_items.1.date")},
     "TaskCompletion": obj({"data": ref("TaskData"), "comment": nullable({"type": "string", "maxLength": 2000})},
                           ["data"]),
     "TaskDraft": obj({"data": ref("TaskData")}),
@@ -226,6 +244,13 @@ PATHS: dict[str, Any] = {
         "saveTaskDraft", "Save a task's form without completing it", "tasks",
         responses("200", "TaskDetail", "400", "401", "403", "404", "409", "422", "500"),
         body="TaskDraft", params=TASK)},
+    "/tasks/{task_id}/reassign": {"post": operation(
+        "reassignTask", "Hand an open task to someone in your scope (转派); later steps and the record follow",
+        "tasks", responses("200", "TaskDetail", "400", "401", "403", "404", "409", "422", "500"),
+        body="TaskReassignment", params=TASK)},
+    "/tasks/{task_id}/watchers": {"post": operation(
+        "addTaskWatchers", "Copy people on a task (抄送): they see it and its record read-only", "tasks",
+        responses("200", "TaskDetail", "400", "401", "403", "404", "409", "422"), body="TaskWatchers", params=TASK)},
     "/process-instances/{instance_id}": {"get": operation(
         "getProcessInstance", "Status, version, current steps, variables and history", "processes",
         responses("200", "ProcessInstance", "401", "404"), params=[path_id("instance_id")])},

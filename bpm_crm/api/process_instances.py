@@ -5,16 +5,16 @@ from flask import Response, jsonify
 
 from bpm_crm.api import bp, schemas
 from bpm_crm.api.auth import current_user
-from bpm_crm.services import workflow
+from bpm_crm.services import instances
 
 
 @bp.get("/process-instances/<id:instance_id>")
 def get_process_instance(instance_id: int) -> Response:
     """One instance within the caller's process scope, with its readable history."""
-    instance = workflow.get_instance(instance_id=instance_id, user=current_user())
+    instance = instances.get_instance(instance_id=instance_id, user=current_user())
     return jsonify(schemas.process_instance(
         instance,
-        steps=workflow.current_steps(instance),
-        variables=workflow.instance_variables(instance),
-        events=workflow.history(instance.id),
+        steps=instances.current_steps(instance),
+        variables=instances.instance_variables(instance),
+        events=instances.history(instance.id),
     ))

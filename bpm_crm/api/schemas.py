@@ -6,8 +6,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from bpm_crm.models import Customer, HumanTask, Opportunity, PlanItem, ProcessEvent, ProcessInstance, User
+from bpm_crm.forms.schema import OPTION_TYPES
+from bpm_crm.models import HumanTask, Opportunity, PlanItem, ProcessEvent, ProcessInstance, TaskCandidate, User
 from bpm_crm.services import inbox, permissions
+from bpm_crm.services.human_tasks import TaskForm
 from bpm_crm.services.inbox import InboxCounts
 from bpm_crm.services.paging import Page
 
@@ -109,21 +111,18 @@ def opportunity_detail(record: Opportunity) -> dict[str, Any]:
     }
 
 
-def customer(record: Customer) -> dict[str, Any]:
-    """A customer in the shape of the customers API (its serializer lives with the customer routes)."""
-    from bpm_crm.api.customers import customer as customer_json
-
-    return customer_json(record)
-
-
 def instance_ref(instance: ProcessInstance) -> dict[str, Any]:
     return {"id": instance.id, "process_id": instance.process_id, "title": instance.title,
             "status": instance.status, "business_type": instance.business_type,
             "business_id": instance.business_id}
 
 
+def candidate(row: TaskCandidate) -> dict[str, Any]:
+    return {"kind": row.kind, "value": row.value}
+
+
 def task(row: HumanTask) -> dict[str, Any]:
-    """An inbox row: the step, who holds it, when it is due, the process it belongs to."""
+    """An inbox row: the step, who holds it or may take it, when it is due, the process it belongs to."""
     return {
         "id": row.id,
         "name": row.name,
@@ -132,8 +131,11 @@ def task(row: HumanTask) -> dict[str, Any]:
         "status": row.status,
         "lane": row.lane,
         "candidate_role": row.candidate_role,
+        "candidates": [candidate(c) for c in row.candidates],
         "assignee": user_ref(row.assignee),
         "due_at": timestamp(row.due_at),
+        "remind_at": timestamp(row.remind_at),
+        "escalate_at": timestamp(row.escalate_at),
         "overdue": inbox.is_overdue(row),
         "created_at": timestamp(row.created_at),
         "completed_at": timestamp(row.completed_at),
@@ -142,32 +144,37 @@ def task(row: HumanTask) -> dict[str, Any]:
     }
 
 
-def record(business_type: str | None, value: Any) -> dict[str, Any] | None:
-    """The business record a task is about, in that record's own shape."""
-    if value is None:
-        return None
-    if isinstance(value, Opportunity):
-        return {"type": "opportunity", **opportunity_detail(value)}
-    if isinstance(value, Customer):
-        return {"type": "customer", **customer(value)}
-    return {"type": business_type, "id": getattr(value, "id", None)}
+def _choices(form: TaskForm) -> dict[str, list[dict[str, Any]]]:
+    """Options of the form's choice fields by field key (for clients that do not render form-js)."""
+    if form.schema is None:
+        return {}
+    return {
+        ".".join(field.path): [{"id": option.get("value"), "label": str(option.get("label", ""))}
+                               for option in field.options(form.options)]
+        for field in form.schema.walk() if field.path and field.type in OPTION_TYPES
+    }
 
 
-def task_detail(row: HumanTask, *, business: Any, choices: Mapping[str, list[tuple[int, str]]],
+def task_detail(row: HumanTask, *, record: dict[str, Any] | None, form: TaskForm,
                 actions: list[str]) -> dict[str, Any]:
-    """A task with its saved draft, business record, form choices and the caller's allowed actions."""
+    """A task with its form (definition, opening data, options), draft, record, watchers and allowed actions."""
+    data = {key: value for key, value in form.data.items() if key not in form.options}
     return {
         **task(row),
+        "form": form.definition,
+        "form_data": jsonable(data),
+        "options": {key: [{"label": str(o.get("label", "")), "value": o.get("value")} for o in options]
+                    for key, options in form.options.items()},
+        "choices": _choices(form),
         "draft": jsonable(row.draft),
-        "record": record(row.instance.business_type, business),
-        "choices": {name: [{"id": value, "label": str(label)} for value, label in options]
-                    for name, options in choices.items()},
+        "record": record,
+        "watchers": [user_ref(watcher.user) for watcher in row.watchers],
         "actions": actions,
     }
 
 
 def counts(value: InboxCounts) -> dict[str, int]:
-    return {"mine": value.mine, "claimable": value.claimable, "overdue": value.overdue}
+    return {"mine": value.mine, "claimable": value.claimable, "watched": value.watched, "overdue": value.overdue}
 
 
 def event(row: ProcessEvent) -> dict[str, Any]:

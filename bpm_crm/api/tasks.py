@@ -1,4 +1,4 @@
-"""The task inbox (待办): list, read, claim, release, complete and save drafts of user tasks."""
+"""The task inbox (待办): list, read, claim, release, complete, save drafts, reassign and copy user tasks."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,35 +9,20 @@ from bpm_crm.api import bp, schemas
 from bpm_crm.api.auth import current_user
 from bpm_crm.api.inputs import bool_arg, choice_arg, json_object, paging, text_arg
 from bpm_crm.errors import Invalid
-from bpm_crm.forms.tasks import TASK_FORMS
 from bpm_crm.i18n import _
-from bpm_crm.models import HumanTask, TaskStatus, User
-from bpm_crm.services import inbox, workflow
+from bpm_crm.input_rules import parse_id
+from bpm_crm.models import HumanTask, User
+from bpm_crm.services import human_tasks, inbox
+from bpm_crm.services.records import RECORDS
 
 MAX_COMMENT = 2000
-
-
-def _actions(row: HumanTask, user: User) -> list[str]:
-    """What the caller may do to the task now."""
-    if row.status != TaskStatus.OPEN:
-        return []
-    actions = []
-    claimable = workflow.can_claim(user, row)
-    if claimable:
-        actions.append("claim")
-    if workflow.can_release(user, row):
-        actions.append("release")
-    if row.assignee_id == user.id or claimable:
-        form = TASK_FORMS.get(row.form_key or "")
-        actions += ["complete", "draft"] if form is not None and form.draft_handler else ["complete"]
-    return actions
+MAX_WATCHERS = 50
 
 
 def _detail(row: HumanTask, user: User) -> Response:
-    context = workflow.form_context(row, user)
-    choices = context.choices if row.status == TaskStatus.OPEN else {}
-    return jsonify(schemas.task_detail(row, business=context.record, choices=choices,
-                                       actions=_actions(row, user)))
+    form = human_tasks.form_for(row, user)
+    record = RECORDS.serialize(row.instance.business_type, human_tasks.task_record(row))
+    return jsonify(schemas.task_detail(row, record=record, form=form, actions=human_tasks.actions(user, row)))
 
 
 def _form_data(payload: dict[str, Any]) -> dict[str, Any]:
@@ -57,9 +42,16 @@ def _comment(payload: dict[str, Any]) -> str | None:
     return (comment.strip() or None) if comment else None
 
 
+def _user_id(value: Any, field: str) -> int:
+    user_id = parse_id(value)
+    if user_id is None:
+        raise Invalid(str(_("请更正标出的字段")), {field: [str(_("应为记录编号（整数）"))]})
+    return user_id
+
+
 @bp.get("/tasks")
 def list_tasks() -> Response:
-    """One page of the caller's inbox view (mine, claimable or done) with the tab counts."""
+    """One page of the caller's inbox view (mine, claimable, watched or done) with the tab counts."""
     user = current_user()
     page, per_page = paging()
     result = inbox.list_tasks(
@@ -71,23 +63,23 @@ def list_tasks() -> Response:
 
 @bp.get("/tasks/<id:task_id>")
 def get_task(task_id: int) -> Response:
-    """A task with its form key, draft, business record, form choices and allowed actions."""
+    """A task with its form definition, the data and options it opens with, its record and allowed actions."""
     user = current_user()
-    return _detail(workflow.get_task(task_id=task_id, user=user), user)
+    return _detail(human_tasks.get_task(task_id=task_id, user=user), user)
 
 
 @bp.post("/tasks/<id:task_id>/claim")
 def claim_task(task_id: int) -> Response:
-    """Take a task offered to one of the caller's roles."""
+    """Take a task offered to the caller."""
     user = current_user()
-    return _detail(workflow.claim_task(task_id=task_id, user=user), user)
+    return _detail(human_tasks.claim_task(task_id=task_id, user=user), user)
 
 
 @bp.post("/tasks/<id:task_id>/release")
 def release_task(task_id: int) -> Response:
-    """Give a claimed task back to its candidate role."""
+    """Give a claimed task back to its candidates."""
     user = current_user()
-    return _detail(workflow.release_task(task_id=task_id, user=user), user)
+    return _detail(human_tasks.release_task(task_id=task_id, user=user), user)
 
 
 @bp.post("/tasks/<id:task_id>/complete")
@@ -96,12 +88,34 @@ def complete_task(task_id: int) -> Response:
     user = current_user()
     payload = json_object()
     data, comment = _form_data(payload), _comment(payload)
-    return _detail(workflow.complete_task(task_id=task_id, user=user, data=data, comment=comment), user)
+    return _detail(human_tasks.complete_task(task_id=task_id, user=user, data=data, comment=comment), user)
 
 
 @bp.post("/tasks/<id:task_id>/draft")
 def save_draft(task_id: int) -> Response:
-    """Save a task's form data without completing it."""
+    """Keep a task's form data as a draft without completing it."""
     user = current_user()
     payload = json_object()
-    return _detail(workflow.save_draft(task_id=task_id, user=user, data=_form_data(payload)), user)
+    return _detail(human_tasks.save_draft(task_id=task_id, user=user, data=_form_data(payload)), user)
+
+
+@bp.post("/tasks/<id:task_id>/reassign")
+def reassign_task(task_id: int) -> Response:
+    """Hand an open task to someone in the caller's scope (转派); later steps and the record follow."""
+    user = current_user()
+    payload = json_object()
+    assignee_id = _user_id(payload.get("assignee_id"), "assignee_id")
+    return _detail(human_tasks.reassign_task(task_id=task_id, user=user, assignee_id=assignee_id,
+                                             comment=_comment(payload)), user)
+
+
+@bp.post("/tasks/<id:task_id>/watchers")
+def add_watchers(task_id: int) -> Response:
+    """Copy people on a task (抄送): they see it and its record read-only."""
+    user = current_user()
+    payload = json_object()
+    raw = payload.get("user_ids")
+    if not isinstance(raw, list) or not raw or len(raw) > MAX_WATCHERS:
+        raise Invalid(str(_("请更正标出的字段")), {"user_ids": [str(_("应为用户编号的列表"))]})
+    ids = [_user_id(value, "user_ids") for value in raw]
+    return _detail(human_tasks.add_watchers(task_id=task_id, user=user, user_ids=ids), user)

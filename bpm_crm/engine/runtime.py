@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
-from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
@@ -370,7 +370,7 @@ class ProcessRuntime:
         """Earliest due time among the instance's waiting timers (aware UTC)."""
         dues = []
         for event in self.workflow.waiting_events():
-            if event.event_type == TimerEventDefinition.__name__ or "Timer" in event.event_type:
+            if event.event_type in _TIMER_TYPES:
                 due = _parse_due(event.value)
                 if due is not None:
                     dues.append(due)
@@ -388,6 +388,18 @@ class ProcessRuntime:
                 if due is not None:
                     dues.append(due)
         return min(dues) if dues else None
+
+
+def _timer_types() -> frozenset[str]:
+    found, pending = set(), [TimerEventDefinition]
+    while pending:
+        kind = pending.pop()
+        found.add(kind.__name__)
+        pending.extend(kind.__subclasses__())
+    return frozenset(found)
+
+
+_TIMER_TYPES = _timer_types()
 
 
 def _parse_due(value: Any) -> datetime | None:

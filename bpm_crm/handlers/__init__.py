@@ -1,41 +1,32 @@
-"""Service-task handlers: the only code a BPMN service task may call, addressed by name."""
+"""Service-task handlers: the only code a BPMN service task may call, addressed by name.
+
+Each handler module lists its handlers in a `HANDLERS` dict (name as diagrams write it in
+serviceTaskOperator -> function); this package collects those modules here, explicitly.
+"""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from bpm_crm.models import ProcessInstance, User
+from bpm_crm.handlers import opportunity
+from bpm_crm.handlers.context import HandlerContext
 
 Handler = Callable[..., Any]
 
-
-@dataclass(frozen=True)
-class HandlerContext:
-    """What a handler may know: the instance it runs for and the user whose action ran it.
-
-    Handlers change records through the session of the caller and never commit: the
-    changes commit together with the process state, or not at all.
-    """
-
-    instance: ProcessInstance
-    user: User | None
-    task_bpmn_id: str
+HANDLER_MODULES = (opportunity,)
 
 
-HANDLERS: dict[str, Handler] = {}
+def _collect() -> dict[str, Handler]:
+    collected: dict[str, Handler] = {}
+    for module in HANDLER_MODULES:
+        for name, function in module.HANDLERS.items():
+            if name in collected:
+                raise ValueError(f"handler {name!r} declared twice")
+            collected[name] = function
+    return collected
 
 
-def handler(name: str) -> Callable[[Handler], Handler]:
-    """Register a function under the name diagrams use in serviceTaskOperator id."""
-
-    def register(function: Handler) -> Handler:
-        if name in HANDLERS:
-            raise ValueError(f"handler {name!r} registered twice")
-        HANDLERS[name] = function
-        return function
-
-    return register
+HANDLERS: dict[str, Handler] = _collect()
 
 
 def handler_names() -> set[str]:
@@ -51,4 +42,4 @@ def call_handler(name: str, context: HandlerContext, params: dict[str, Any]) -> 
     return function(context, **params)
 
 
-from bpm_crm.handlers import opportunity  # noqa: E402,F401  (registers its handlers)
+__all__ = ["HANDLERS", "HandlerContext", "call_handler", "handler_names"]

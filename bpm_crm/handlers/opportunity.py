@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from bpm_crm.errors import Conflict, Invalid, NotFound
 from bpm_crm.extensions import db
-from bpm_crm.handlers import HandlerContext, handler
-from bpm_crm.models import Customer, Opportunity, OpportunityStatus, PlanItem, User
+from bpm_crm.handlers.context import HandlerContext
+from bpm_crm.models import Contact, Customer, Opportunity, OpportunityStatus, PlanItem, User
 from bpm_crm.models.base import utcnow
 
 
@@ -31,7 +31,6 @@ def active_account_manager(user_id: Any) -> User:
     return user
 
 
-@handler("opportunity.assign")
 def assign(context: HandlerContext, *, opportunity_id: int, assignee_id: int) -> dict[str, Any]:
     """Record the assignment: 未指派 → 已指派."""
     opportunity = _opportunity(opportunity_id)
@@ -45,11 +44,11 @@ def assign(context: HandlerContext, *, opportunity_id: int, assignee_id: int) ->
     return {"assignee_id": assignee.id, "assignee": assignee.full_name, "assigned_at": opportunity.assigned_at}
 
 
-@handler("opportunity.save_plan")
-def save_plan(context: HandlerContext, *, opportunity_id: int, items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Make the plan items match `items`: add new ones, update contents, delete the missing.
+def save_plan(context: HandlerContext, *, opportunity_id: int, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Make the plan items match `items` and return them as the rows the plan is executed with.
 
-    A saved item's date never changes (SPEC §3); an item that already has a result is kept.
+    New rows are added, contents of known ones updated, missing ones deleted; a saved item's date
+    never changes (SPEC §3) and an item that already has a result is kept.
     """
     opportunity = _opportunity(opportunity_id)
     existing = {item.id: item for item in opportunity.plan_items}
@@ -68,10 +67,10 @@ def save_plan(context: HandlerContext, *, opportunity_id: int, items: list[dict[
         if item_id not in keep and not item.result:
             opportunity.plan_items.remove(item)
     db.session.flush()
-    return {"items": len(opportunity.plan_items)}
+    return [{"id": item.id, "date": item.date.isoformat(), "content": item.content, "result": item.result}
+            for item in sorted(opportunity.plan_items, key=lambda item: (item.date, item.id))]
 
 
-@handler("opportunity.record_results")
 def record_results(
     context: HandlerContext, *, opportunity_id: int, results: list[dict[str, Any]]
 ) -> dict[str, Any]:
@@ -90,12 +89,17 @@ def record_results(
     return {"recorded": recorded}
 
 
-@handler("opportunity.succeed")
 def succeed(context: HandlerContext, *, opportunity_id: int) -> dict[str, Any]:
-    """开发成功: create the customer from the opportunity and link it."""
+    """开发成功: create the customer from the opportunity, with its contact, and link it.
+
+    Success needs at least one recorded result: a plan nobody carried out is no development.
+    """
     opportunity = _opportunity(opportunity_id)
     if opportunity.status != OpportunityStatus.ASSIGNED:
-        raise Conflict(f"销售机会已是“{opportunity.status}”状态")
+        raise Conflict("销售机会已是“%(status)s”状态", status=opportunity.status)
+    if not any((item.result or "").strip() for item in opportunity.plan_items):
+        message = "开发成功前请至少记录一条执行效果"
+        raise Invalid(message, {"decision": [message]}, code="no_result")
     existing = db.session.scalar(select(Customer).where(Customer.opportunity_id == opportunity.id))
     customer = existing or Customer(
         name=opportunity.customer_name,
@@ -109,12 +113,19 @@ def succeed(context: HandlerContext, *, opportunity_id: int) -> dict[str, Any]:
     db.session.add(customer)
     db.session.flush()
     customer.number = customer.number or f"KH{customer.id:06d}"
+    if existing is None and opportunity.contact:
+        # The person the opportunity named becomes the new customer's first contact.
+        phone = opportunity.contact_phone or ""
+        db.session.add(Contact(
+            customer_id=customer.id, name=opportunity.contact[:60], gender="", position="", office_phone=phone[:40],
+            mobile=phone[:40] if phone.startswith("1") and len(phone) == 11 else None,
+            remarks=f"由销售机会 {opportunity.number} 开发成功时创建", created_by_id=customer.created_by_id,
+        ))
     opportunity.status = OpportunityStatus.SUCCEEDED.value
     opportunity.closed_at = utcnow()
     return {"customer_id": customer.id, "customer_number": customer.number}
 
 
-@handler("opportunity.fail")
 def fail(context: HandlerContext, *, opportunity_id: int) -> dict[str, Any]:
     """终止开发: the opportunity ends as 开发失败."""
     opportunity = _opportunity(opportunity_id)
@@ -123,3 +134,12 @@ def fail(context: HandlerContext, *, opportunity_id: int) -> dict[str, Any]:
     opportunity.status = OpportunityStatus.FAILED.value
     opportunity.closed_at = utcnow()
     return {"status": opportunity.status}
+
+
+HANDLERS = {
+    "opportunity.assign": assign,
+    "opportunity.save_plan": save_plan,
+    "opportunity.record_results": record_results,
+    "opportunity.succeed": succeed,
+    "opportunity.fail": fail,
+}

@@ -9,7 +9,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bpm_crm.extensions import Model
-from bpm_crm.models.base import utcnow
+from bpm_crm.models.base import NEVER_REUSE_IDS, utcnow
 from bpm_crm.models.people import User
 
 
@@ -46,7 +46,7 @@ class Attachment(Model):
     """A file attached to a record (customer, quote …); the bytes live in the attachment store."""
 
     __tablename__ = "attachments"
-    __table_args__ = (Index("ix_attachments_record", "record_type", "record_id"),)
+    __table_args__ = (Index("ix_attachments_record", "record_type", "record_id"), NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     record_type: Mapped[str] = mapped_column(String(40))

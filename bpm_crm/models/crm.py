@@ -9,7 +9,7 @@ from sqlalchemy import Date, ForeignKey, Index, Numeric, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bpm_crm.extensions import Model
-from bpm_crm.models.base import utcnow
+from bpm_crm.models.base import NEVER_REUSE_IDS, utcnow
 from bpm_crm.models.people import User
 
 
@@ -51,6 +51,7 @@ class Customer(Audited, Model):
         Index("ix_customers_phone", "phone"),
         Index("ix_customers_tax_no", "tax_no"),
         Index("ix_customers_created", "created_at", "id"),  # the lists' default order, newest first
+        NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -123,6 +124,7 @@ class Contact(Audited, Model):
     """A person at a customer (联系人)."""
 
     __tablename__ = "contacts"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
@@ -142,7 +144,7 @@ class Interaction(Audited, Model):
     """A meeting, call or visit with a customer (交往记录)."""
 
     __tablename__ = "interactions"
-    __table_args__ = (Index("ix_interactions_customer_date", "customer_id", "date"),)
+    __table_args__ = (Index("ix_interactions_customer_date", "customer_id", "date"), NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
@@ -161,7 +163,7 @@ class Opportunity(Audited, Model):
     __table_args__ = (
         Index("ix_opportunities_status_created", "status", "created_at"),
         Index("ix_opportunities_assignee", "assignee_id"),
-        Index("ix_opportunities_creator", "created_by_id"),
+        Index("ix_opportunities_creator", "created_by_id"), NEVER_REUSE_IDS
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -193,6 +195,7 @@ class PlanItem(Model):
     """One step of a customer development plan (开发计划项)."""
 
     __tablename__ = "plan_items"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunities.id", ondelete="CASCADE"), index=True)

@@ -9,7 +9,7 @@ from sqlalchemy import Date, ForeignKey, Index, Numeric, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bpm_crm.extensions import Model
-from bpm_crm.models.base import utcnow
+from bpm_crm.models.base import NEVER_REUSE_IDS, utcnow
 from bpm_crm.models.crm import Audited, Contact, Customer
 from bpm_crm.models.people import User
 
@@ -122,7 +122,8 @@ class Quote(Audited, Model):
     """A quote to a customer (报价); lines are edited while it is a draft."""
 
     __tablename__ = "quotes"
-    __table_args__ = (Index("ix_quotes_customer", "customer_id"), Index("ix_quotes_status", "status"))
+    __table_args__ = (Index("ix_quotes_customer", "customer_id"), Index("ix_quotes_status", "status"),
+                      NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str | None] = mapped_column(String(20), unique=True)
@@ -147,6 +148,7 @@ class QuoteLine(Model):
     """One product on a quote: quantity × unit price less the discount (percent off)."""
 
     __tablename__ = "quote_lines"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     quote_id: Mapped[int] = mapped_column(ForeignKey("quotes.id", ondelete="CASCADE"), index=True)

@@ -8,7 +8,7 @@ from sqlalchemy import Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bpm_crm.extensions import Model
-from bpm_crm.models.base import utcnow
+from bpm_crm.models.base import NEVER_REUSE_IDS, utcnow
 from bpm_crm.models.crm import Audited, Contact, Customer
 from bpm_crm.models.people import User
 
@@ -35,7 +35,7 @@ class ServiceRequest(Audited, Model):
     __table_args__ = (
         Index("ix_service_requests_customer", "customer_id"),
         Index("ix_service_requests_status", "status"),
-        Index("ix_service_requests_handler", "handler_id"),
+        Index("ix_service_requests_handler", "handler_id"), NEVER_REUSE_IDS
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -64,7 +64,8 @@ class ChurnWarning(Audited, Model):
     """A customer who has stopped ordering (流失预警), with the measures taken."""
 
     __tablename__ = "churn_warnings"
-    __table_args__ = (Index("ix_churn_warnings_customer", "customer_id"), Index("ix_churn_warnings_status", "status"))
+    __table_args__ = (Index("ix_churn_warnings_customer", "customer_id"), Index("ix_churn_warnings_status", "status"),
+                      NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
@@ -86,6 +87,7 @@ class ChurnMeasure(Model):
     """One measure against a churn (暂缓措施); measures are appended, never edited."""
 
     __tablename__ = "churn_measures"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     warning_id: Mapped[int] = mapped_column(ForeignKey("churn_warnings.id", ondelete="CASCADE"), index=True)
@@ -101,7 +103,8 @@ class CareTask(Audited, Model):
     """A reminder to care for a customer or contact (客户关怀): birthday, festival, follow-up."""
 
     __tablename__ = "care_tasks"
-    __table_args__ = (Index("ix_care_tasks_customer", "customer_id"), Index("ix_care_tasks_due", "due_date"))
+    __table_args__ = (Index("ix_care_tasks_customer", "customer_id"), Index("ix_care_tasks_due", "due_date"),
+                      NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))

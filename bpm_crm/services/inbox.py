@@ -9,22 +9,28 @@ from sqlalchemy.orm import selectinload
 from bpm_crm import clock
 from bpm_crm.extensions import db
 from bpm_crm.models import HumanTask, ProcessInstance, TaskStatus, User
+from bpm_crm.services.human_tasks import claimable_clause, watched_clause
 from bpm_crm.services.paging import Page, paginate
-from bpm_crm.services.workflow import claimable_clause
 
-VIEWS = ("mine", "claimable", "done")
+VIEWS = ("mine", "claimable", "watched", "done")
 
 
 @dataclass(frozen=True)
 class InboxCounts:
     mine: int
     claimable: int
+    watched: int
     overdue: int
 
 
 def _query(user: User, view: str) -> Select:
     if view == "claimable":
         return select(HumanTask).where(claimable_clause(user)).order_by(HumanTask.created_at)
+    if view == "watched":
+        return (
+            select(HumanTask).where(watched_clause(user), HumanTask.status == TaskStatus.OPEN)
+            .order_by(HumanTask.created_at.desc())
+        )
     if view == "done":
         return (
             select(HumanTask)
@@ -66,12 +72,13 @@ def counts(*, user: User) -> InboxCounts:
     now = clock.utcnow_naive()
     mine = select(HumanTask.id).where(HumanTask.assignee_id == user.id, HumanTask.status == TaskStatus.OPEN)
     claimable = select(HumanTask.id).where(claimable_clause(user))
+    watched = select(HumanTask.id).where(watched_clause(user), HumanTask.status == TaskStatus.OPEN)
     overdue = mine.where(HumanTask.due_at < now)
 
     def count(q: Select) -> int:
         return db.session.scalar(select(func.count()).select_from(q.subquery())) or 0
 
-    return InboxCounts(mine=count(mine), claimable=count(claimable), overdue=count(overdue))
+    return InboxCounts(mine=count(mine), claimable=count(claimable), watched=count(watched), overdue=count(overdue))
 
 
 def is_overdue(task: HumanTask) -> bool:

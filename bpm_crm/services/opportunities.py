@@ -8,10 +8,10 @@ from sqlalchemy.orm import selectinload
 
 from bpm_crm.errors import Conflict, Forbidden, NotFound
 from bpm_crm.extensions import db
-from bpm_crm.models import Opportunity, OpportunityStatus, User
-from bpm_crm.services import permissions, workflow
+from bpm_crm.models import Opportunity, OpportunityStatus, ProcessInstance, User
+from bpm_crm.services import instances, permissions
 from bpm_crm.services.paging import Page, paginate
-from bpm_crm.services.people import active_account_managers
+from bpm_crm.services.records import RECORDS
 from bpm_crm.services.transaction import unit_of_work
 
 PROCESS_ID = "opportunity"
@@ -64,8 +64,8 @@ def create_opportunity(*, user: User, values: dict[str, Any]) -> Opportunity:
     )
     db.session.add(opportunity)
     db.session.flush()
-    opportunity.number = f"JH{opportunity.id:06d}"
-    instance = workflow.start_instance(
+    opportunity.number = RECORDS.get("opportunity").number(opportunity.id)
+    instance = instances.start_instance(
         process_id=PROCESS_ID,
         business_type="opportunity",
         business_id=opportunity.id,
@@ -106,25 +106,8 @@ def delete_opportunity(*, opportunity_id: int, user: User) -> None:
     if opportunity.created_by_id != user.id:
         raise Forbidden("只有创建人可以删除此销售机会")
     if opportunity.process_instance_id:
-        instance = db.session.get(workflow.ProcessInstance, opportunity.process_instance_id)
+        instance = db.session.get(ProcessInstance, opportunity.process_instance_id)
         if instance is not None:
-            workflow.cancel_instance(instance=instance, user=user, reason=f"销售机会 {opportunity.number} 已删除")
+            instances.cancel_instance(instance=instance, user=user, reason=f"销售机会 {opportunity.number} 已删除")
             instance.business_id = None
     db.session.delete(opportunity)
-
-
-def _load(opportunity_id: int) -> Opportunity | None:
-    return db.session.get(Opportunity, opportunity_id)
-
-
-def _form_choices(user: User, record: Any, form_key: str) -> dict[str, list[tuple[int, str]]]:
-    if form_key == "assign_opportunity":
-        return {"assignee_id": [(u.id, _label(u)) for u in active_account_managers(user)]}
-    return {}
-
-
-def _label(user: User) -> str:
-    return f"{user.full_name}（{user.department.name}）" if user.department else user.full_name
-
-
-workflow.BUSINESS_TYPES["opportunity"] = workflow.BusinessBinding(load=_load, form_choices=_form_choices)

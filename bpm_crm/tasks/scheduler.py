@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from flask import Flask
 
 from bpm_crm.extensions import db
-from bpm_crm.services import workflow
+from bpm_crm.services import jobs, timers
 
 log = logging.getLogger(__name__)
 
@@ -16,9 +18,27 @@ def run_due_timers(app: Flask) -> int:
     """One pass: advance every instance whose timer is due."""
     with app.app_context():
         try:
-            return workflow.fire_due_timers()
+            return timers.run_pass().total
         finally:
             db.session.remove()
+
+
+def job_runner(app: Flask) -> Callable[[list[int]], None]:
+    """A dispatcher that runs committed jobs on a small thread pool of this process."""
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bpm-crm-jobs")
+
+    def run(job_ids: list[int]) -> None:
+        with app.app_context():
+            try:
+                for job_id in job_ids:
+                    jobs.run_job(job_id)
+            finally:
+                db.session.remove()
+
+    def dispatch(job_ids: list[int]) -> None:
+        pool.submit(run, job_ids)
+
+    return dispatch
 
 
 def run_forever(app: Flask, stop: threading.Event | None = None) -> None:

@@ -8,12 +8,12 @@ from flask_babel import gettext
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
+from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError, Invalid
 from bpm_crm.forms.admin import DepartmentForm, DictionaryEntryForm, EditUserForm, PasswordForm, RoleForm, UserForm
 from bpm_crm.i18n import _
 from bpm_crm.models import User
 from bpm_crm.services import admin, dictionary, logs, permissions
-from bpm_crm.web.domain_messages import translate
 from bpm_crm.web.query_args import id_arg, page_arg
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

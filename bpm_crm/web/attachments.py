@@ -9,11 +9,11 @@ from flask_babel import format_decimal, gettext
 from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError, NotFound
 from bpm_crm.input_rules import parse_id
 from bpm_crm.models import Attachment
 from bpm_crm.services import attachments
-from bpm_crm.web.domain_messages import translate
 from bpm_crm.web.redirects import safe_next
 
 bp = Blueprint("attachments", __name__, url_prefix="/attachments")

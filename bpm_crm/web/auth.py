@@ -8,11 +8,11 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from bpm_crm.error_messages import translate
 from bpm_crm.errors import Invalid
 from bpm_crm.i18n import _
 from bpm_crm.models import User
 from bpm_crm.services import people
-from bpm_crm.web.domain_messages import translate
 from bpm_crm.web.redirects import safe_next
 
 bp = Blueprint("auth", __name__)

@@ -5,13 +5,13 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext
 from flask_login import login_required
 
+from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError
 from bpm_crm.forms.churn import ChurnWarningForm, ConfirmForm, MeasureForm
 from bpm_crm.models import ChurnWarning
 from bpm_crm.services import churn, customer_records, permissions
 from bpm_crm.web import exports
 from bpm_crm.web.customer_records import apply_errors, current, fill_customer_choices
-from bpm_crm.web.domain_messages import translate
 from bpm_crm.web.query_args import id_arg, page_arg, text_arg
 
 bp = Blueprint("churn", __name__, url_prefix="/churn")

@@ -5,6 +5,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext
 from flask_login import login_required
 
+from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError
 from bpm_crm.forms.contact import ContactForm
 from bpm_crm.services import contacts, customer_records, permissions
@@ -15,7 +16,6 @@ from bpm_crm.web.customer_records import (
     current,
     fill_customer_choices,
 )
-from bpm_crm.web.domain_messages import translate
 from bpm_crm.web.query_args import id_arg, page_arg, text_arg
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")

@@ -7,11 +7,11 @@ from flask import flash, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
+from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError, Invalid
 from bpm_crm.i18n import _
 from bpm_crm.models import User
 from bpm_crm.services import customer_records
-from bpm_crm.web.domain_messages import translate
 
 
 def current() -> User:

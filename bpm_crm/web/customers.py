@@ -8,6 +8,7 @@ from flask_babel import gettext
 from flask_login import current_user, login_required
 from werkzeug.routing import BuildError
 
+from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError, Invalid
 from bpm_crm.forms.customer import CustomerForm, ShareForm, TransferForm
 from bpm_crm.i18n import _
@@ -15,7 +16,6 @@ from bpm_crm.models import ORDER_STATUS_LABELS, Customer, User
 from bpm_crm.services import customers, dictionary, permissions
 from bpm_crm.web import exports
 from bpm_crm.web.display import status_label
-from bpm_crm.web.domain_messages import translate
 from bpm_crm.web.query_args import id_arg, page_arg
 from bpm_crm.web.redirects import safe_next
 

@@ -6,14 +6,14 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Flask, request, url_for
-from flask_babel import format_date, format_datetime, format_timedelta, get_locale
+from flask_babel import format_date, format_datetime, format_timedelta, get_locale, gettext
 from flask_login import current_user
 
 from bpm_crm import clock
+from bpm_crm.error_messages import translate
 from bpm_crm.i18n import _
 from bpm_crm.services import inbox, permissions
 from bpm_crm.web import navigation
-from bpm_crm.web.domain_messages import translate
 
 # Stored values are Chinese; these labels translate them for the reader.
 STATUS_LABELS = {
@@ -147,6 +147,24 @@ def role_name(code: str | None) -> str:
     return str(ROLE_NAMES.get(code or "", code or ""))
 
 
+def candidates_label(task: Any) -> str:
+    """Whom an offered task waits for, e.g. "销售主管" or "质量部负责人、王主管"."""
+    from bpm_crm.extensions import db
+    from bpm_crm.models import Department, User
+
+    parts = []
+    for candidate in getattr(task, "candidates", []):
+        if candidate.kind == "role":
+            parts.append(role_name(candidate.value))
+        elif candidate.kind == "department":
+            department = db.session.get(Department, int(candidate.value))
+            parts.append(gettext("%(name)s负责人", name=department.name) if department else candidate.value)
+        else:
+            person = db.session.get(User, int(candidate.value))
+            parts.append(person.full_name if person else candidate.value)
+    return "、".join(parts)
+
+
 def pretty_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, indent=2, default=str, sort_keys=True)
 
@@ -186,6 +204,7 @@ def init_app(app: Flask) -> None:
         status_style=status_style,
         action_label=action_label,
         role_name=role_name,
+        candidates_label=candidates_label,
         translate=translate,
         pretty_json=pretty_json,
     )

@@ -8,10 +8,10 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError, Invalid
 from bpm_crm.i18n import _
 from bpm_crm.input_rules import storable
-from bpm_crm.web.domain_messages import translate
 
 log = logging.getLogger(__name__)
 

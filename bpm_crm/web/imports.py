@@ -7,6 +7,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
+from bpm_crm.error_messages import translate
 from bpm_crm.errors import Conflict, DomainError, Invalid
 from bpm_crm.forms.imports import ImportUploadForm
 from bpm_crm.i18n import _
@@ -15,7 +16,6 @@ from bpm_crm.services import excel, import_rows, imports
 from bpm_crm.services.import_rows import Issue
 from bpm_crm.services.imports import IGNORE, Preview
 from bpm_crm.services.paging import Page
-from bpm_crm.web.domain_messages import translate
 from bpm_crm.web.exports import xlsx_response
 from bpm_crm.web.query_args import page_arg
 

@@ -5,7 +5,7 @@ from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 
 from bpm_crm.models import TaskStatus
-from bpm_crm.services import workflow
+from bpm_crm.services import human_tasks, instances
 
 bp = Blueprint("instances", __name__, url_prefix="/instances")
 
@@ -15,15 +15,15 @@ bp = Blueprint("instances", __name__, url_prefix="/instances")
 def show(instance_id: int):
     """One instance of a process, as far as the user may see it."""
     user = current_user._get_current_object()
-    instance = workflow.get_instance(instance_id=instance_id, user=user)
-    steps = workflow.instance_tasks(instance.id)
+    instance = instances.get_instance(instance_id=instance_id, user=user)
+    steps = instances.instance_tasks(instance.id)
     return render_template(
         "instances/show.html",
         instance=instance,
         tasks=steps,
-        visible_task_ids={t.id for t in steps if workflow.may_see_task(user, t)},
-        variables=workflow.instance_variables(instance),
-        history=workflow.history(instance.id),
+        visible_task_ids={t.id for t in steps if human_tasks.may_see_task(user, t)},
+        variables=instances.instance_variables(instance),
+        history=instances.history(instance.id),
         diagram_data={
             "xml": instance.definition.bpmn_xml,
             "current": [t.bpmn_id for t in steps if t.status == TaskStatus.OPEN],

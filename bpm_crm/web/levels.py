@@ -5,11 +5,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
+from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError, Invalid
 from bpm_crm.forms.level import LevelRuleForm
 from bpm_crm.services import dictionary, levels, permissions
 from bpm_crm.web.display import status_label
-from bpm_crm.web.domain_messages import translate
 
 bp = Blueprint("levels", __name__, url_prefix="/level-rules")
 

@@ -5,11 +5,11 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
+from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError, Invalid
 from bpm_crm.forms.opportunity import OpportunityForm
 from bpm_crm.models import Opportunity, OpportunityStatus, TaskStatus
-from bpm_crm.services import opportunities, workflow
-from bpm_crm.web.domain_messages import translate
+from bpm_crm.services import human_tasks, instances, opportunities
 from bpm_crm.web.query_args import page_arg
 
 bp = Blueprint("opportunities", __name__, url_prefix="/opportunities")
@@ -74,9 +74,9 @@ def show(opportunity_id: int):
     opportunity = opportunities.get_opportunity(opportunity_id=opportunity_id, user=user)
     history, open_tasks = [], []
     if opportunity.process_instance_id:
-        history = workflow.history(opportunity.process_instance_id)
-        open_tasks = [t for t in workflow.instance_tasks(opportunity.process_instance_id)
-                      if t.status == TaskStatus.OPEN and workflow.may_see_task(user, t)]
+        history = instances.history(opportunity.process_instance_id)
+        open_tasks = [t for t in instances.instance_tasks(opportunity.process_instance_id)
+                      if t.status == TaskStatus.OPEN and human_tasks.may_see_task(user, t)]
     return render_template("opportunities/show.html", opportunity=opportunity, history=history,
                            open_tasks=open_tasks, may_change=may_change(opportunity))
 

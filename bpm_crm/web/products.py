@@ -5,10 +5,10 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
+from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError, Invalid
 from bpm_crm.forms.product import ProductForm, StockForm, WarehouseForm
 from bpm_crm.services import permissions, products, sales
-from bpm_crm.web.domain_messages import translate
 from bpm_crm.web.exports import MAX_EXPORT_ROWS, xlsx_response
 from bpm_crm.web.query_args import id_arg, page_arg
 

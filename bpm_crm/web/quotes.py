@@ -8,13 +8,13 @@ from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from bpm_crm import clock
+from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError, Invalid
 from bpm_crm.forms.quote import QuoteForm, QuoteLineForm
 from bpm_crm.models import Quote, QuoteStatus
 from bpm_crm.services import attachments, permissions, quotes
 from bpm_crm.web import exports
 from bpm_crm.web.display import status_label
-from bpm_crm.web.domain_messages import translate
 from bpm_crm.web.query_args import id_arg, page_arg
 
 bp = Blueprint("quotes", __name__, url_prefix="/quotes")

@@ -5,9 +5,9 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
+from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError
 from bpm_crm.services import recycle
-from bpm_crm.web.domain_messages import translate
 from bpm_crm.web.query_args import page_arg
 
 bp = Blueprint("recycle", __name__, url_prefix="/recycle-bin")

@@ -7,13 +7,13 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
+from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError, Invalid
 from bpm_crm.forms.service_request import ServiceRequestForm
 from bpm_crm.models import ServiceRequest, ServiceStatus
 from bpm_crm.services import dictionary, permissions, service_requests
 from bpm_crm.web import exports
 from bpm_crm.web.display import status_label
-from bpm_crm.web.domain_messages import translate
 from bpm_crm.web.query_args import id_arg, page_arg
 
 bp = Blueprint("service", __name__, url_prefix="/service")

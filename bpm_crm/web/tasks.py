@@ -1,20 +1,23 @@
 """The task page: a user task's form, its record, diagram and history; claim, release, save, complete, reassign."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
+from bpm_crm.error_messages import translate
 from bpm_crm.errors import Conflict, DomainError, Invalid
-from bpm_crm.forms.tasks import DECISIONS, TASK_FORMS, from_formdata
 from bpm_crm.models import HumanTask, TaskStatus
-from bpm_crm.services import inbox, people, permissions, workflow
-from bpm_crm.web import task_forms
-from bpm_crm.web.domain_messages import translate
+from bpm_crm.services import human_tasks, inbox, instances
+from bpm_crm.services.records import RECORDS
+from bpm_crm.web.form_data import from_formdata
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
+
+MAX_FORM_DATA = 300 * 1024
 
 
 def _user():
@@ -22,39 +25,32 @@ def _user():
 
 
 def _render(task: HumanTask, *, values: dict[str, Any] | None = None,
-            errors: dict[str, list[str]] | None = None, status: int = 200):
+            errors: dict[str, list[str]] | None = None, comment: str = "", status: int = 200):
     user = _user()
     instance = task.instance
-    context = workflow.form_context(task, user)
-    is_open = task.status == TaskStatus.OPEN
-    # Reassigning hands a task to another holder of its role, within the supervisor's scope.
-    may_reassign = bool(is_open and task.candidate_role
-                        and permissions.in_scope(user, "task.reassign", [task.scope_user_id]))
-    reassign_choices = [
-        other for other in people.active_users_with_role(user, task.candidate_role or "", "task.reassign")
-        if other.id not in (user.id, task.assignee_id)
-    ] if may_reassign else []
-    steps = workflow.instance_tasks(instance.id)
+    allowed = human_tasks.actions(user, task)
+    form = human_tasks.form_for(task, user)
+    record_type = RECORDS.find(instance.business_type)
+    steps = instances.instance_tasks(instance.id)
+    definition = form.definition
     return render_template(
         "tasks/show.html",
         task=task,
         instance=instance,
-        record=context.record,
-        choices=context.choices,
-        form=TASK_FORMS.get(task.form_key or ""),
-        decisions=DECISIONS,
-        values=task_forms.form_values(task.draft, values),
-        plan_rows=task_forms.plan_rows(context.record, values),
-        result_rows=task_forms.result_rows(context.record, values),
-        errors=errors or {},
-        is_open=is_open,
+        record=human_tasks.task_record(task),
+        record_type=record_type,
+        form_spec={
+            "schema": definition, "data": {**form.data, **(values or {})}, "errors": errors or {},
+            "readonly": "complete" not in allowed,
+        } if definition else None,
+        error_labels=_error_labels(form.schema, errors or {}),
+        comment=comment,
+        is_open=task.status == TaskStatus.OPEN,
         overdue=inbox.is_overdue(task),
-        may_act=is_open and (task.assignee_id == user.id or workflow.can_claim(user, task)),
-        may_claim=workflow.can_claim(user, task),
-        may_release=workflow.can_release(user, task),
-        may_reassign=bool(reassign_choices),
-        reassign_choices=reassign_choices,
-        history=workflow.history(instance.id),
+        actions=allowed,
+        reassign_choices=human_tasks.reassign_targets(user, task) if "reassign" in allowed else [],
+        watchers=[watcher.user for watcher in task.watchers],
+        history=instances.history(instance.id),
         diagram_data={
             "xml": instance.definition.bpmn_xml,
             "current": [t.bpmn_id for t in steps if t.status == TaskStatus.OPEN],
@@ -63,94 +59,129 @@ def _render(task: HumanTask, *, values: dict[str, Any] | None = None,
     ), status
 
 
-def _submitted() -> tuple[dict[str, Any], str | None]:
-    data = from_formdata(request.form)
-    comment = str(data.pop("comment", "") or "").strip()[:2000] or None
-    return data, comment
+def _error_labels(schema: Any, errors: dict[str, list[str]]) -> list[tuple[str, str, list[str]]]:
+    """(path, readable field name, messages) for the summary above the form."""
+    labels: dict[str, str] = {}
+    if schema is not None:
+        for one in schema.walk():
+            if one.path:
+                labels[".".join(one.path)] = one.label
+    rows = []
+    for path, messages in errors.items():
+        parts = path.split(".")
+        if len(parts) == 3 and parts[1].isdigit():
+            name = gettext("%(list)s 第 %(row)s 行 · %(field)s", list=labels.get(parts[0], parts[0]),
+                           row=int(parts[1]) + 1, field=labels.get(parts[2], parts[2]))
+        else:
+            name = labels.get(path, path)
+        rows.append((path, name, messages))
+    return rows
 
 
-def _failed(task_id: int, exc: DomainError, values: dict[str, Any] | None = None):
+def _submitted() -> tuple[Any, str | None]:
+    """The form's data (JSON from the page's script, or plain fields) and the comment."""
+    comment = (request.form.get("comment") or "").strip()[:2000] or None
+    raw = request.form.get("form_data")
+    if raw is None:
+        data = from_formdata(request.form)
+        data.pop("comment", None)
+        data.pop("form_data", None)
+        return data, comment
+    if len(raw) > MAX_FORM_DATA:
+        raise Invalid(gettext("提交的内容过大"), {"data": [gettext("提交的内容过大")]})
+    try:
+        return json.loads(raw), comment
+    except (ValueError, RecursionError):
+        raise Invalid(gettext("请更正标出的字段"), {"data": [gettext("内容无法识别")]}) from None
+
+
+def _failed(task_id: int, exc: DomainError, values: Any = None, comment: str | None = None):
     """The task moved on: back to the inbox. Anything else: the page again, with the errors."""
     if isinstance(exc, Conflict):
-        flash(translate(exc.message), "warning")
+        flash(translate(exc), "warning")
         return redirect(url_for("inbox.index"))
-    flash(translate(exc.message), "danger")
-    task = workflow.get_task(task_id=task_id, user=_user())
-    return _render(task, values=values, errors=exc.field_errors if isinstance(exc, Invalid) else None,
+    flash(translate(exc), "danger")
+    task = human_tasks.get_task(task_id=task_id, user=_user())
+    return _render(task, values=values if isinstance(values, dict) else None,
+                   errors=exc.field_errors if isinstance(exc, Invalid) else None, comment=comment or "",
                    status=exc.status)
 
 
-@bp.get("/<int:task_id>")
+@bp.get("/<id:task_id>")
 @login_required
 def show(task_id: int):
     """The task page."""
-    return _render(workflow.get_task(task_id=task_id, user=_user()))
+    return _render(human_tasks.get_task(task_id=task_id, user=_user()))
 
 
-@bp.post("/<int:task_id>/claim")
+@bp.post("/<id:task_id>/claim")
 @login_required
 def claim(task_id: int):
     """Take an offered task."""
     try:
-        workflow.claim_task(task_id=task_id, user=_user())
+        human_tasks.claim_task(task_id=task_id, user=_user())
     except DomainError as exc:
         return _failed(task_id, exc)
     flash(gettext("已认领，此任务现在在您的待办中"), "success")
     return redirect(url_for("tasks.show", task_id=task_id))
 
 
-@bp.post("/<int:task_id>/release")
+@bp.post("/<id:task_id>/release")
 @login_required
 def release(task_id: int):
-    """Give a claimed task back to the group."""
+    """Give a claimed task back to its candidates."""
     try:
-        workflow.release_task(task_id=task_id, user=_user())
+        human_tasks.release_task(task_id=task_id, user=_user())
     except DomainError as exc:
         return _failed(task_id, exc)
     flash(gettext("任务已释放，同组同事可以认领"), "info")
     return redirect(url_for("inbox.index"))
 
 
-@bp.post("/<int:task_id>/save")
+@bp.post("/<id:task_id>/save")
 @login_required
 def save(task_id: int):
-    """Save the form without completing the task."""
-    data, comment = _submitted()
+    """Keep the form as a draft without completing the task."""
+    data, comment = None, None
     try:
-        workflow.save_draft(task_id=task_id, user=_user(), data=data)
+        data, comment = _submitted()
+        human_tasks.save_draft(task_id=task_id, user=_user(), data=data)
     except DomainError as exc:
-        return _failed(task_id, exc, {**data, "comment": comment or ""})
+        return _failed(task_id, exc, data, comment)
     flash(gettext("已保存"), "success")
     return redirect(url_for("tasks.show", task_id=task_id))
 
 
-@bp.post("/<int:task_id>/complete")
+@bp.post("/<id:task_id>/complete")
 @login_required
 def complete(task_id: int):
     """Complete the task with the form's data; the process runs on to its next step."""
     user = _user()
-    name = workflow.get_task(task_id=task_id, user=user).name
-    data, comment = _submitted()
+    name = human_tasks.get_task(task_id=task_id, user=user).name
+    data, comment = None, None
     try:
-        workflow.complete_task(task_id=task_id, user=user, data=data, comment=comment)
+        data, comment = _submitted()
+        human_tasks.complete_task(task_id=task_id, user=user, data=data, comment=comment)
     except DomainError as exc:
-        return _failed(task_id, exc, {**data, "comment": comment or ""})
+        return _failed(task_id, exc, data, comment)
     flash(gettext("“%(name)s”已提交", name=name), "success")
     return redirect(url_for("inbox.index"))
 
 
-@bp.post("/<int:task_id>/reassign")
+@bp.post("/<id:task_id>/reassign")
 @login_required
 def reassign(task_id: int):
-    """A supervisor hands the task to someone else."""
+    """Hand the task to someone else (转派)."""
     assignee_id = request.form.get("assignee_id", type=int)
     comment = (request.form.get("comment") or "").strip()[:2000] or None
     if assignee_id is None:
         message = gettext("请选择转派对象")
         return _failed(task_id, Invalid(message, {"reassign_assignee_id": [message]}))
     try:
-        workflow.reassign_task(task_id=task_id, user=_user(), assignee_id=assignee_id, comment=comment)
+        human_tasks.reassign_task(task_id=task_id, user=_user(), assignee_id=assignee_id, comment=comment)
     except DomainError as exc:
+        if isinstance(exc, Invalid) and "assignee_id" in exc.field_errors:
+            exc.field_errors["reassign_assignee_id"] = exc.field_errors.pop("assignee_id")
         return _failed(task_id, exc)
     flash(gettext("任务已转派"), "success")
     return redirect(url_for("inbox.index"))

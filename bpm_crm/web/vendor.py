@@ -7,7 +7,9 @@ from flask import Blueprint, abort, current_app, send_from_directory
 
 bp = Blueprint("vendor", __name__, url_prefix="/vendor")
 
-PACKAGES = ("bootstrap", "bootstrap-icons", "bpmn-js", "echarts")
+# URL name -> npm package directory under node_modules.
+PACKAGES = {"bootstrap": "bootstrap", "bootstrap-icons": "bootstrap-icons", "bpmn-js": "bpmn-js", "echarts": "echarts",
+            "form-js": "@bpmn-io/form-js"}
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 
 
@@ -22,4 +24,4 @@ def asset(package: str, filename: str):
     """One file of an allowed package; send_from_directory refuses paths that leave it."""
     if package not in PACKAGES:
         abort(404)
-    return send_from_directory(assets_dir() / package, filename, max_age=86400)
+    return send_from_directory(assets_dir() / PACKAGES[package], filename, max_age=86400)

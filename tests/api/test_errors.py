@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from bpm_crm.services import customers, workflow
+from bpm_crm.services import customers, process_errors
 
 from .helpers import assert_error
 
@@ -37,7 +37,7 @@ def test_a_failed_process_step_is_a_json_500_with_its_message(client, auth, monk
     headers = auth("manager1")
 
     def failing(**_kwargs):
-        raise workflow.ProcessFailed("流程执行失败：handler broke")
+        raise process_errors.ProcessFailed("流程执行失败：handler broke")
 
     monkeypatch.setattr(customers, "list_customers", failing)
     error = assert_error(client.get("/api/v1/customers", headers=headers), 500)

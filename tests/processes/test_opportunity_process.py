@@ -9,8 +9,8 @@ from sqlalchemy import select
 from bpm_crm import clock
 from bpm_crm.errors import Conflict, Forbidden, Invalid, NotFound
 from bpm_crm.extensions import db
-from bpm_crm.models import Customer, HumanTask, InstanceStatus, OpportunityStatus, ProcessEvent, TaskStatus
-from bpm_crm.services import inbox, opportunities, workflow
+from bpm_crm.models import Contact, Customer, HumanTask, InstanceStatus, OpportunityStatus, ProcessEvent, TaskStatus
+from bpm_crm.services import human_tasks, inbox, instances, opportunities, timers
 
 VALUES = dict(source="展会", customer_name="杭州测试科技有限公司", probability=60, summary="采购办公软件",
               contact="钱经理", contact_phone="13800138001", description="有意向更换办公系统")
@@ -50,32 +50,33 @@ def test_whole_journey_to_success_creates_the_customer(users):
     opportunity = create(manager)
 
     assign = open_task(opportunity, "assign")
-    workflow.complete_task(task_id=assign.id, user=supervisor, data={"assignee_id": manager.id})
+    human_tasks.complete_task(task_id=assign.id, user=supervisor, data={"assignee_id": manager.id})
     db.session.refresh(opportunity)
     assert opportunity.status == OpportunityStatus.ASSIGNED
     assert opportunity.assignee_id == manager.id and opportunity.assigned_at is not None
 
     plan = open_task(opportunity, "make_plan")
     assert plan.assignee_id == manager.id
-    workflow.save_draft(task_id=plan.id, user=manager, data={"plan_items": [
+    draft = human_tasks.save_draft(task_id=plan.id, user=manager, data={"plan_items": [
         {"date": "2026-12-01", "content": "电话拜访"}]})
+    assert draft.draft == {"plan_items": [{"date": "2026-12-01", "content": "电话拜访"}]}
     db.session.refresh(opportunity)
-    first = opportunity.plan_items[0]
-    workflow.complete_task(task_id=plan.id, user=manager, data={"plan_items": [
-        {"id": first.id, "date": "2030-01-01", "content": "电话拜访，确认需求"},
-        {"date": "2026-12-08", "content": "上门演示"}]})
+    assert opportunity.plan_items == []  # a draft is the planner's until he submits it
+    human_tasks.complete_task(task_id=plan.id, user=manager, data={"plan_items": [
+        {"date": "2026-12-01", "content": "电话拜访，确认需求"}, {"date": "2026-12-08", "content": "上门演示"}]})
     db.session.refresh(opportunity)
     assert [(i.date.isoformat(), i.content) for i in opportunity.plan_items] == [
-        ("2026-12-01", "电话拜访，确认需求"), ("2026-12-08", "上门演示")]  # a saved date never changes
+        ("2026-12-01", "电话拜访，确认需求"), ("2026-12-08", "上门演示")]
 
     execute = open_task(opportunity, "execute_plan")
     items = opportunity.plan_items
-    workflow.save_draft(task_id=execute.id, user=manager,
-                        data={"plan_results": [{"id": items[0].id, "result": "客户有意向"}]})
-    workflow.save_draft(task_id=execute.id, user=manager,
-                        data={"plan_results": [{"id": items[0].id, "result": "客户有明确意向"}]})
-    workflow.complete_task(task_id=execute.id, user=manager, data={
-        "plan_results": [{"id": items[0].id, "result": "客户有明确意向"}, {"id": items[1].id, "result": "演示成功"}],
+    assert [row["id"] for row in execute.input_data["plan_results"]] == [items[0].id, items[1].id]
+    human_tasks.save_draft(task_id=execute.id, user=manager,
+                           data={"plan_results": [{"result": "客户有意向"}, {"result": ""}]})
+    human_tasks.save_draft(task_id=execute.id, user=manager,
+                           data={"plan_results": [{"result": "客户有明确意向"}, {"result": ""}]})
+    human_tasks.complete_task(task_id=execute.id, user=manager, data={
+        "plan_results": [{"result": "客户有明确意向", "date": "2030-01-01"}, {"result": "演示成功"}],
         "decision": "success"}, comment="签约")
 
     db.session.refresh(opportunity)
@@ -84,25 +85,28 @@ def test_whole_journey_to_success_creates_the_customer(users):
     assert (customer.name, customer.contact_name, customer.phone) == (
         VALUES["customer_name"], VALUES["contact"], VALUES["contact_phone"])
     assert customer.owner_id == manager.id and customer.number.startswith("KH")
-    assert [i.result for i in opportunity.plan_items] == ["客户有明确意向", "演示成功"]
-    instance = db.session.get(workflow.ProcessInstance, opportunity.process_instance_id)
+    assert [(i.date.isoformat(), i.result) for i in opportunity.plan_items] == [
+        ("2026-12-01", "客户有明确意向"), ("2026-12-08", "演示成功")]  # a submitted plan's dates never change
+    contact = db.session.scalar(select(Contact).where(Contact.customer_id == customer.id))
+    assert (contact.name, contact.office_phone) == (VALUES["contact"], VALUES["contact_phone"])
+    instance = db.session.get(instances.ProcessInstance, opportunity.process_instance_id)
     assert instance.status == InstanceStatus.COMPLETED and instance.next_timer_at is None
-    actions = [e.action for e in workflow.history(instance.id)]
+    actions = [e.action for e in instances.history(instance.id)]
     assert actions[0] == "started" and actions[-1] == "completed"
     assert actions.count("completed_task") == 3
-    done = [e for e in workflow.history(instance.id) if e.action == "completed_task"]
+    done = [e for e in instances.history(instance.id) if e.action == "completed_task"]
     assert done[-1].user_id == manager.id and done[-1].comment == "签约" and done[-1].data["decision"] == "success"
 
 
 def test_terminating_development_marks_the_opportunity_failed(users):
     manager, supervisor = users["manager1"], users["supervisor1"]
     opportunity = create(manager)
-    workflow.complete_task(task_id=open_task(opportunity, "assign").id, user=supervisor,
+    human_tasks.complete_task(task_id=open_task(opportunity, "assign").id, user=supervisor,
                            data={"assignee_id": manager.id})
-    workflow.complete_task(task_id=open_task(opportunity, "make_plan").id, user=manager,
+    human_tasks.complete_task(task_id=open_task(opportunity, "make_plan").id, user=manager,
                            data={"plan_items": [{"date": "2026-12-01", "content": "拜访"}]})
-    workflow.complete_task(task_id=open_task(opportunity, "execute_plan").id, user=manager,
-                           data={"plan_results": [], "decision": "fail"})
+    human_tasks.complete_task(task_id=open_task(opportunity, "execute_plan").id, user=manager,
+                              data={"plan_results": [{"result": ""}], "decision": "fail"})
     db.session.refresh(opportunity)
     assert opportunity.status == OpportunityStatus.FAILED
     assert db.session.scalar(select(Customer).where(Customer.opportunity_id == opportunity.id)) is None
@@ -111,9 +115,9 @@ def test_terminating_development_marks_the_opportunity_failed(users):
 def test_completing_twice_succeeds_once(users):
     opportunity = create(users["manager1"])
     task = open_task(opportunity, "assign")
-    workflow.complete_task(task_id=task.id, user=users["supervisor1"], data={"assignee_id": users["manager1"].id})
+    human_tasks.complete_task(task_id=task.id, user=users["supervisor1"], data={"assignee_id": users["manager1"].id})
     with pytest.raises(Conflict):
-        workflow.complete_task(task_id=task.id, user=users["supervisor1"],
+        human_tasks.complete_task(task_id=task.id, user=users["supervisor1"],
                                data={"assignee_id": users["manager3"].id})
     db.session.refresh(opportunity)
     assert opportunity.assignee_id == users["manager1"].id
@@ -127,21 +131,21 @@ def test_wrong_form_values_change_nothing(users):
     for bad in ({}, {"assignee_id": "abc"}, {"assignee_id": users["supervisor2"].id},
                 {"assignee_id": users["manager2"].id}):  # manager2 is outside supervisor1's department
         with pytest.raises(Invalid) as err:
-            workflow.complete_task(task_id=task.id, user=users["supervisor1"], data=bad)
+            human_tasks.complete_task(task_id=task.id, user=users["supervisor1"], data=bad)
         assert "assignee_id" in err.value.field_errors
     db.session.refresh(task)
     assert task.status == TaskStatus.OPEN and task.assignee_id is None  # the failed attempt did not claim it
     db.session.refresh(opportunity)
     assert opportunity.status == OpportunityStatus.UNASSIGNED
 
-    workflow.complete_task(task_id=task.id, user=users["supervisor1"], data={"assignee_id": users["manager1"].id})
+    human_tasks.complete_task(task_id=task.id, user=users["supervisor1"], data={"assignee_id": users["manager1"].id})
     plan = open_task(opportunity, "make_plan")
     with pytest.raises(Invalid) as err:
-        workflow.complete_task(task_id=plan.id, user=users["manager1"],
+        human_tasks.complete_task(task_id=plan.id, user=users["manager1"],
                                data={"plan_items": [{"date": "2026/12/01", "content": ""}]})
-    assert set(err.value.field_errors) == {"plan_items-0-date", "plan_items-0-content"}
+    assert set(err.value.field_errors) == {"plan_items.0.date", "plan_items.0.content"}
     with pytest.raises(Invalid):
-        workflow.complete_task(task_id=plan.id, user=users["manager1"], data={"plan_items": []})
+        human_tasks.complete_task(task_id=plan.id, user=users["manager1"], data={"plan_items": []})
     db.session.refresh(opportunity)
     assert opportunity.plan_items == []
 
@@ -150,12 +154,13 @@ def test_someone_elses_task_is_refused(users):
     opportunity = create(users["manager1"])
     task = open_task(opportunity, "assign")
     with pytest.raises(NotFound):  # supervisor2's department cannot even see it
-        workflow.complete_task(task_id=task.id, user=users["supervisor2"], data={"assignee_id": users["manager2"].id})
+        human_tasks.complete_task(task_id=task.id, user=users["supervisor2"],
+                                  data={"assignee_id": users["manager2"].id})
     with pytest.raises(Forbidden):  # the creator sees it (his process) but it is not his task
-        workflow.complete_task(task_id=task.id, user=users["manager1"], data={"assignee_id": users["manager1"].id})
-    workflow.claim_task(task_id=task.id, user=users["supervisor1"])
+        human_tasks.complete_task(task_id=task.id, user=users["manager1"], data={"assignee_id": users["manager1"].id})
+    human_tasks.claim_task(task_id=task.id, user=users["supervisor1"])
     with pytest.raises(Forbidden):
-        workflow.complete_task(task_id=task.id, user=users["director"], data={"assignee_id": users["manager1"].id})
+        human_tasks.complete_task(task_id=task.id, user=users["director"], data={"assignee_id": users["manager1"].id})
     db.session.refresh(task)
     assert task.status == TaskStatus.OPEN and task.assignee_id == users["supervisor1"].id
 
@@ -163,37 +168,37 @@ def test_someone_elses_task_is_refused(users):
 def test_claim_and_release(users):
     opportunity = create(users["manager1"])
     task = open_task(opportunity, "assign")
-    workflow.claim_task(task_id=task.id, user=users["supervisor1"])
+    human_tasks.claim_task(task_id=task.id, user=users["supervisor1"])
     assert [t.id for t in inbox.list_tasks(user=users["supervisor1"]).items] == [task.id]
     with pytest.raises(Conflict):
-        workflow.claim_task(task_id=task.id, user=users["director"])
-    workflow.release_task(task_id=task.id, user=users["supervisor1"])
+        human_tasks.claim_task(task_id=task.id, user=users["director"])
+    human_tasks.release_task(task_id=task.id, user=users["supervisor1"])
     db.session.refresh(task)
     assert task.assignee_id is None
-    assert [e.action for e in workflow.history(task.instance_id)][-2:] == ["claimed", "released"]
+    assert [e.action for e in instances.history(task.instance_id)][-2:] == ["claimed", "released"]
 
 
 def test_assign_timer_escalates_to_the_director_exactly_once(users):
     start = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
     clock.freeze(start)
     opportunity = create(users["manager1"])
-    instance = db.session.get(workflow.ProcessInstance, opportunity.process_instance_id)
+    instance = db.session.get(instances.ProcessInstance, opportunity.process_instance_id)
     assert instance.next_timer_at == (start + timedelta(days=2)).replace(tzinfo=None)
 
     clock.freeze(start + timedelta(days=1, hours=23))
-    assert workflow.fire_due_timers() == 0
+    assert timers.fire_due_timers() == 0
     assert open_task(opportunity, "assign") is not None
 
     clock.freeze(start + timedelta(days=2, minutes=1))
-    assert workflow.fire_due_timers() == 1
-    assert workflow.fire_due_timers() == 0  # a second scheduler pass finds nothing due
+    assert timers.fire_due_timers() == 1
+    assert timers.fire_due_timers() == 0  # a second scheduler pass finds nothing due
     assert open_task(opportunity, "assign") is None
     escalated = open_task(opportunity, "assign_escalated")
     assert escalated.candidate_role == "sales_director"
     cancelled = db.session.scalar(select(HumanTask).where(HumanTask.bpmn_id == "assign"))
     assert cancelled.status == TaskStatus.CANCELLED
 
-    workflow.complete_task(task_id=escalated.id, user=users["director"], data={"assignee_id": users["manager2"].id})
+    human_tasks.complete_task(task_id=escalated.id, user=users["director"], data={"assignee_id": users["manager2"].id})
     db.session.refresh(opportunity)
     assert opportunity.status == OpportunityStatus.ASSIGNED and opportunity.assignee_id == users["manager2"].id
     assert open_task(opportunity, "make_plan").assignee_id == users["manager2"].id
@@ -206,7 +211,7 @@ def test_timer_state_survives_a_restart(users, app):
     instance_id = opportunity.process_instance_id
     db.session.remove()  # a new process: nothing in memory, only the database
     clock.freeze(start + timedelta(days=3))
-    assert workflow.fire_due_timers() == 1
+    assert timers.fire_due_timers() == 1
     assert db.session.scalar(select(HumanTask).where(
         HumanTask.instance_id == instance_id, HumanTask.bpmn_id == "assign_escalated")) is not None
 
@@ -219,13 +224,13 @@ def test_edit_and_delete_only_while_unassigned_and_delete_only_by_creator(users)
                                      values={"probability": 80})
     instance_id = opportunity.process_instance_id
     opportunities.delete_opportunity(opportunity_id=opportunity.id, user=users["manager1"])
-    instance = db.session.get(workflow.ProcessInstance, instance_id)
+    instance = db.session.get(instances.ProcessInstance, instance_id)
     assert instance.status == InstanceStatus.CANCELLED and instance.next_timer_at is None
     assert db.session.scalar(select(HumanTask).where(
         HumanTask.instance_id == instance_id, HumanTask.status == TaskStatus.OPEN)) is None
 
     second = create(users["manager1"])
-    workflow.complete_task(task_id=open_task(second, "assign").id, user=users["supervisor1"],
+    human_tasks.complete_task(task_id=open_task(second, "assign").id, user=users["supervisor1"],
                            data={"assignee_id": users["manager1"].id})
     with pytest.raises(Conflict):
         opportunities.update_opportunity(opportunity_id=second.id, user=users["manager1"], values={"probability": 1})
@@ -246,12 +251,12 @@ def test_account_manager_cannot_read_another_departments_opportunity(users):
 
 def test_a_task_the_diagram_gives_to_a_person_cannot_be_released_to_the_role(users):
     opportunity = create(users["manager1"])
-    workflow.complete_task(task_id=open_task(opportunity, "assign").id, user=users["supervisor1"],
+    human_tasks.complete_task(task_id=open_task(opportunity, "assign").id, user=users["supervisor1"],
                            data={"assignee_id": users["manager1"].id})
     plan = open_task(opportunity, "make_plan")
-    assert not plan.offered and not workflow.can_release(users["manager1"], plan)
+    assert not plan.offered and not human_tasks.can_release(users["manager1"], plan)
     with pytest.raises(Forbidden):
-        workflow.release_task(task_id=plan.id, user=users["manager1"])
+        human_tasks.release_task(task_id=plan.id, user=users["manager1"])
     assert plan.id not in {t.id for t in inbox.list_tasks(user=users["manager3"], view="claimable").items}
 
 
@@ -259,12 +264,12 @@ def test_a_supervisor_reassigns_only_to_holders_of_the_tasks_role(users):
     opportunity = create(users["manager1"])
     task = open_task(opportunity, "assign")
     with pytest.raises(Invalid):
-        workflow.reassign_task(task_id=task.id, user=users["director"], assignee_id=users["manager1"].id)
+        human_tasks.reassign_task(task_id=task.id, user=users["director"], assignee_id=users["manager1"].id)
     with pytest.raises(Forbidden):
-        workflow.reassign_task(task_id=task.id, user=users["manager1"], assignee_id=users["supervisor1"].id)
-    workflow.reassign_task(task_id=task.id, user=users["director"], assignee_id=users["supervisor1"].id,
+        human_tasks.reassign_task(task_id=task.id, user=users["manager1"], assignee_id=users["supervisor1"].id)
+    human_tasks.reassign_task(task_id=task.id, user=users["director"], assignee_id=users["supervisor1"].id,
                            comment="请尽快指派")
     db.session.refresh(task)
     assert task.assignee_id == users["supervisor1"].id
-    event = workflow.history(task.instance_id)[-1]
+    event = instances.history(task.instance_id)[-1]
     assert (event.action, event.user_id, event.comment) == ("reassigned", users["director"].id, "请尽快指派")

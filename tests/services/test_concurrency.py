@@ -8,7 +8,7 @@ from sqlalchemy import func, select, text
 from bpm_crm.errors import Conflict
 from bpm_crm.extensions import db
 from bpm_crm.models import HumanTask, Opportunity, ProcessEvent, TaskStatus, User
-from bpm_crm.services import opportunities, workflow
+from bpm_crm.services import human_tasks, opportunities
 
 
 def test_concurrent_double_completion_succeeds_once(app, users):
@@ -29,7 +29,7 @@ def test_concurrent_double_completion_succeeds_once(app, users):
             try:
                 user = db.session.get(User, supervisor_id)
                 connections.add(id(db.session.connection().connection.dbapi_connection))
-                workflow.complete_task(task_id=task_id, user=user, data={"assignee_id": assignee_id})
+                human_tasks.complete_task(task_id=task_id, user=user, data={"assignee_id": assignee_id})
                 outcomes.append("ok")
             except Conflict as exc:
                 outcomes.append(f"conflict: {exc.message}")

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from bpm_crm.engine.definitions import DefinitionInvalid
 from bpm_crm.extensions import db
 from bpm_crm.models import HumanTask, ProcessDefinition, TaskStatus
-from bpm_crm.services import opportunities, workflow
+from bpm_crm.services import definitions, human_tasks, opportunities
 from tests.conftest import PROCESSES_DIR
 
 ORIGINAL = (PROCESSES_DIR / "opportunity.bpmn").read_text(encoding="utf-8")
@@ -19,13 +19,13 @@ def versions() -> int:
 
 def problems_of(xml: str | bytes) -> list[str]:
     with pytest.raises(DefinitionInvalid) as err:
-        workflow.deploy(xml=xml, file_name="opportunity.bpmn")
+        definitions.deploy(xml=xml, file_name="opportunity.bpmn")
     return [str(p) for p in err.value.problems]
 
 
 def test_an_unchanged_file_is_not_a_new_version(app):
     assert versions() == 1
-    definition, created = workflow.deploy(xml=ORIGINAL, file_name="opportunity.bpmn")
+    definition, created = definitions.deploy(xml=ORIGINAL, file_name="opportunity.bpmn")
     assert not created and definition.version == 1 and versions() == 1
 
 
@@ -33,7 +33,7 @@ def test_running_instances_finish_on_their_version_and_new_ones_use_the_newest(u
     first = opportunities.create_opportunity(user=users["manager1"], values=dict(
         customer_name="甲公司", probability=50, summary="s", description="d"))
     renamed = ORIGINAL.replace('name="指派销售机会"', 'name="指派销售机会（新版）"')
-    definition, created = workflow.deploy(xml=renamed, file_name="opportunity.bpmn")
+    definition, created = definitions.deploy(xml=renamed, file_name="opportunity.bpmn")
     assert created and definition.version == 2
     second = opportunities.create_opportunity(user=users["manager1"], values=dict(
         customer_name="乙公司", probability=50, summary="s", description="d"))
@@ -44,7 +44,7 @@ def test_running_instances_finish_on_their_version_and_new_ones_use_the_newest(u
 
     assert assign_task(first).name == "指派销售机会" and assign_task(first).instance.definition.version == 1
     assert assign_task(second).name == "指派销售机会（新版）" and assign_task(second).instance.definition.version == 2
-    workflow.complete_task(task_id=assign_task(first).id, user=users["supervisor1"],
+    human_tasks.complete_task(task_id=assign_task(first).id, user=users["supervisor1"],
                            data={"assignee_id": users["manager1"].id})
     assert assign_task(first).bpmn_id == "make_plan"
 
@@ -57,7 +57,8 @@ def test_running_instances_finish_on_their_version_and_new_ones_use_the_newest(u
         (('value="assign_opportunity"', 'value="no_such_form"'), "assign: form 'no_such_form' does not exist"),
         (('decision == "success"', '().__class__.__base__.__subclasses__()'), "outcome: condition"),
         (('decision == "success"', '__import__("os").system("id")'), "outcome: condition"),
-        (('<bpmn:timeDuration>"P2D"</bpmn:timeDuration>', '<bpmn:timeDuration>open("/etc/passwd")</bpmn:timeDuration>'),
+        (('<bpmn:timeDate>workdays_after(now(), 2)</bpmn:timeDate>',
+          '<bpmn:timeDate>open("/etc/passwd")</bpmn:timeDate>'),
          "assign_overdue: timer"),
         (('value="assignee_id"/>\n        </spiffworkflow:properties>\n      </bpmn:extensionElements>\n'
           '      <bpmn:incoming>flow_record_plan',

@@ -33,7 +33,8 @@ def test_customers_list_search_and_detail(login, new_opportunity, users):
                     data={"assignee_id": users["manager1"].id})
     manager.post(f"/tasks/{open_task(opportunity, 'make_plan').id}/complete",
                  data={"plan_items-0-date": "2026-12-01", "plan_items-0-content": "拜访"})
-    manager.post(f"/tasks/{open_task(opportunity, 'execute_plan').id}/complete", data={"decision": "success"})
+    manager.post(f"/tasks/{open_task(opportunity, 'execute_plan').id}/complete",
+                 data={"plan_results-0-result": "已拜访，有意向", "decision": "success"})
 
     assert "暂无客户" in page_text(login("manager3").get("/customers/"))
     listing = page_text(manager.get("/customers/?q=杭州"))

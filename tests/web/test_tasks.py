@@ -1,12 +1,23 @@
 """The task page: form, record, diagram, history; claim, release, save, complete, reassign."""
 from __future__ import annotations
 
+import html
+import json
+import re
+
 from sqlalchemy import select
 
 from bpm_crm.extensions import db
 from bpm_crm.models import Customer, OpportunityStatus, ProcessEvent, TaskStatus
 
 from .helpers import open_task, page_text
+
+
+def form_spec(page: str) -> dict:
+    """The task form the page hands to the form-js viewer: definition, data, errors."""
+    match = re.search(r'<script type="application/json" id="task-form-definition">(.*?)</script>', page, re.S)
+    assert match, "the page has no task form"
+    return json.loads(html.unescape(match.group(1)))
 
 
 def test_task_page_shows_form_record_diagram_and_history(login, new_opportunity, users):
@@ -16,14 +27,18 @@ def test_task_page_shows_form_record_diagram_and_history(login, new_opportunity,
     page = page_text(response)
     assert response.status_code == 200
     assert "指派销售机会" in page
-    assert 'name="assignee_id"' in page and f'value="{users["manager1"].id}"' in page
-    assert f'value="{users["manager2"].id}"' not in page  # another department's manager is no choice
+    spec = form_spec(page)
+    assert spec["schema"]["id"] == "assign_opportunity" and not spec["readonly"]
+    offered = {option["value"] for option in spec["data"]["options.account_managers"]}
+    assert users["manager1"].id in offered
+    assert users["manager2"].id not in offered  # another department's manager is no choice
+    assert "form-viewer.umd.js" in page and "task_form.js" in page
     assert 'id="record-card"' in page and f'href="/opportunities/{opportunity.id}"' in page
     assert 'data-bpmn-diagram="diagram-data"' in page and "bpmn-navigated-viewer.production.min.js" in page
     assert '"current": ["assign"]' in page and "bpmn:definitions" in page
     assert "发起流程" in page  # the history table
-    assert 'id="claim-button"' in page and 'id="complete-button"' in page
-    assert 'id="save-button"' not in page and 'id="reassign-form"' not in page
+    assert 'id="claim-button"' in page and 'id="complete-button"' in page and 'id="save-button"' in page
+    assert 'id="reassign-form"' not in page
 
 
 def test_completing_the_assign_task(login, new_opportunity, users):
@@ -49,7 +64,7 @@ def test_missing_assignee_shows_the_field_error_and_changes_nothing(login, new_o
     page = page_text(response)
     assert response.status_code == 422
     assert 'data-field-error="assignee_id"' in page and "请选择客户经理" in page
-    assert "is-invalid" in page
+    assert form_spec(page)["errors"] == {"assignee_id": ["请选择客户经理"]}
     db.session.refresh(task)
     assert task.status == TaskStatus.OPEN and task.assignee_id is None
     db.session.refresh(opportunity)
@@ -66,14 +81,17 @@ def _assigned(login, new_opportunity, users):
 def test_bad_plan_date_is_shown_next_to_its_row(login, new_opportunity, users):
     opportunity, plan = _assigned(login, new_opportunity, users)
     browser = login("manager1")
-    response = browser.post(f"/tasks/{plan.id}/complete", data={
-        "plan_items-0-date": "2026-12-01", "plan_items-0-content": "电话拜访",
-        "plan_items-1-date": "2026/12/08", "plan_items-1-content": "上门演示"})
+    submitted = {"plan_items": [{"date": "2026-12-01", "content": "电话拜访"},
+                                {"date": "2026/12/08", "content": "上门演示"}]}
+    response = browser.post(f"/tasks/{plan.id}/complete", data={"form_data": json.dumps(submitted)})
     page = page_text(response)
     assert response.status_code == 422
-    assert 'data-field-error="plan_items-1-date"' in page and "日期格式应为 2007-12-13" in page
-    assert 'data-field-error="plan_items-0-date"' not in page
-    assert 'value="2026/12/08"' in page and "上门演示" in page  # what the user typed is kept
+    assert 'data-field-error="plan_items.1.date"' in page and "日期格式应为 YYYY-MM-DD" in page
+    assert "开发计划 第 2 行 · 日期" in page
+    assert 'data-field-error="plan_items.0.date"' not in page
+    spec = form_spec(page)
+    assert spec["data"]["plan_items"] == submitted["plan_items"]  # what the user typed is kept
+    assert spec["errors"] == {"plan_items.1.date": ["日期格式应为 YYYY-MM-DD"]}
     db.session.refresh(opportunity)
     assert opportunity.plan_items == []
     assert open_task(opportunity, "make_plan").id == plan.id
@@ -115,35 +133,31 @@ def test_claim_and_release(login, new_opportunity, users):
 def test_plan_then_results_then_success_creates_the_customer(login, new_opportunity, users):
     opportunity, plan = _assigned(login, new_opportunity, users)
     browser = login("manager1")
-    saved = browser.post(f"/tasks/{plan.id}/save", data={
-        "plan_items-0-date": "2026-12-01", "plan_items-0-content": "电话拜访"}, follow_redirects=True)
+    draft = {"plan_items": [{"date": "2026-12-01", "content": "电话拜访"}]}
+    saved = browser.post(f"/tasks/{plan.id}/save", data={"form_data": json.dumps(draft)}, follow_redirects=True)
     assert "已保存" in page_text(saved)
-    db.session.refresh(opportunity)
-    first = opportunity.plan_items[0]
-    assert f'name="plan_items-0-id" value="{first.id}"' in page_text(saved)
-    assert 'name="plan_items-0-date"' not in page_text(saved)  # a saved row's date is read-only
+    assert form_spec(page_text(saved))["data"]["plan_items"] == draft["plan_items"]  # the draft reopens
 
     browser.post(f"/tasks/{plan.id}/complete", data={
-        "plan_items-0-id": first.id, "plan_items-0-content": "电话拜访，确认需求",
+        "plan_items-0-date": "2026-12-01", "plan_items-0-content": "电话拜访，确认需求",
         "plan_items-1-date": "2026-12-08", "plan_items-1-content": "上门演示"})
     execute = open_task(opportunity, "execute_plan")
     db.session.refresh(opportunity)
-    items = opportunity.plan_items
     page = page_text(browser.get(f"/tasks/{execute.id}"))
-    assert "电话拜访，确认需求" in page and 'name="decision"' in page
+    rows = form_spec(page)["data"]["plan_results"]
+    assert [row["content"] for row in rows] == ["电话拜访，确认需求", "上门演示"]
+    assert form_spec(page)["schema"]["id"] == "execute_plan" and 'id="record-plan"' in page
 
     for result in ("客户有意向", "客户有明确意向"):
         browser.post(f"/tasks/{execute.id}/save", data={
-            "plan_results-0-id": items[0].id, "plan_results-0-result": result,
-            "plan_results-1-id": items[1].id, "plan_results-1-result": ""})
+            "form_data": json.dumps({"plan_results": [{"result": result}, {"result": ""}]})})
     no_decision = browser.post(f"/tasks/{execute.id}/complete", data={
-        "plan_results-0-id": items[0].id, "plan_results-0-result": "客户有明确意向"})
+        "form_data": json.dumps({"plan_results": [{"result": "客户有明确意向"}, {"result": ""}]})})
     assert no_decision.status_code == 422 and 'data-field-error="decision"' in page_text(no_decision)
 
     done = browser.post(f"/tasks/{execute.id}/complete", data={
-        "plan_results-0-id": items[0].id, "plan_results-0-result": "客户有明确意向",
-        "plan_results-1-id": items[1].id, "plan_results-1-result": "演示成功",
-        "decision": "success", "comment": "签约"})
+        "form_data": json.dumps({"plan_results": [{"result": "客户有明确意向"}, {"result": "演示成功"}],
+                                 "decision": "success"}), "comment": "签约"})
     assert done.status_code == 302
     db.session.refresh(opportunity)
     assert opportunity.status == OpportunityStatus.SUCCEEDED
@@ -152,6 +166,16 @@ def test_plan_then_results_then_success_creates_the_customer(login, new_opportun
     assert customer.number in customers_page and "杭州测试科技有限公司" in customers_page
     detail = page_text(browser.get(f"/opportunities/{opportunity.id}"))
     assert 'id="linked-customer"' in detail and "演示成功" in detail and "签约" in detail
+
+
+def test_unreadable_form_data_is_a_clear_error(login, new_opportunity, users):
+    task = open_task(new_opportunity("manager1"), "assign")
+    browser = login("supervisor1")
+    for raw in ("{not json", "[" * 5000 + "]" * 5000, json.dumps({"assignee_id": users["manager1"].id, "x": 1})):
+        response = browser.post(f"/tasks/{task.id}/complete", data={"form_data": raw})
+        assert response.status_code == 422
+    db.session.refresh(task)
+    assert task.status == TaskStatus.OPEN
 
 
 def test_supervisor_reassigns_a_plan_task(login, new_opportunity, users):

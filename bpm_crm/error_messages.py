@@ -5,11 +5,21 @@ import re
 
 from flask_babel import gettext
 
+from bpm_crm.errors import DomainError
 from bpm_crm.i18n import _
 
 # Fixed messages: listed so extraction puts them in the catalog; gettext finds them by their text.
 FIXED = (
     _("此任务已结束，无需再处理"),
+    # the process platform
+    _("此任务没有表单，不接受数据"),
+    _("流程实例的状态已损坏，已记录为故障，请联系流程负责人处理"),
+    _("转派对象须在您的管理范围内并具有此任务的处理角色"),
+    _("您不能为此任务添加抄送人"),
+    _("此流程已结束"),
+    _("流程 %(process)s 尚未部署"),
+    _("开发成功前请至少记录一条执行效果"),
+    _("提交的内容过大"),
     _("此任务没有可保存的草稿"),
     _("该流程刚被他人部署，请刷新后重试"),
     _("只有创建人可以修改或删除此销售机会"),
@@ -232,8 +242,17 @@ PATTERNS = (
 )
 
 
-def translate(message: str | None) -> str:
-    """The message in the reader's language when the catalog knows it, else as it was raised."""
+def translate(message: DomainError | str | None) -> str:
+    """The message in the reader's language: an error's template and parameters, or a message as raised."""
+    if isinstance(message, DomainError):
+        if message.params:
+            values = {name: gettext(value) if isinstance(value, str) else value
+                      for name, value in message.params.items()}
+            try:
+                return gettext(message.template) % values
+            except (KeyError, TypeError, ValueError):
+                return message.message
+        message = message.message
     if not message:
         return ""
     for pattern, template in PATTERNS:

@@ -1,0 +1,329 @@
+"""User tasks: who may see and act on them, and the actions — claim, release, complete, draft, reassign.
+
+`actions` is the one answer to "what may this user do to this task now", used by the task page
+and the API alike. Completing validates the submission against the task's form definition
+(bpm_crm.forms.schema) and runs the process on in the same transaction; a second completion
+finds the task closed under the instance lock and gets Conflict.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+
+from bpm_crm.errors import Conflict, Forbidden, Invalid, NotFound
+from bpm_crm.extensions import db
+from bpm_crm.forms.schema import FormSchema
+from bpm_crm.models import (
+    CandidateKind,
+    Department,
+    HumanTask,
+    Notification,
+    ProcessInstance,
+    TaskCandidate,
+    TaskStatus,
+    TaskWatcher,
+    User,
+)
+from bpm_crm.services import definitions, instances, option_sources, permissions
+from bpm_crm.services.records import RECORDS
+from bpm_crm.services.transaction import unit_of_work
+
+ACTION_ORDER = ("claim", "release", "complete", "draft", "reassign")
+
+
+# Who sees what ---------------------------------------------------------------------------
+
+def headed_department_ids(user: User) -> list[str]:
+    """Departments the user heads (as candidate values), looked up once per session."""
+    cache: dict[int, list[str]] = db.session.info.setdefault("headed_departments", {})
+    if user.id not in cache:
+        cache[user.id] = [str(dept_id) for dept_id in
+                          db.session.scalars(select(Department.id).where(Department.head_id == user.id))]
+    return cache[user.id]
+
+
+def _candidate(kind: CandidateKind, values: list[str]) -> ColumnElement[bool]:
+    if not values:
+        return false()
+    return exists().where(TaskCandidate.task_id == HumanTask.id, TaskCandidate.kind == kind.value,
+                          TaskCandidate.value.in_(values))
+
+
+def claimable_clause(user: User) -> ColumnElement[bool]:
+    """Open, unassigned tasks offered to the user: by name, to his department as its head, or to his roles in scope."""
+    by_role = and_(_candidate(CandidateKind.ROLE, sorted(user.role_codes)),
+                   permissions.scope_clause(user, "task.claim", [HumanTask.scope_user_id]))
+    return and_(
+        HumanTask.status == TaskStatus.OPEN, HumanTask.assignee_id.is_(None),
+        or_(_candidate(CandidateKind.USER, [str(user.id)]),
+            _candidate(CandidateKind.DEPARTMENT, headed_department_ids(user)), by_role),
+    )
+
+
+def watched_clause(user: User) -> ColumnElement[bool]:
+    return exists().where(TaskWatcher.task_id == HumanTask.id, TaskWatcher.user_id == user.id)
+
+
+def visible_task_clause(user: User) -> ColumnElement[bool]:
+    """Tasks the user may open: his, offered to him, done by him, watched by him, or in his process scope."""
+    return or_(
+        HumanTask.assignee_id == user.id, HumanTask.completed_by_id == user.id, claimable_clause(user),
+        watched_clause(user), permissions.scope_clause(user, "process.read", [HumanTask.scope_user_id]),
+    )
+
+
+def involved_instance_ids(user: User) -> Any:
+    """A subquery of the instances the user works or worked on, or watches."""
+    return select(HumanTask.instance_id).where(or_(
+        HumanTask.assignee_id == user.id, HumanTask.completed_by_id == user.id, watched_clause(user)))
+
+
+def can_claim(user: User, task: HumanTask) -> bool:
+    """The rule of claimable_clause, for one loaded task."""
+    if task.status != TaskStatus.OPEN or task.assignee_id is not None:
+        return False
+    if str(user.id) in task.candidate_values(CandidateKind.USER):
+        return True
+    if set(task.candidate_values(CandidateKind.DEPARTMENT)) & set(headed_department_ids(user)):
+        return True
+    return bool(set(task.candidate_roles) & user.role_codes) and permissions.in_scope(
+        user, "task.claim", [task.scope_user_id])
+
+
+def is_watcher(user: User, task: HumanTask) -> bool:
+    return any(watcher.user_id == user.id for watcher in task.watchers)
+
+
+def may_see_task(user: User, task: HumanTask) -> bool:
+    """The rule of visible_task_clause, for one loaded task."""
+    return (user.id in (task.assignee_id, task.completed_by_id) or can_claim(user, task) or is_watcher(user, task)
+            or permissions.in_scope(user, "process.read", [task.scope_user_id]))
+
+
+def can_release(user: User, task: HumanTask) -> bool:
+    """Only a task the user claimed from its candidates can go back to them."""
+    return task.status == TaskStatus.OPEN and task.assignee_id == user.id and task.offered and bool(task.candidates)
+
+
+def may_reassign(user: User, task: HumanTask) -> bool:
+    return task.status == TaskStatus.OPEN and permissions.in_scope(user, "task.reassign", [task.scope_user_id])
+
+
+def actions(user: User, task: HumanTask) -> list[str]:
+    """What the user may do to the task now — the page and the API show exactly these."""
+    if task.status != TaskStatus.OPEN:
+        return []
+    allowed: set[str] = set()
+    claimable = can_claim(user, task)
+    if claimable:
+        allowed.add("claim")
+    if can_release(user, task):
+        allowed.add("release")
+    if task.assignee_id == user.id or claimable:
+        allowed |= {"complete", "draft"} if task.form_key else {"complete"}
+    if may_reassign(user, task):
+        allowed.add("reassign")
+    return [name for name in ACTION_ORDER if name in allowed]
+
+
+def get_task(*, task_id: int, user: User) -> HumanTask:
+    """A task the user may see; NotFound otherwise (never reveals others' tasks)."""
+    task = db.session.get(HumanTask, task_id)
+    if task is None or not may_see_task(user, task):
+        raise NotFound("任务不存在或您无权查看")
+    return task
+
+
+def task_record(task: HumanTask) -> Any:
+    """The business record a task is about; whoever may see the task may read it through the task."""
+    instance = task.instance
+    record_type = RECORDS.find(instance.business_type)
+    if record_type is None or instance.business_id is None:
+        return None
+    return record_type.get(instance.business_id)
+
+
+# The task's form ----------------------------------------------------------------------------
+
+@dataclass
+class TaskForm:
+    """What renders and checks a task's form: its definition, the data it opens with and its option lists."""
+
+    schema: FormSchema | None
+    data: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def definition(self) -> dict[str, Any] | None:
+        return self.schema.raw if self.schema else None
+
+
+def form_for(task: HumanTask, user: User) -> TaskForm:
+    """The task's form as `user` opens it: process data, then his saved draft, and the options he may pick."""
+    schema = definitions.form(task.instance.definition, task.form_key)
+    if schema is None:
+        return TaskForm(schema=None)
+    options = option_sources.resolve(schema.option_keys(), user) if task.status == TaskStatus.OPEN else {}
+    data = {**(task.input_data or {}), **(task.draft or {}), **options}
+    return TaskForm(schema=schema, data=data, options=options)
+
+
+def _clean(task: HumanTask, user: User, data: Any, *, final: bool) -> dict[str, Any]:
+    form = form_for(task, user)
+    if form.schema is None:
+        if data not in ({}, None):
+            raise Invalid("此任务没有表单，不接受数据", {"data": ["此任务没有表单，不接受数据"]}, code="no_form")
+        return {}
+    return form.schema.clean(data, initial=task.input_data or {}, options=form.options, final=final)
+
+
+# Acting on a task ------------------------------------------------------------------------------
+
+def locked_open_task(task_id: int, user: User) -> tuple[HumanTask, ProcessInstance]:
+    """The visible task, with its instance row locked; Conflict when it is no longer open."""
+    task = get_task(task_id=task_id, user=user)
+    instance = instances.lock(task.instance_id)
+    db.session.refresh(task)
+    if task.status != TaskStatus.OPEN or instance is None:
+        who = task.completed_by.full_name if task.completed_by else None
+        if who:
+            raise Conflict("此任务已由%(name)s完成", code="task_closed", name=who)
+        raise Conflict("此任务已结束，无需再处理", code="task_closed")
+    return task, instance
+
+
+@unit_of_work
+def claim_task(*, task_id: int, user: User) -> HumanTask:
+    """Take a task offered to the user; commits."""
+    task, instance = locked_open_task(task_id, user)
+    if task.assignee_id == user.id:
+        return task
+    if task.assignee_id is not None:
+        raise Conflict("此任务已被%(name)s认领", code="task_claimed",
+                       name=task.assignee.full_name if task.assignee else "他人")
+    if not can_claim(user, task):
+        raise Forbidden("您不能认领此任务")
+    task.assignee_id = user.id
+    instances.record(instance, "claimed", task=task, user=user)
+    return task
+
+
+@unit_of_work
+def release_task(*, task_id: int, user: User) -> HumanTask:
+    """Give a claimed task back to its candidates; commits."""
+    task, instance = locked_open_task(task_id, user)
+    if not can_release(user, task):
+        raise Forbidden("只有认领人可以释放此任务")
+    task.assignee_id = None
+    instances.record(instance, "released", task=task, user=user)
+    return task
+
+
+def _ensure_actor(task: HumanTask, instance: ProcessInstance, user: User) -> None:
+    if task.assignee_id == user.id:
+        return
+    if task.assignee_id is None and can_claim(user, task):
+        task.assignee_id = user.id  # completing an offered task claims it
+        instances.record(instance, "claimed", task=task, user=user)
+        return
+    raise Forbidden("此任务不是您的任务")
+
+
+@unit_of_work
+def complete_task(*, task_id: int, user: User, data: Any, comment: str | None = None) -> HumanTask:
+    """Complete a task with its form's data and run the process on, in one transaction; commits."""
+    task, instance = locked_open_task(task_id, user)
+    _ensure_actor(task, instance, user)
+    cleaned = _clean(task, user, data, final=True)
+    guid = task.task_guid
+
+    def step(runtime: Any) -> None:
+        if not runtime.is_ready(guid):
+            raise Conflict("此任务已结束，无需再处理", code="task_closed")
+        runtime.complete(guid, cleaned)
+
+    runtime = instances.run(instance, user, step)
+    task.draft = None
+    instances.record(instance, "completed_task", task=task, user=user, data=cleaned, comment=comment)
+    instances.save(instance, runtime, user=user, completed_guid=guid)
+    return task
+
+
+@unit_of_work
+def save_draft(*, task_id: int, user: User, data: Any) -> HumanTask:
+    """Keep the form's data on the task without completing it (checked for types, not for completeness); commits."""
+    task, instance = locked_open_task(task_id, user)
+    _ensure_actor(task, instance, user)
+    if not task.form_key:
+        raise Conflict("此任务没有可保存的草稿")
+    task.draft = _clean(task, user, data, final=False)
+    instances.record(instance, "saved", task=task, user=user, data=task.draft)
+    return task
+
+
+def reassign_targets(user: User, task: HumanTask) -> list[User]:
+    """People the user may hand the task to: active, in his reassign scope, holding the task's role."""
+    if not may_reassign(user, task):
+        return []
+    scope = permissions.scope_for(user, "task.reassign")
+    ids = permissions.visible_owner_ids(user, scope) if scope is not None else set()
+    query = select(User).where(User.active.is_(True), User.id.not_in([user.id, task.assignee_id or 0]))
+    if ids is not None:
+        query = query.where(User.id.in_(ids))
+    roles = _required_roles(task)
+    people = list(db.session.scalars(query.order_by(User.department_id, User.full_name)))
+    return [person for person in people if not roles or roles & person.role_codes]
+
+
+def _required_roles(task: HumanTask) -> set[str]:
+    lane_role = (task.instance.definition.lane_roles or {}).get(task.lane or "")
+    return set(task.candidate_roles) or ({lane_role} if lane_role else set())
+
+
+@unit_of_work
+def reassign_task(*, task_id: int, user: User, assignee_id: int, comment: str | None = None) -> HumanTask:
+    """Hand an open task to someone in the user's scope (转派); the work and the record follow; commits."""
+    task, instance = locked_open_task(task_id, user)
+    if not may_reassign(user, task):
+        raise Forbidden("您不能转派此任务")
+    target = db.session.get(User, assignee_id)
+    if target is None or not target.active:
+        raise NotFound("目标用户不存在或已停用")
+    if target.id not in {person.id for person in reassign_targets(user, task)}:
+        message = "转派对象须在您的管理范围内并具有此任务的处理角色"
+        raise Invalid(message, {"assignee_id": [message]}, code="reassign_target")
+    previous = task.assignee_id
+    task.assignee_id = target.id
+    variable = task.assignee_variable
+    if variable:
+        # Later steps read the same variable: they go to the new assignee too.
+        runtime = instances.run(instance, user, lambda r: r.set_task_data(task.task_guid, variable, target.id))
+        instance.state = runtime.dump()
+    record_type = RECORDS.find(instance.business_type)
+    if record_type is not None and record_type.on_reassign is not None and instance.business_id is not None:
+        record = record_type.get(instance.business_id)
+        if record is not None:
+            record_type.on_reassign(record, previous, target.id)
+    instances.record(instance, "reassigned", task=task, user=user, data={"assignee_id": target.id,
+                                                                          "from": previous}, comment=comment)
+    db.session.add(Notification(user_id=target.id, kind="task_assigned", title=task.name, task_id=task.id,
+                                instance_id=instance.id, body=comment))
+    return task
+
+
+@unit_of_work
+def add_watchers(*, task_id: int, user: User, user_ids: list[int]) -> HumanTask:
+    """Copy people on a task (抄送): they see it and its record read-only; commits."""
+    task, instance = locked_open_task(task_id, user)
+    if task.assignee_id != user.id and not may_reassign(user, task):
+        raise Forbidden("您不能为此任务添加抄送人")
+    present = {watcher.user_id for watcher in task.watchers}
+    for person in db.session.scalars(select(User).where(User.id.in_(user_ids), User.active.is_(True))):
+        if person.id not in present:
+            task.watchers.append(TaskWatcher(user_id=person.id, added_by_id=user.id))
+            db.session.add(Notification(user_id=person.id, kind="cc", title=task.name, task_id=task.id,
+                                        instance_id=instance.id))
+    instances.record(instance, "watchers_added", task=task, user=user, data={"user_ids": sorted(user_ids)})
+    return task
