@@ -18,11 +18,13 @@ run: setup
 test: setup-test
 	.venv/bin/ruff check bpm_crm tests bench
 	.venv/bin/mypy
+	.venv/bin/lint-imports
 	.venv/bin/python -m pytest
 
 lint: setup-test
 	.venv/bin/ruff check bpm_crm tests bench
 	.venv/bin/mypy
+	.venv/bin/lint-imports
 
 bench: setup
 	.venv/bin/python bench/complete_task.py

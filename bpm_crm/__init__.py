@@ -73,3 +73,13 @@ def _wire_background_work(app: Flask) -> None:
         jobs.set_dispatcher(job_runner(app))
     else:
         jobs.set_dispatcher(None)
+
+
+def run_timer_loop(app: Flask, *, background: bool = False) -> None:
+    """Poll for due timers in this process: on a daemon thread (`bpm-crm run`) or in the foreground."""
+    from bpm_crm.tasks import scheduler
+
+    if background:
+        scheduler.start_in_background(app)
+    else:
+        scheduler.run_forever(app)

@@ -9,7 +9,7 @@ import click
 from flask import Flask
 from flask_migrate import upgrade
 
-from bpm_crm import create_app
+from bpm_crm import create_app, run_timer_loop
 from bpm_crm.config import Config
 from bpm_crm.engine.definitions import DefinitionInvalid
 from bpm_crm.errors import DomainError
@@ -115,11 +115,10 @@ def create_user(username: str, password: str, full_name: str, roles: tuple[str, 
 def run(host: str, port: int) -> None:
     """Serve the web application (with the in-process timer loop when BPM_CRM_TIMER_MODE=inprocess)."""
     from bpm_crm.services.demo import DEMO_PASSWORD
-    from bpm_crm.tasks import scheduler
 
     app = _app()
     if app.config["TIMER_MODE"] == "inprocess":
-        scheduler.start_in_background(app)
+        run_timer_loop(app, background=True)
     click.echo(f"\n  bpm-crm is running at http://{host}:{port}/")
     click.echo(f"  demo logins (password {DEMO_PASSWORD}): supervisor1, manager1, manager2, director, admin, owner\n")
     app.run(host=host, port=port, threaded=True, use_reloader=False)
@@ -128,9 +127,7 @@ def run(host: str, port: int) -> None:
 @main.command()
 def timers() -> None:
     """Run the timer loop in the foreground (embedded setups without Celery)."""
-    from bpm_crm.tasks import scheduler
-
-    scheduler.run_forever(_app())
+    run_timer_loop(_app())
 
 
 if __name__ == "__main__":

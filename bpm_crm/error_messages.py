@@ -1,7 +1,7 @@
-"""Messages the services raise (in Chinese), marked for the catalog so pages show them translated."""
+"""Messages the services raise (in Chinese), marked for the catalog, and their translation at the edge."""
 from __future__ import annotations
 
-import re
+from typing import Any
 
 from flask_babel import gettext
 
@@ -127,6 +127,7 @@ FIXED = (
     _("该客户已有未关闭的流失预警"),
     _("请先记录至少一条暂缓措施，再确认流失"),
     _("添加暂缓措施"),
+    _("确认客户流失"),
     _("标记为已恢复"),
     _("他人"),
     _("用户信息有误"),
@@ -198,66 +199,82 @@ FIXED = (
     _("该客户未共享给此用户"),
     _("状态由流失处理流程维护，不能手工修改"),
     _("等级由等级规则维护，不能手工修改"),
+    _("用户名必填，最长60个字符"),
+    _("流程定义不存在"),
+    # spreadsheets and the customer import
+    _("文件是空的"),
+    _("文件是空的：第一行应为列标题，其后为数据"),
+    _("第一行的每一列都应有标题"),
+    _("第一行有重复的列标题"),
+    _("有数据超出了标题所在的列"),
+    _("文件只有标题行，没有数据"),
+    _("只支持 .xlsx 和 .csv 文件"),
+    _("文件解压后过大，请分批导入"),
+    _("无法读取文件：它不是有效的 Excel (.xlsx) 文件"),
+    _("文件中没有工作表"),
+    _("无法读取文件：工作表内容已损坏"),
+    _("无法识别 CSV 文件的编码（应为 UTF-8 或 GBK）"),
+    _("无法读取文件：它不是文本格式的 CSV"),
+    _("列对应有误"),
+    _("列对应有误，请先修改列对应"),
 )
 
-# Messages with a value in them: the pattern recovers the value, the template puts it back.
-PATTERNS = (
-    (re.compile(r"^此任务已由(?P<name>.+)完成$"), _("此任务已由%(name)s完成")),
-    (re.compile(r"^此任务已被(?P<name>.+)认领$"), _("此任务已被%(name)s认领")),
-    (re.compile(r"^销售机会已(?P<status>[^，]+)，不能再修改或删除$"), _("销售机会已%(status)s，不能再修改或删除")),
-    (re.compile(r"^销售机会已是“(?P<status>.+)”状态$"), _("销售机会已是“%(status)s”状态")),
-    (re.compile(r"^报价当前为“(?P<status>.+)”，只有草稿可以修改或删除$"),
-     _("报价当前为“%(status)s”，只有草稿可以修改或删除")),
-    (re.compile(r"^客户服务当前为“(?P<status>.+)”，不能再修改或删除$"),
-     _("客户服务当前为“%(status)s”，不能再修改或删除")),
-    (re.compile(r"^您没有为此(?P<record>客户|报价)上传附件的权限$"), _("您没有为此%(record)s上传附件的权限")),
-    (re.compile(r"^最多 (?P<count>\d+) 个字符$"), _("最多 %(count)s 个字符")),
-    (re.compile(r"^此关怀任务已由(?P<name>.+)完成$"), _("此关怀任务已由%(name)s完成")),
-    (re.compile(r"^流失预警当前为“(?P<status>.+)”，不能再(?P<action>.+)$"),
-     _("流失预警当前为“%(status)s”，不能再%(action)s")),
-    (re.compile(r"^流程执行失败：(?P<detail>.*)$", re.S), _("流程执行失败：%(detail)s")),
-    (re.compile(r"^流程启动失败：(?P<detail>.*)$", re.S), _("流程启动失败：%(detail)s")),
-    (re.compile(r"^订单号 (?P<number>.+) 已存在，不能重复导入$"), _("订单号 %(number)s 已存在，不能重复导入")),
-    (re.compile(r"^客户编号 (?P<number>.+) 不存在$"), _("客户编号 %(number)s 不存在")),
-    (re.compile(r"^客户 (?P<name>.+) 不存在$"), _("客户 %(name)s 不存在")),
-    (re.compile(r"^有多个客户名为 (?P<name>.+)，请填写客户编号$"), _("有多个客户名为 %(name)s，请填写客户编号")),
-    (re.compile(r"^产品编码 (?P<code>.+) 不存在$"), _("产品编码 %(code)s 不存在")),
-    (re.compile(r"^与第 (?P<row>\d+) 行同属一个订单，但客户、下单日期或状态不一致$"),
-     _("与第 %(row)s 行同属一个订单，但客户、下单日期或状态不一致")),
-    (re.compile(r"^缺少列：(?P<columns>.+)$"), _("缺少列：%(columns)s")),
-    (re.compile(r"^有 (?P<count>\d+) 行错误，未导入任何订单；请修改文件后重新上传$"),
-     _("有 %(count)s 行错误，未导入任何订单；请修改文件后重新上传")),
-    (re.compile(r"^用户名 (?P<name>.+) 已存在$"), _("用户名 %(name)s 已存在")),
-    (re.compile(r"^角色代码 (?P<name>.+) 已存在$"), _("角色代码 %(name)s 已存在")),
-    (re.compile(r"^角色名称 (?P<name>.+) 已存在$"), _("角色名称 %(name)s 已存在")),
-    (re.compile(r"^部门 (?P<name>.+) 已存在$"), _("部门 %(name)s 已存在")),
-    (re.compile(r"^“(?P<item>[^”]+)”已存在$"), _("“%(item)s”已存在")),
-    (re.compile(r"^“(?P<type>[^”]+)”由系统维护，只能查看$"), _("“%(type)s”由系统维护，只能查看")),
-    (re.compile(r"^字典项“(?P<item>[^”]+)”由系统维护，不能修改或删除$"),
-     _("字典项“%(item)s”由系统维护，不能修改或删除")),
-    (re.compile(r"^“(?P<item>[^”]+)”下还有下级地区，请先删除下级$"), _("“%(item)s”下还有下级地区，请先删除下级")),
-    (re.compile(r"^部门“(?P<name>[^”]+)”下还有用户，请先调整这些用户的部门$"),
-     _("部门“%(name)s”下还有用户，请先调整这些用户的部门")),
-    (re.compile(r"^部门“(?P<name>[^”]+)”下还有下级部门$"), _("部门“%(name)s”下还有下级部门")),
+# Templates the services raise with parameters: listed so extraction puts them in the catalog.
+TEMPLATES = (
+    _("此任务已由%(name)s完成"),
+    _("此任务已被%(name)s认领"),
+    _("销售机会 %(id)s 不存在"),
+    _("销售机会已%(status)s，不能再修改或删除"),
+    _("销售机会已是“%(status)s”状态"),
+    _("报价当前为“%(status)s”，只有草稿可以修改或删除"),
+    _("客户服务当前为“%(status)s”，不能再修改或删除"),
+    _("此关怀任务已由%(name)s完成"),
+    _("流失预警当前为“%(status)s”，不能再%(action)s"),
+    _("流程执行失败：%(detail)s"),
+    _("流程启动失败：%(detail)s"),
+    _("缺少列：%(columns)s"),
+    _("有 %(count)s 行错误，未导入任何订单；请修改文件后重新上传"),
+    _("有 %(count)s 行数据有错误（第 %(lines)s 行），整个导入已取消，没有写入任何数据"),
+    _("文件超过 %(count)s 行，请分批导入"),
+    _("文件超过 %(count)s 列"),
+    _("文件超过 %(size)s MB"),
+    _("CSV 格式错误：%(detail)s"),
+    _("用户名 %(name)s 已存在"),
+    _("部门“%(name)s”下还有用户，请先调整这些用户的部门"),
+    _("部门“%(name)s”下还有下级部门"),
+    _("“%(item)s”已存在"),
+    _("“%(type)s”由系统维护，只能查看"),
+    _("字典项“%(item)s”由系统维护，不能修改或删除"),
+    _("“%(item)s”下还有下级地区，请先删除下级"),
+    _("表单字段“%(name)s”含有无效字符（应为 UTF-8 文本）"),
 )
 
 
-def translate(message: DomainError | str | None) -> str:
-    """The message in the reader's language: an error's template and parameters, or a message as raised."""
-    if isinstance(message, DomainError):
-        if message.params:
-            values = {name: gettext(value) if isinstance(value, str) else value
-                      for name, value in message.params.items()}
-            try:
-                return gettext(message.template) % values
-            except (KeyError, TypeError, ValueError):
-                return message.message
-        message = message.message
-    if not message:
-        return ""
-    for pattern, template in PATTERNS:
-        match = pattern.match(message)
-        if match:
-            values = {name: gettext(value) for name, value in match.groupdict().items()}
-            return str(template) % values
-    return gettext(message)
+def translate(error: DomainError | str | None) -> str:
+    """An error's template filled with its parameters, or a plain message, in the reader's language."""
+    if isinstance(error, DomainError):
+        if not error.params:
+            return _gettext(error.template)
+        # Values that are catalog messages themselves (a status, an action) are shown translated too.
+        values = {name: _gettext(value) if isinstance(value, str) else value for name, value in error.params.items()}
+        try:
+            return _gettext(error.template) % values
+        except (KeyError, TypeError, ValueError):
+            return error.message
+    return _gettext(error or "")
+
+
+def translate_fields(fields: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Field messages in the reader's language (those built with values are translated when raised)."""
+    return {name: [translate(message) for message in messages] for name, messages in fields.items()}
+
+
+def params_json(params: dict[str, Any]) -> dict[str, Any]:
+    """An error's parameters as JSON values: numbers, booleans and null as they are, anything else as text."""
+    return {name: value if isinstance(value, (int, float, bool)) or value is None else str(value)
+            for name, value in params.items()}
+
+
+def _gettext(message: str) -> str:
+    # gettext("") is the catalog's header, not an empty message.
+    return gettext(message) if message else ""

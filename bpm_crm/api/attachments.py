@@ -1,4 +1,4 @@
-"""Attachments (附件) of customers and quotes: list, upload (multipart), download, delete."""
+"""Attachments (附件) of records: list, upload (multipart), download, delete."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,11 +9,11 @@ from bpm_crm.api import bp, openapi, schemas
 from bpm_crm.api.auth import current_user
 from bpm_crm.api.openapi import INT, JSON, STR, TIME, nullable, obj, operation, path_id, query, ref, responses
 from bpm_crm.errors import Invalid
+from bpm_crm.file_transfer import MAX_REQUEST_BYTES, download_response
 from bpm_crm.i18n import _
 from bpm_crm.input_rules import parse_id
 from bpm_crm.models import Attachment
 from bpm_crm.services import attachments
-from bpm_crm.web.attachments import MAX_REQUEST_BYTES, download_response
 
 
 def attachment(row: Attachment) -> dict[str, Any]:
@@ -27,8 +27,8 @@ def _record(source: Any) -> tuple[str, int]:
     record_type = source.get("record_type")
     raw_id = source.get("record_id")
     errors: dict[str, list[str]] = {}
-    if record_type not in attachments.RECORD_TYPES:
-        errors["record_type"] = [str(_("应为以下之一：%(values)s", values="、".join(attachments.RECORD_TYPES)))]
+    if record_type not in attachments.record_types():
+        errors["record_type"] = [str(_("应为以下之一：%(values)s", values="、".join(attachments.record_types())))]
     record_id = parse_id(raw_id) if isinstance(raw_id, str) else None
     if record_id is None:
         errors["record_id"] = [str(_("应为记录编号（整数）"))]
@@ -77,7 +77,7 @@ def delete_attachment(attachment_id: int) -> tuple[str, int]:
     return "", 204
 
 
-RECORD_TYPE = {"enum": list(attachments.RECORD_TYPES)}
+RECORD_TYPE = {"enum": attachments.record_types()}
 openapi.SCHEMAS.update({
     "Attachment": obj({
         "id": INT, "record_type": RECORD_TYPE, "record_id": INT, "filename": STR,
@@ -95,11 +95,11 @@ TOO_LARGE = {"413": {"description": "The request is larger than an attachment ma
                      "content": {JSON: {"schema": ref("Error")}}}}
 openapi.PATHS.update({
     "/attachments": {
-        "get": operation("listAttachments", "The attachments of a customer or quote", "attachments",
+        "get": operation("listAttachments", "The attachments of a record", "attachments",
                          responses("200", "AttachmentList", "401", "404", "422"), params=[
                              {**query("record_type", RECORD_TYPE), "required": True},
                              {**query("record_id", INT), "required": True}]),
-        "post": {**operation("uploadAttachment", "Upload a file to a customer or quote you may update",
+        "post": {**operation("uploadAttachment", "Upload a file to a record you may update",
                              "attachments", {**responses("201", "Attachment", "401", "403", "404", "422", headers={
                                  "Location": {"schema": STR, "description": "Download URL"}}), **TOO_LARGE}),
                  "requestBody": {"required": True, "content": {"multipart/form-data": {

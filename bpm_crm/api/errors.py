@@ -1,4 +1,4 @@
-"""The API's one error shape: {"error": {"message", "fields"}}, for every failure under /api/v1."""
+"""The API's one error shape: {"error": {"message", "fields", "code", "params"}}, for every failure under /api/v1."""
 from __future__ import annotations
 
 import logging
@@ -8,7 +8,7 @@ from flask import Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from bpm_crm.api import bp, public
-from bpm_crm.error_messages import translate
+from bpm_crm.error_messages import params_json, translate, translate_fields
 from bpm_crm.errors import DomainError, Invalid
 from bpm_crm.i18n import _
 
@@ -37,8 +37,7 @@ def error_response(status: int, message: str | None = None, fields: dict[str, li
     if code:
         body["code"] = code
     if params:
-        body["params"] = {name: value if isinstance(value, (int, float, bool)) or value is None else str(value)
-                          for name, value in params.items()}
+        body["params"] = params_json(params)
     response = jsonify({"error": body})
     response.status_code = status
     if status == 401:
@@ -50,7 +49,7 @@ def error_response(status: int, message: str | None = None, fields: dict[str, li
 def _domain_error(exc: DomainError) -> Response:
     if exc.status >= 500:
         log.error("API %s %s failed: %s", request.method, request.path, exc.message)
-    fields = exc.field_errors if isinstance(exc, Invalid) else None
+    fields = translate_fields(exc.field_errors) if isinstance(exc, Invalid) else None
     return error_response(exc.status, translate(exc), fields, code=exc.code, params=exc.params)
 
 

@@ -10,6 +10,7 @@ from bpm_crm.api.auth import current_user
 from bpm_crm.api.inputs import paging
 from bpm_crm.api.openapi import BOOL, INT, N_INT, N_STR, PAGING, STR, obj, operation, page_of, path_id
 from bpm_crm.api.products import MONEY
+from bpm_crm.error_messages import translate
 from bpm_crm.errors import Invalid
 from bpm_crm.i18n import _
 from bpm_crm.models import ORDER_STATUS_LABELS, Order
@@ -32,7 +33,8 @@ def order(record: Order) -> dict[str, Any]:
 def preview(result: Preview) -> dict[str, Any]:
     return {"job_id": result.job_id, "filename": result.filename, "status": result.status,
             "rows": len(result.rows), "orders": result.orders, "lines": result.lines, "ok": result.ok,
-            "errors": [{"row": row.row, "messages": row.errors} for row in result.error_rows]}
+            "errors": [{"row": row.row, "messages": [translate(message) for message in row.errors]}
+                       for row in result.error_rows]}
 
 
 @bp.get("/customers/<id:customer_id>/orders")

@@ -28,7 +28,7 @@ def list_recycle_bin() -> Response:
     """Deleted records the caller deleted or may restore, newest first."""
     user = current_user()
     page, per_page = paging()
-    result = recycle.list_entries(user=user, record_type=choice_arg("record_type", recycle.RECORD_TYPES),
+    result = recycle.list_entries(user=user, record_type=choice_arg("record_type", recycle.record_types()),
                                   page=page, per_page=per_page)
     return jsonify(schemas.page(result, lambda entry: bin_entry(entry, user)))
 
@@ -42,7 +42,7 @@ def restore_from_recycle_bin(entry_id: int) -> Response:
 
 openapi.SCHEMAS.update({
     "RecycleBinEntry": obj({
-        "id": INT, "record_type": {"enum": list(recycle.RECORD_TYPES)}, "record_id": INT, "label": STR,
+        "id": INT, "record_type": {"enum": recycle.record_types()}, "record_id": INT, "label": STR,
         "rows": {"type": "integer", "description": "The record and everything deleted with it"},
         "deleted_by": nullable(ref("UserRef")), "deleted_at": TIME,
         "restorable": {**BOOL, "description": "Whether the caller may restore it"},
@@ -54,7 +54,7 @@ openapi.PATHS.update({
     "/recycle-bin": {"get": operation(
         "listRecycleBin", "Deleted records you deleted or may restore", "recycle",
         openapi.responses("200", "RecycleBinPage", "401", "422"),
-        params=[query("record_type", {"enum": list(recycle.RECORD_TYPES)}), *PAGING])},
+        params=[query("record_type", {"enum": recycle.record_types()}), *PAGING])},
     "/recycle-bin/{entry_id}/restore": {"post": operation(
         "restoreFromRecycleBin", "Restore a deleted record with its dependants exactly as they were", "recycle",
         openapi.responses("200", "RestoredRecord", "401", "403", "404", "409"), params=[path_id("entry_id")])},

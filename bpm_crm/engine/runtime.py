@@ -335,6 +335,16 @@ class ProcessRuntime:
         self._advance(RunGuard())
         return True
 
+    def reset_to(self, bpmn_id: str) -> None:
+        """Go back to a step that already ran (退回): it is ready again with the data it had, later work is undone."""
+        reached = [task for task in self.workflow.get_tasks()
+                   if task.task_spec.bpmn_id == bpmn_id and task.state in (TaskState.COMPLETED, TaskState.READY)]
+        if not reached:
+            raise KeyError(f"the instance has not reached '{bpmn_id}'")
+        latest = max(reached, key=lambda task: task.last_state_change)
+        self.workflow.reset_from_task_id(latest.id)
+        self._advance(RunGuard())
+
     def cancel(self) -> None:
         """End the instance: every task that has not finished is cancelled."""
         self.workflow.cancel()

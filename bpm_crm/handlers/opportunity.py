@@ -9,6 +9,7 @@ from sqlalchemy import select
 from bpm_crm.errors import Conflict, Invalid, NotFound
 from bpm_crm.extensions import db
 from bpm_crm.handlers.context import HandlerContext
+from bpm_crm.i18n import _
 from bpm_crm.models import Contact, Customer, Opportunity, OpportunityStatus, PlanItem, User
 from bpm_crm.models.base import utcnow
 
@@ -16,7 +17,7 @@ from bpm_crm.models.base import utcnow
 def _opportunity(opportunity_id: int) -> Opportunity:
     opportunity = db.session.get(Opportunity, opportunity_id)
     if opportunity is None:
-        raise NotFound(f"销售机会 {opportunity_id} 不存在")
+        raise NotFound("销售机会 %(id)s 不存在", code="opportunity_not_found", id=opportunity_id)
     return opportunity
 
 
@@ -35,7 +36,7 @@ def assign(context: HandlerContext, *, opportunity_id: int, assignee_id: int) ->
     """Record the assignment: 未指派 → 已指派."""
     opportunity = _opportunity(opportunity_id)
     if opportunity.status != OpportunityStatus.UNASSIGNED:
-        raise Conflict(f"销售机会已是“{opportunity.status}”状态")
+        raise Conflict("销售机会已是“%(status)s”状态", code="opportunity_status", status=opportunity.status)
     assignee = active_account_manager(assignee_id)
     opportunity.assignee_id = assignee.id
     opportunity.assigned_at = utcnow()
@@ -58,7 +59,9 @@ def save_plan(context: HandlerContext, *, opportunity_id: int, items: list[dict[
         if item_id:
             item = existing.get(int(item_id))
             if item is None:
-                raise Invalid("计划项不属于此销售机会", {"plan_items": [f"计划项 {item_id} 不属于此销售机会"]})
+                raise Invalid("计划项不属于此销售机会",
+                              {"plan_items": [str(_("计划项 %(id)s 不属于此销售机会", id=item_id))]},
+                              code="plan_item_unknown", id=item_id)
             item.content = row["content"]
             keep.add(item.id)
         else:
@@ -81,7 +84,9 @@ def record_results(
     for row in results or []:
         item = by_id.get(int(row["id"]))
         if item is None:
-            raise Invalid("计划项不属于此销售机会", {"plan_results": [f"计划项 {row['id']} 不属于此销售机会"]})
+            raise Invalid("计划项不属于此销售机会",
+                          {"plan_results": [str(_("计划项 %(id)s 不属于此销售机会", id=row["id"]))]},
+                          code="plan_item_unknown", id=row["id"])
         result = (row.get("result") or "").strip() or None
         if result != item.result:
             item.result = result
@@ -96,7 +101,7 @@ def succeed(context: HandlerContext, *, opportunity_id: int) -> dict[str, Any]:
     """
     opportunity = _opportunity(opportunity_id)
     if opportunity.status != OpportunityStatus.ASSIGNED:
-        raise Conflict("销售机会已是“%(status)s”状态", status=opportunity.status)
+        raise Conflict("销售机会已是“%(status)s”状态", code="opportunity_status", status=opportunity.status)
     if not any((item.result or "").strip() for item in opportunity.plan_items):
         message = "开发成功前请至少记录一条执行效果"
         raise Invalid(message, {"decision": [message]}, code="no_result")
@@ -130,7 +135,7 @@ def fail(context: HandlerContext, *, opportunity_id: int) -> dict[str, Any]:
     """终止开发: the opportunity ends as 开发失败."""
     opportunity = _opportunity(opportunity_id)
     if opportunity.status != OpportunityStatus.ASSIGNED:
-        raise Conflict(f"销售机会已是“{opportunity.status}”状态")
+        raise Conflict("销售机会已是“%(status)s”状态", code="opportunity_status", status=opportunity.status)
     opportunity.status = OpportunityStatus.FAILED.value
     opportunity.closed_at = utcnow()
     return {"status": opportunity.status}

@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from bpm_crm.errors import Conflict, Invalid, NotFound
 from bpm_crm.extensions import db
+from bpm_crm.i18n import _
 from bpm_crm.input_rules import parse_id
 from bpm_crm.models import Department, Role, RolePermission, User, user_roles
 from bpm_crm.services import audit, people, permissions
@@ -148,7 +149,7 @@ def create_user(*, user: User, values: dict[str, Any]) -> User:
     department = _department(values.get("department_id"), errors)
     superior = _superior(None, values.get("superior_id"), errors)
     if "username" not in errors and db.session.scalar(select(User.id).where(User.username == username)):
-        errors["username"] = [f"用户名 {username} 已存在"]
+        errors["username"] = [str(_("用户名 %(name)s 已存在", name=username))]
     if errors:
         raise Invalid("用户信息有误", errors)
     created = User(username=username, full_name=full_name, email=email, roles=roles,
@@ -159,7 +160,8 @@ def create_user(*, user: User, values: dict[str, Any]) -> User:
     try:
         db.session.flush()
     except IntegrityError:  # created by someone else since the check above
-        raise Invalid("用户信息有误", {"username": [f"用户名 {username} 已存在"]}) from None
+        raise Invalid("用户信息有误", {"username": [str(_("用户名 %(name)s 已存在", name=username))]},
+                      code="username_taken", name=username) from None
     _role_change(created, [], user)
     return created
 
@@ -254,10 +256,10 @@ def _role_fields(values: dict[str, Any], role: Role | None) -> tuple[str, str]:
     if not name or len(name) > 40:
         errors["name"] = ["请填写角色名称，最长40个字符"]
     if role is None and "code" not in errors and db.session.scalar(select(Role.id).where(Role.code == code)):
-        errors["code"] = [f"角色代码 {code} 已存在"]
+        errors["code"] = [str(_("角色代码 %(name)s 已存在", name=code))]
     if "name" not in errors and db.session.scalar(
             select(Role.id).where(Role.name == name, Role.id != (role.id if role else 0))):
-        errors["name"] = [f"角色名称 {name} 已存在"]
+        errors["name"] = [str(_("角色名称 %(name)s 已存在", name=name))]
     if errors:
         raise Invalid("角色信息有误", errors)
     return code, name
@@ -370,7 +372,7 @@ def _department_fields(values: dict[str, Any], department: Department | None) ->
         errors["name"] = ["请填写部门名称，最长80个字符"]
     elif db.session.scalar(select(Department.id).where(
             Department.name == name, Department.id != (department.id if department else 0))):
-        errors["name"] = [f"部门 {name} 已存在"]
+        errors["name"] = [str(_("部门 %(name)s 已存在", name=name))]
     parent_id = values.get("parent_id") or None
     if parent_id is not None:
         wanted = parse_id(parent_id)
@@ -421,9 +423,10 @@ def delete_department(*, user: User, department_id: int) -> str:
     """Remove a department that has no users and no sub-departments; commits."""
     department = get_department(user=user, department_id=department_id)
     if db.session.scalar(select(User.id).where(User.department_id == department.id).limit(1)):
-        raise Conflict(f"部门“{department.name}”下还有用户，请先调整这些用户的部门")
+        raise Conflict("部门“%(name)s”下还有用户，请先调整这些用户的部门", code="department_has_users",
+                       name=department.name)
     if db.session.scalar(select(Department.id).where(Department.parent_id == department.id).limit(1)):
-        raise Conflict(f"部门“{department.name}”下还有下级部门")
+        raise Conflict("部门“%(name)s”下还有下级部门", code="department_has_children", name=department.name)
     name = department.name
     db.session.delete(department)
     return name

@@ -1,4 +1,5 @@
-"""Attachments (附件) of customers and quotes: bytes stored once by content hash, rows scoped by their record."""
+"""Attachments (附件) of the record types declared with them: bytes stored once by content hash, rows scoped by
+their record."""
 from __future__ import annotations
 
 import hashlib
@@ -7,6 +8,7 @@ import re
 import tempfile
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -14,12 +16,12 @@ from sqlalchemy.orm import selectinload
 
 from bpm_crm.errors import Forbidden, Invalid, NotFound
 from bpm_crm.extensions import db
-from bpm_crm.models import Attachment, Customer, Quote, User
-from bpm_crm.services import audit, permissions, quotes
+from bpm_crm.models import Attachment, User
+from bpm_crm.services import audit
+from bpm_crm.services.records import RECORDS, RecordType
 from bpm_crm.services.transaction import unit_of_work
 
 MAX_BYTES = 10 * 1024 * 1024
-RECORD_TYPES = ("customer", "quote")
 OCTET_STREAM = "application/octet-stream"
 # Types a browser may be told about: none of them can run script. Everything else is a plain download.
 SIGNATURES: tuple[tuple[bytes, str], ...] = (
@@ -57,33 +59,33 @@ def clean_filename(filename: str | None) -> str:
     return name or "附件"
 
 
-def _record_label(record_type: str) -> str:
-    return "客户" if record_type == "customer" else "报价"
+def record_types() -> list[str]:
+    """The record types files can be attached to, in the order declared."""
+    return RECORDS.keys(attachments=True)
 
 
-def _check_type(record_type: str) -> None:
-    if record_type not in RECORD_TYPES:
+def _declared(record_type: str) -> RecordType:
+    declared = RECORDS.find(record_type)
+    if declared is None or not declared.attachments:
         raise NotFound("记录不存在或您无权查看")
+    return declared
 
 
-def _readable(user: User, record_type: str, record_id: int) -> None:
-    _check_type(record_type)
-    if record_type == "customer":
-        if not permissions.customer_in_scope(user, record_id, "customer.read"):
-            raise NotFound("客户不存在或您无权查看")
-    else:
-        quotes.get_quote(quote_id=record_id, user=user)
+def _readable(user: User, record_type: str, record_id: int) -> Any:
+    """The record, loaded with the user's read check; NotFound otherwise."""
+    return _declared(record_type).load(record_id, user)
+
+
+def _may_update(user: User, declared: RecordType, record: Any) -> bool:
+    return record is not None and declared.may_update is not None and declared.may_update(user, record)
 
 
 def may_update_record(user: User, record_type: str, record_id: int) -> bool:
     """Whether the user may add attachments to (and remove any from) this record."""
-    if record_type == "customer":
-        return permissions.can(user, "customer.update") and permissions.customer_in_scope(
-            user, record_id, "customer.update")
-    if record_type == "quote":
-        quote = db.session.get(Quote, record_id)
-        return quote is not None and quotes.may_update(user, quote)
-    return False
+    declared = RECORDS.find(record_type)
+    if declared is None or not declared.attachments:
+        return False
+    return _may_update(user, declared, declared.get(record_id))
 
 
 def may_delete(user: User, attachment: Attachment) -> bool:
@@ -94,12 +96,7 @@ def may_delete(user: User, attachment: Attachment) -> bool:
 
 def record_title(*, user: User, record_type: str, record_id: int) -> str:
     """"客户 杭州云启科技 (KH000001)" for the upload page; NotFound when not readable."""
-    _readable(user, record_type, record_id)
-    record: Customer | Quote | None = (db.session.get(Customer, record_id) if record_type == "customer"
-                                       else db.session.get(Quote, record_id))
-    if record is None:
-        raise NotFound("记录不存在或您无权查看")
-    return f"{_record_label(record_type)} {record.name}" + (f" ({record.number})" if record.number else "")
+    return _declared(record_type).caption(_readable(user, record_type, record_id))
 
 
 def list_attachments(*, user: User, record_type: str, record_id: int) -> list[Attachment]:
@@ -129,9 +126,10 @@ def _store(data: bytes, digest: str) -> None:
 @unit_of_work
 def upload(*, user: User, record_type: str, record_id: int, filename: str | None, data: bytes) -> Attachment:
     """Attach a file (1 byte – 10 MB) to a record the user may update; commits."""
-    _readable(user, record_type, record_id)
-    if not may_update_record(user, record_type, record_id):
-        raise Forbidden(f"您没有为此{_record_label(record_type)}上传附件的权限")
+    declared = _declared(record_type)
+    if not _may_update(user, declared, declared.load(record_id, user)):
+        # Names no record type: a record type's label does not read as part of a sentence in every language.
+        raise Forbidden("您没有为此记录上传附件的权限", code="attachment_upload_forbidden", record_type=record_type)
     if not data:
         raise Invalid("文件为空，请选择有内容的文件", {"file": ["文件为空，请选择有内容的文件"]})
     if len(data) > MAX_BYTES:

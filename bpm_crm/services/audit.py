@@ -1,43 +1,76 @@
-"""The audit log: every flush records who created, changed or deleted which record, field by field."""
+"""The audit log: every flush records who created, changed or deleted which record, field by field.
+
+Every declared business record type (services/records.py) is audited under its key and label; the
+tables below are audited too although they are not business records.
+"""
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import g, has_request_context
+from flask_babel import LazyString
 from sqlalchemy import event, insert, inspect, update
 from sqlalchemy.orm import Session
 
+from bpm_crm.i18n import _
 from bpm_crm.models import (
     AuditLog,
-    CareTask,
-    ChurnWarning,
-    Contact,
-    Customer,
     Department,
     DictionaryEntry,
-    Interaction,
     InventoryItem,
     LevelRule,
-    Opportunity,
     Product,
-    Quote,
     QuoteLine,
     RolePermission,
-    ServiceRequest,
     User,
     Warehouse,
 )
+from bpm_crm.services.records import RECORDS
 
-# Audited tables and the name their entries carry.
-RECORD_TYPES: dict[type, str] = {
-    Customer: "customer", Contact: "contact", Interaction: "interaction", Opportunity: "opportunity",
-    Quote: "quote", QuoteLine: "quote_line", ServiceRequest: "service_request", ChurnWarning: "churn_warning",
-    CareTask: "care_task", Product: "product", Warehouse: "warehouse", InventoryItem: "inventory",
-    DictionaryEntry: "dictionary", LevelRule: "level_rule", User: "user", Department: "department",
-    RolePermission: "role_permission",
+
+class AuditedType(NamedTuple):
+    """The name an audited table's entries carry and how the log labels it."""
+
+    name: str
+    label: LazyString
+
+
+# Audited tables that are not business records: the administration's, and a quote's lines.
+OTHER_TYPES: dict[type, AuditedType] = {
+    QuoteLine: AuditedType("quote_line", _("报价明细")), Product: AuditedType("product", _("产品")),
+    Warehouse: AuditedType("warehouse", _("仓库")), InventoryItem: AuditedType("inventory", _("库存")),
+    DictionaryEntry: AuditedType("dictionary", _("数据字典")), LevelRule: AuditedType("level_rule", _("客户等级规则")),
+    User: AuditedType("user", _("用户")), Department: AuditedType("department", _("部门")),
+    RolePermission: AuditedType("role_permission", _("角色权限")),
 }
+
+_OTHER_LABELS = {other.name: other.label for other in OTHER_TYPES.values()}
+
+
+def audited_name(model: type) -> str | None:
+    """The name entries about rows of `model` carry; None when the log does not watch the table."""
+    record_type = RECORDS.of_model(model)
+    if record_type is not None:
+        return record_type.key
+    other = OTHER_TYPES.get(model)
+    return other.name if other else None
+
+
+def record_types() -> list[str]:
+    """Every name audit entries carry, in a stable order."""
+    return sorted({record_type.key for record_type in RECORDS.types()} | set(_OTHER_LABELS))
+
+
+def type_label(name: str | None) -> str:
+    """How the log labels a record type ("customer" -> 客户); an unknown name as it is."""
+    record_type = RECORDS.find(name)
+    if record_type is not None:
+        return str(record_type.label)
+    return str(_OTHER_LABELS.get(name or "", name or ""))
+
+
 IGNORED = {"created_at", "updated_at", "created_by_id", "updated_by_id", "password_hash", "session_stamp"}
 
 
@@ -77,7 +110,7 @@ def _columns(record: Any) -> list[str]:
 def _entry(record: Any, action: str, changes: dict[str, list[Any]]) -> dict[str, Any]:
     from bpm_crm.models.base import utcnow
 
-    return {"at": utcnow(), "user_id": actor_id(record), "record_type": RECORD_TYPES[type(record)],
+    return {"at": utcnow(), "user_id": actor_id(record), "record_type": audited_name(type(record)),
             "record_id": getattr(record, "id", None), "action": action, "changes": changes}
 
 
@@ -101,12 +134,12 @@ def entries_for_flush(session: Session, context: Any = None) -> list[dict[str, A
 def _entries_with_records(session: Session, context: Any) -> list[tuple[dict[str, Any], Any]]:
     entries: list[tuple[dict[str, Any], Any]] = []
     for record in session.new:
-        if type(record) in RECORD_TYPES:
+        if audited_name(type(record)):
             values = {key: [None, _plain(getattr(record, key))] for key in _columns(record)
                       if getattr(record, key) is not None and key != "id"}
             entries.append((_entry(record, "create", values), record))
     for record in session.dirty:
-        if type(record) not in RECORD_TYPES or not session.is_modified(record, include_collections=False):
+        if not audited_name(type(record)) or not session.is_modified(record, include_collections=False):
             continue
         state = inspect(record)
         changes: dict[str, list[Any]] = {}
@@ -120,7 +153,7 @@ def _entries_with_records(session: Session, context: Any) -> list[tuple[dict[str
         if changes:
             entries.append((_entry(record, "update", changes), record))
     for record in _deleted(session, context):
-        if type(record) in RECORD_TYPES:
+        if audited_name(type(record)):
             values = {key: [_plain(getattr(record, key)), None] for key in _columns(record)
                       if getattr(record, key) is not None and key != "id"}
             entries.append((_entry(record, "delete", values), record))
@@ -143,7 +176,8 @@ def _track_old_values(model: type) -> None:
             event.listen(getattr(model, key), "set", _keep_old_value, active_history=True, retval=True)
 
 
-for _model in RECORD_TYPES:
+# Record types are declared when services/records.py is imported, so all of them are known here.
+for _model in dict.fromkeys([*(record_type.model for record_type in RECORDS.types()), *OTHER_TYPES]):
     _track_old_values(_model)
 
 

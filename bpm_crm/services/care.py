@@ -178,7 +178,7 @@ def mark_done(*, care_task_id: int, user: User, note: str | None = None) -> Care
     task = _writable(care_task_id, user, lock=True)
     if task.done_at is not None:
         who = task.done_by.full_name if task.done_by else "他人"
-        raise Conflict(f"此关怀任务已由{who}完成")
+        raise Conflict("此关怀任务已由%(name)s完成", code="care_task_done", name=who)
     check = Checker({"note": note})
     text = check.text("note", 4000)
     check.done()

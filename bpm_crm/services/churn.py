@@ -121,7 +121,8 @@ def _writable(warning_id: int, user: User) -> ChurnWarning:
 
 def _require_open(warning: ChurnWarning, action: str) -> None:
     if warning.status not in OPEN_STATUSES:
-        raise Conflict(f"流失预警当前为“{warning.status}”，不能再{action}")
+        raise Conflict("流失预警当前为“%(status)s”，不能再%(action)s", code="churn_warning_closed",
+                       status=warning.status, action=action)
 
 
 @unit_of_work
@@ -143,7 +144,7 @@ def add_measure(*, warning_id: int, user: User, content: str) -> ChurnWarning:
 def confirm(*, warning_id: int, user: User, reason: str) -> ChurnWarning:
     """Confirm the churn with its reason (at least one measure first); the customer becomes 已流失; commits."""
     warning = _writable(warning_id, user)
-    _require_open(warning, "确认流失")
+    _require_open(warning, "确认客户流失")  # an action, not the status 确认流失: English words them differently
     if not warning.measures:
         raise Conflict("请先记录至少一条暂缓措施，再确认流失")
     check = Checker({"reason": reason})

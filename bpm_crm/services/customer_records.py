@@ -12,6 +12,7 @@ from sqlalchemy import select
 from bpm_crm import clock
 from bpm_crm.errors import Forbidden, Invalid, NotFound
 from bpm_crm.extensions import db
+from bpm_crm.i18n import _
 from bpm_crm.input_rules import parse_id
 from bpm_crm.models import Customer, User
 from bpm_crm.services import permissions
@@ -48,7 +49,7 @@ class Checker:
         if value is None and required:
             self.fail(name, required)
         elif value is not None and len(value) > max_length:
-            self.fail(name, f"最多 {max_length} 个字符")
+            self.fail(name, str(_("最多 %(count)s 个字符", count=max_length)))
             return None
         return value
 

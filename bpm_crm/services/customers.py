@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 from bpm_crm import clock
 from bpm_crm.errors import Conflict, Forbidden, Invalid, NotFound
 from bpm_crm.extensions import db
+from bpm_crm.i18n import _
 from bpm_crm.input_rules import parse_id
 from bpm_crm.models import (
     HISTORY_STATUSES,
@@ -214,7 +215,7 @@ def _clean(values: dict[str, Any], *, partial: bool) -> dict[str, Any]:
             if value is not None and not isinstance(value, str):
                 errors[name] = ["应为文本"]
             elif value is not None and len(value) > TEXT_FIELDS[name]:
-                errors[name] = [f"最多 {TEXT_FIELDS[name]} 个字符"]
+                errors[name] = [str(_("最多 %(count)s 个字符", count=TEXT_FIELDS[name]))]
             else:
                 cleaned[name] = value
         elif name in SCORE_FIELDS:
@@ -338,7 +339,7 @@ def _transfer_row(customer: Customer, *, kind: str, to_user_id: int | None, user
 def _reason(reason: str | None) -> str | None:
     text = (reason or "").strip() or None
     if text is not None and len(text) > 200:
-        raise Invalid("请更正标出的字段", {"reason": ["最多 200 个字符"]})
+        raise Invalid("请更正标出的字段", {"reason": [str(_("最多 %(count)s 个字符", count=200))]})
     return text
 
 

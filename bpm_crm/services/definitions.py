@@ -213,8 +213,52 @@ def latest_definition(process_id: str) -> ProcessDefinition:
         select(ProcessDefinition).where(ProcessDefinition.process_id == process_id)
         .order_by(ProcessDefinition.version.desc()).limit(1))
     if definition is None:
-        raise NotFound("流程 %(process)s 尚未部署", process=process_id)
+        raise NotFound("流程 %(process)s 尚未部署", code="process_not_deployed", process=process_id)
     return definition
+
+
+@dataclass(frozen=True)
+class Version:
+    """What running instances need of a deployed version; versions never change, so this is cached."""
+
+    id: int
+    process_id: str
+    name: str
+    number: int
+    parsed: ParsedDefinition
+    forms: dict[str, dict[str, Any]]
+    lane_roles: dict[str, str]
+
+    def form(self, form_id: str | None) -> FormSchema | None:
+        """A form of this version, parsed once."""
+        if not form_id or form_id not in self.forms:
+            return None
+        return _form(self.id, self.parsed.content_hash, form_id, json.dumps(self.forms[form_id]))
+
+
+_versions: dict[int, Version] = {}
+
+
+def version(definition_id: int) -> Version:
+    """A deployed version by id, read from the database once per process."""
+    cached = _versions.get(definition_id)
+    if cached is None:
+        row = db.session.get(ProcessDefinition, definition_id)
+        if row is None:
+            raise NotFound("流程定义不存在")
+        cached = Version(id=row.id, process_id=row.process_id, name=row.name, number=row.version,
+                         parsed=load_definition(row.bpmn_xml), forms=dict(row.forms or {}),
+                         lane_roles=dict(row.lane_roles or {}))
+        if len(_versions) > 256:
+            _versions.clear()
+        _versions[definition_id] = cached
+    return cached
+
+
+def forget_versions() -> None:
+    """Drop cached versions (only needed when ids are handed out again, as when tests empty the tables)."""
+    _versions.clear()
+    _form.cache_clear()
 
 
 def parsed(definition: ProcessDefinition) -> ParsedDefinition:
@@ -224,9 +268,7 @@ def parsed(definition: ProcessDefinition) -> ParsedDefinition:
 
 def form(definition: ProcessDefinition, form_id: str | None) -> FormSchema | None:
     """A form of a deployed version, parsed once per version."""
-    if not form_id or form_id not in (definition.forms or {}):
-        return None
-    return _form(definition.id, definition.content_hash, form_id, json.dumps(definition.forms[form_id]))
+    return version(definition.id).form(form_id)
 
 
 @lru_cache(maxsize=256)

@@ -167,7 +167,7 @@ def _unique(entry_type: str, parent_id: int | None, item: str, entry_id: int | N
     if entry_id is not None:
         query = query.where(DictionaryEntry.id != entry_id)
     if db.session.scalar(query) is not None:
-        raise Conflict(f"“{item}”已存在")
+        raise Conflict("“%(item)s”已存在", code="dictionary_item_exists", item=item)
 
 
 def _require_manage(user: User) -> None:
@@ -181,7 +181,7 @@ def create_entry(*, user: User, entry_type: str, values: dict[str, Any]) -> Dict
     if entry_type not in types():
         raise NotFound("字典类型不存在")
     if entry_type in READ_ONLY_TYPES:
-        raise Forbidden(f"“{entry_type}”由系统维护，只能查看")
+        raise Forbidden("“%(type)s”由系统维护，只能查看", code="dictionary_type_read_only", type=entry_type)
     item, value, sort = _clean(values)
     parent = _parent(entry_type, values.get("parent_id"))
     _unique(entry_type, parent.id if parent else None, item)
@@ -195,7 +195,7 @@ def create_entry(*, user: User, entry_type: str, values: dict[str, Any]) -> Dict
 def _editable(entry_id: int) -> DictionaryEntry:
     entry = get_entry(entry_id=entry_id)
     if not entry.editable:
-        raise Forbidden(f"字典项“{entry.item}”由系统维护，不能修改或删除")
+        raise Forbidden("字典项“%(item)s”由系统维护，不能修改或删除", code="dictionary_item_read_only", item=entry.item)
     return entry
 
 
@@ -224,7 +224,7 @@ def delete_entry(*, user: User, entry_id: int) -> str:
     _require_manage(user)
     entry = _editable(entry_id)
     if db.session.scalar(select(DictionaryEntry.id).where(DictionaryEntry.parent_id == entry.id).limit(1)):
-        raise Conflict(f"“{entry.item}”下还有下级地区，请先删除下级")
+        raise Conflict("“%(item)s”下还有下级地区，请先删除下级", code="region_has_children", item=entry.item)
     item = entry.item
     db.session.delete(entry)
     return item

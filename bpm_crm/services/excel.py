@@ -17,6 +17,7 @@ from openpyxl.styles import Font
 from openpyxl.utils.exceptions import InvalidFileException
 
 from bpm_crm.errors import Invalid
+from bpm_crm.i18n import _
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 60 * 1024 * 1024  # a zip bomb stops here, before openpyxl inflates it
@@ -30,8 +31,8 @@ MAX_SHEET_TITLE = 31
 class SpreadsheetError(Invalid):
     """The uploaded file cannot be read as a table; nothing was written."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, {"file": [message]})
+    def __init__(self, message: str, /, *, code: str | None = None, **params: Any) -> None:
+        super().__init__(message, {"file": [str(_(message, **params))]}, code=code, **params)
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,9 @@ def _table(raw_rows: Iterable[Sequence[Any]]) -> Table:
     rows: list[list[str]] = []
     for raw in raw_rows:
         if len(rows) > MAX_ROWS:
-            raise SpreadsheetError(f"文件超过 {MAX_ROWS} 行，请分批导入")
+            raise SpreadsheetError("文件超过 %(count)s 行，请分批导入", code="file_too_many_rows", count=MAX_ROWS)
         if len(raw) > MAX_COLUMNS and any(_text(value) for value in raw[MAX_COLUMNS:]):
-            raise SpreadsheetError(f"文件超过 {MAX_COLUMNS} 列")
+            raise SpreadsheetError("文件超过 %(count)s 列", code="file_too_many_columns", count=MAX_COLUMNS)
         cells = [_text(value) for value in raw[:MAX_COLUMNS]]
         while cells and cells[-1] == "":
             cells.pop()
@@ -89,7 +90,7 @@ def read_table(data: bytes, filename: str) -> Table:
     if not data:
         raise SpreadsheetError("文件是空的")
     if len(data) > MAX_UPLOAD_BYTES:
-        raise SpreadsheetError(f"文件超过 {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
+        raise SpreadsheetError("文件超过 %(size)s MB", code="file_too_large", size=MAX_UPLOAD_BYTES // (1024 * 1024))
     name = filename.lower()
     if name.endswith(".csv"):
         return _read_csv(data)
@@ -139,7 +140,7 @@ def _read_csv(data: bytes) -> Table:
     try:
         return _table(csv.reader(io.StringIO(text)))
     except csv.Error as exc:
-        raise SpreadsheetError(f"CSV 格式错误：{exc}") from exc
+        raise SpreadsheetError("CSV 格式错误：%(detail)s", code="csv_malformed", detail=str(exc)) from exc
 
 
 def neutralise(value: Any) -> Any:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+from sqlalchemy.orm import joinedload
 
 from bpm_crm.errors import Conflict, Forbidden, Invalid, NotFound
 from bpm_crm.extensions import db
@@ -37,11 +38,12 @@ ACTION_ORDER = ("claim", "release", "complete", "draft", "reassign")
 
 def headed_department_ids(user: User) -> list[str]:
     """Departments the user heads (as candidate values), looked up once per session."""
-    cache: dict[int, list[str]] = db.session.info.setdefault("headed_departments", {})
-    if user.id not in cache:
-        cache[user.id] = [str(dept_id) for dept_id in
-                          db.session.scalars(select(Department.id).where(Department.head_id == user.id))]
-    return cache[user.id]
+    cache = permissions.org_cache()
+    key = ("heads", user.id)
+    if key not in cache:
+        cache[key] = [str(dept_id) for dept_id in
+                      db.session.scalars(select(Department.id).where(Department.head_id == user.id))]
+    return list(cache[key])
 
 
 def _candidate(kind: CandidateKind, values: list[str]) -> ColumnElement[bool]:
@@ -86,7 +88,8 @@ def can_claim(user: User, task: HumanTask) -> bool:
         return False
     if str(user.id) in task.candidate_values(CandidateKind.USER):
         return True
-    if set(task.candidate_values(CandidateKind.DEPARTMENT)) & set(headed_department_ids(user)):
+    departments = task.candidate_values(CandidateKind.DEPARTMENT)
+    if departments and set(departments) & set(headed_department_ids(user)):
         return True
     return bool(set(task.candidate_roles) & user.role_codes) and permissions.in_scope(
         user, "task.claim", [task.scope_user_id])
@@ -162,7 +165,7 @@ class TaskForm:
 
 def form_for(task: HumanTask, user: User) -> TaskForm:
     """The task's form as `user` opens it: process data, then his saved draft, and the options he may pick."""
-    schema = definitions.form(task.instance.definition, task.form_key)
+    schema = definitions.version(task.instance.definition_id).form(task.form_key)
     if schema is None:
         return TaskForm(schema=None)
     options = option_sources.resolve(schema.option_keys(), user) if task.status == TaskStatus.OPEN else {}
@@ -182,11 +185,20 @@ def _clean(task: HumanTask, user: User, data: Any, *, final: bool) -> dict[str, 
 # Acting on a task ------------------------------------------------------------------------------
 
 def locked_open_task(task_id: int, user: User) -> tuple[HumanTask, ProcessInstance]:
-    """The visible task, with its instance row locked; Conflict when it is no longer open."""
-    task = get_task(task_id=task_id, user=user)
-    instance = instances.lock(task.instance_id)
-    db.session.refresh(task)
-    if task.status != TaskStatus.OPEN or instance is None:
+    """The visible task, with its instance row locked; Conflict when it is no longer open.
+
+    One statement loads the task and locks both rows: a concurrent completion waits here and then
+    reads the task as the other transaction left it.
+    """
+    row = db.session.execute(
+        select(HumanTask, ProcessInstance).join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
+        .where(HumanTask.id == task_id).with_for_update(of=[HumanTask, ProcessInstance])
+        .options(joinedload(HumanTask.candidates)).execution_options(populate_existing=True)
+    ).unique().first()
+    if row is None or not may_see_task(user, row[0]):
+        raise NotFound("任务不存在或您无权查看")
+    task, instance = row
+    if task.status != TaskStatus.OPEN:
         who = task.completed_by.full_name if task.completed_by else None
         if who:
             raise Conflict("此任务已由%(name)s完成", code="task_closed", name=who)
@@ -225,8 +237,7 @@ def _ensure_actor(task: HumanTask, instance: ProcessInstance, user: User) -> Non
     if task.assignee_id == user.id:
         return
     if task.assignee_id is None and can_claim(user, task):
-        task.assignee_id = user.id  # completing an offered task claims it
-        instances.record(instance, "claimed", task=task, user=user)
+        task.assignee_id = user.id  # completing an offered task claims it (the completion is its history line)
         return
     raise Forbidden("此任务不是您的任务")
 
@@ -236,7 +247,8 @@ def complete_task(*, task_id: int, user: User, data: Any, comment: str | None = 
     """Complete a task with its form's data and run the process on, in one transaction; commits."""
     task, instance = locked_open_task(task_id, user)
     _ensure_actor(task, instance, user)
-    cleaned = _clean(task, user, data, final=True)
+    with db.session.no_autoflush:  # the claim above is written with the completion, in one UPDATE
+        cleaned = _clean(task, user, data, final=True)
     guid = task.task_guid
 
     def step(runtime: Any) -> None:
@@ -278,7 +290,7 @@ def reassign_targets(user: User, task: HumanTask) -> list[User]:
 
 
 def _required_roles(task: HumanTask) -> set[str]:
-    lane_role = (task.instance.definition.lane_roles or {}).get(task.lane or "")
+    lane_role = definitions.version(task.instance.definition_id).lane_roles.get(task.lane or "")
     return set(task.candidate_roles) or ({lane_role} if lane_role else set())
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import func, insert, select, update
 
 from bpm_crm.errors import Conflict, Invalid, NotFound
 from bpm_crm.extensions import db
+from bpm_crm.i18n import _
 from bpm_crm.models import AuditLog, Contact, Customer, CustomerLevel, CustomerStatus, ImportJob, User
 from bpm_crm.models.base import utcnow
 from bpm_crm.services import excel, permissions
@@ -42,8 +43,12 @@ UPLOADED, COMMITTED = "uploaded", "committed"
 CHUNK = 500  # keys per IN (...) lookup and rows per insert statement
 
 
+def _text(issue: Issue) -> str:
+    return str(_(issue.template, **issue.params))
+
+
 def _texts(errors: dict[str, list[Issue]]) -> dict[str, list[str]]:
-    return {name: [str(issue) for issue in issues] for name, issues in errors.items()}
+    return {name: [_text(issue) for issue in issues] for name, issues in errors.items()}
 
 
 @dataclass
@@ -184,7 +189,8 @@ def set_mapping(*, job_id: int, user: User, mapping: dict[str, str], duplicate_r
         raise Conflict("此导入已完成，不能再修改")
     unknown = [header for header in mapping if header not in job.headers]
     if unknown:
-        raise Invalid("列对应有误", {"mapping": [f"文件中没有列“{header}”" for header in unknown]})
+        missing = [str(_("文件中没有列“%(header)s”", header=header)) for header in unknown]
+        raise Invalid("列对应有误", {"mapping": missing}, code="import_column_unknown", columns="、".join(unknown))
     full = {header: (mapping.get(header) or IGNORE) for header in job.headers}
     errors = mapping_problems(kind=job.kind, mapping=full, rule=duplicate_rule)
     if errors:
@@ -419,8 +425,9 @@ def commit(*, job_id: int, user: User) -> ImportJob:
     bad = [row for row in result.rows if row.errors]
     if bad:
         lines = "、".join(str(row.line) for row in bad[:10]) + ("…" if len(bad) > 10 else "")
-        raise Invalid(f"有 {len(bad)} 行数据有错误（第 {lines} 行），整个导入已取消，没有写入任何数据",
-                      {f"row {row.line}": [str(e) for e in row.errors] for row in bad[:200]})
+        raise Invalid("有 %(count)s 行数据有错误（第 %(lines)s 行），整个导入已取消，没有写入任何数据",
+                      {f"row {row.line}": [_text(e) for e in row.errors] for row in bad[:200]},
+                      code="import_rows_invalid", count=len(bad), lines=lines)
     ready = [row for row in result.rows if not row.duplicate]
     if not ready:
         raise Invalid("没有可导入的数据：所有行都是重复的")

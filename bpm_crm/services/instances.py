@@ -63,7 +63,7 @@ def restore(instance: ProcessInstance, user: User | None) -> ProcessRuntime:
     """The instance in memory; an unreadable state becomes an incident (InstanceIncident)."""
     try:
         return ProcessRuntime.restore(instance.state, engine_for(instance, user),
-                                      definitions.parsed(instance.definition))
+                                      definitions.version(instance.definition_id).parsed)
     except StateUnreadable as exc:
         log.error("instance %s: stored state cannot be restored: %s", instance.id, exc)
         mark_incident(instance.id, f"流程状态无法读取：{exc}", retry=False)
@@ -87,14 +87,14 @@ def start_instance(*, process_id: str, business_type: str | None, business_id: i
     """Start the newest version of a process for a record; joins the caller's transaction."""
     definition = definitions.latest_definition(process_id)
     instance = ProcessInstance(
-        definition_id=definition.id, definition=definition, process_id=process_id, business_type=business_type,
+        definition_id=definition.id, process_id=process_id, business_type=business_type,
         business_id=business_id, owner_id=owner_id, title=title[:200], started_by_id=user.id if user else None,
         state="",
     )
     db.session.add(instance)
     db.session.flush()
     try:
-        runtime = ProcessRuntime.start(definitions.parsed(definition), data, engine_for(instance, user),
+        runtime = ProcessRuntime.start(definitions.version(definition.id).parsed, data, engine_for(instance, user),
                                        start_event=start_event)
     except (ServiceTaskFailed, ScriptFailed, EngineLimitExceeded) as exc:
         raise ProcessFailed("流程启动失败：%(detail)s", detail=str(exc)) from exc
@@ -210,7 +210,8 @@ def instance_variables(instance: ProcessInstance) -> dict[str, Any]:
     if not instance.state:
         return {}
     try:
-        runtime = ProcessRuntime.restore(instance.state, ScriptEngine(), definitions.parsed(instance.definition))
+        runtime = ProcessRuntime.restore(instance.state, ScriptEngine(),
+                                         definitions.version(instance.definition_id).parsed)
     except StateUnreadable:
         return {}
     return runtime.last_task_data()

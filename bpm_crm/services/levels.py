@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, bindparam, case, func, insert, literal, se
 from bpm_crm import clock
 from bpm_crm.errors import Invalid, NotFound
 from bpm_crm.extensions import db
+from bpm_crm.i18n import _
 from bpm_crm.models import HISTORY_STATUSES, Customer, LevelRule, Order, User
 from bpm_crm.models.base import utcnow
 from bpm_crm.services import dictionary, permissions
@@ -57,7 +58,7 @@ def _validated(values: dict[str, Any]) -> dict[str, Any]:
         min_total = Decimal(0)
     months = values.get("months")
     if not isinstance(months, int) or isinstance(months, bool) or not 1 <= months <= MAX_MONTHS:
-        errors["months"] = [f"统计月数应在 1 到 {MAX_MONTHS} 之间"]
+        errors["months"] = [str(_("统计月数应在 1 到 %(max)s 之间", max=MAX_MONTHS))]
     if errors:
         raise Invalid("请更正标出的字段", errors)
     return {"level": level, "min_total": min_total.quantize(Decimal("0.01")), "months": months,

@@ -84,7 +84,7 @@ def _editable(opportunity_id: int, user: User, action: str) -> Opportunity:
     if not permissions.in_scope(user, action, [opportunity.created_by_id]):
         raise Forbidden("只有创建人可以修改或删除此销售机会")
     if opportunity.status != OpportunityStatus.UNASSIGNED:
-        raise Conflict(f"销售机会已{opportunity.status}，不能再修改或删除")
+        raise Conflict("销售机会已%(status)s，不能再修改或删除", code="opportunity_locked", status=opportunity.status)
     return opportunity
 
 

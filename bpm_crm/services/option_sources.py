@@ -20,6 +20,9 @@ Option = dict[str, Any]
 
 
 def _person(user: User) -> Option:
+    # The session's identity map holds rows weakly: keep the people offered, so checking the choice
+    # (and the handler reading the chosen one) finds them without asking the database again.
+    db.session.info.setdefault("offered_people", []).append(user)
     label = f"{user.full_name}（{user.department.name}）" if user.department else user.full_name
     return {"label": label, "value": user.id}
 

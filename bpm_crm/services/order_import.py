@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from bpm_crm import clock
 from bpm_crm.errors import Conflict, Invalid, NotFound
 from bpm_crm.extensions import db
+from bpm_crm.i18n import _
 from bpm_crm.models import ORDER_STATUS_LABELS, Customer, ImportJob, Order, OrderLine, Product, User
 from bpm_crm.services import excel, levels, permissions
 from bpm_crm.services.transaction import unit_of_work
@@ -111,8 +112,10 @@ def _mapping(headers: list[str]) -> dict[str, int]:
     if "product_name" not in found and "product_code" not in found:
         missing.append("产品名称或产品编码")
     if missing:
-        message = "缺少列：" + "、".join(missing)
-        raise Invalid(message, {"file": [message]})
+        # Quoted as the titles the file needs: a bare title such as 单价 would be translated like a message.
+        columns = "、".join(f"“{title}”" for title in missing)
+        raise Invalid("缺少列：%(columns)s", {"file": [str(_("缺少列：%(columns)s", columns=columns))]},
+                      code="import_columns_missing", columns=columns)
     return found
 
 
@@ -189,7 +192,7 @@ def check_rows(*, user: User, headers: list[str], rows: list[list[str]]) -> tupl
         elif len(number) > 30:
             errors.append("订单号不能超过 30 个字符")
         elif number in existing:
-            errors.append(f"订单号 {number} 已存在，不能重复导入")
+            errors.append(str(_("订单号 %(number)s 已存在，不能重复导入", number=number)))
         p.customer_id = _customer(v, by_number, by_name, writable, errors)
         if v.get("order_date"):
             p.order_date, problem = _parse_date(v["order_date"], today)
@@ -205,7 +208,7 @@ def check_rows(*, user: User, headers: list[str], rows: list[list[str]]) -> tupl
             if code in products_by_code:
                 p.product_id, p.product_name = products_by_code[code]
             else:
-                errors.append(f"产品编码 {code} 不存在")
+                errors.append(str(_("产品编码 %(code)s 不存在", code=code)))
         elif name:
             p.product_id, p.product_name = products_by_name.get(name), name
             if len(name) > 120:
@@ -236,7 +239,8 @@ def check_rows(*, user: User, headers: list[str], rows: list[list[str]]) -> tupl
         first = lines[0]
         for p in lines[1:]:
             if (p.customer_id, p.order_date, p.status) != (first.customer_id, first.order_date, first.status):
-                p.check.errors.append(f"与第 {first.check.row} 行同属一个订单，但客户、下单日期或状态不一致")
+                p.check.errors.append(str(_("与第 %(row)s 行同属一个订单，但客户、下单日期或状态不一致",
+                                            row=first.check.row)))
     return parsed, len(groups), len(parsed)
 
 
@@ -246,15 +250,15 @@ def _customer(values: dict[str, str], by_number: dict[str, list[int]], by_name: 
     if number:
         ids = by_number.get(number, [])
         if not ids:
-            errors.append(f"客户编号 {number} 不存在")
+            errors.append(str(_("客户编号 %(number)s 不存在", number=number)))
             return None
     elif name:
         ids = by_name.get(name, [])
         if not ids:
-            errors.append(f"客户 {name} 不存在")
+            errors.append(str(_("客户 %(name)s 不存在", name=name)))
             return None
         if len(ids) > 1:
-            errors.append(f"有多个客户名为 {name}，请填写客户编号")
+            errors.append(str(_("有多个客户名为 %(name)s，请填写客户编号", name=name)))
             return None
     else:
         errors.append("客户编号或客户名称不能为空")
@@ -312,8 +316,8 @@ def commit(*, user: User, job_id: int) -> ImportResult:
     parsed, _orders, _lines = check_rows(user=user, headers=job.headers, rows=job.rows)
     bad = [p.check for p in parsed if p.check.errors]
     if bad:
-        raise Invalid(f"有 {len(bad)} 行错误，未导入任何订单；请修改文件后重新上传",
-                      {f"row {c.row}": c.errors for c in bad[:200]})
+        raise Invalid("有 %(count)s 行错误，未导入任何订单；请修改文件后重新上传",
+                      {f"row {c.row}": c.errors for c in bad[:200]}, code="order_import_rows_invalid", count=len(bad))
     orders: dict[str, Order] = {}
     for p in parsed:
         number = p.check.values["number"]

@@ -11,11 +11,13 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from bpm_crm import clock
 from bpm_crm.errors import Conflict, DomainError, Invalid
 from bpm_crm.extensions import db
+from bpm_crm.i18n import _
 from bpm_crm.models import ApiToken, Department, LoginEvent, Role, User
 from bpm_crm.models.people import new_session_stamp
 from bpm_crm.services import audit, permissions
@@ -155,9 +157,9 @@ def new_password_errors(password: Any) -> list[str]:
     """What is wrong with a new password; empty when it is acceptable."""
     text = password if isinstance(password, str) else ""
     if len(text) < MIN_PASSWORD:
-        return [f"密码至少{MIN_PASSWORD}位"]
+        return [str(_("密码至少%(count)s位", count=MIN_PASSWORD))]
     if len(text) > MAX_PASSWORD:
-        return [f"密码最长{MAX_PASSWORD}位"]
+        return [str(_("密码最长%(count)s位", count=MAX_PASSWORD))]
     return []
 
 
@@ -209,11 +211,12 @@ def create_user(
         errors["password"] = ["密码至少8位"]
     role_rows = list(db.session.scalars(select(Role).where(Role.code.in_(roles))))
     if len(role_rows) != len(set(roles)):
-        errors["roles"] = [f"未知角色：{', '.join(sorted(set(roles) - {r.code for r in role_rows}))}"]
+        unknown = ", ".join(sorted(set(roles) - {r.code for r in role_rows}))
+        errors["roles"] = [str(_("未知角色：%(roles)s", roles=unknown))]
     if errors:
         raise Invalid("用户信息有误", errors)
     if db.session.scalar(select(User.id).where(User.username == username)):
-        raise Conflict(f"用户名 {username} 已存在")
+        raise Conflict("用户名 %(name)s 已存在", code="username_taken", name=username)
     user = User(username=username, full_name=full_name or username, email=email, roles=role_rows)
     user.set_password(password, method=current_app.config["PASSWORD_HASH_METHOD"])
     if department:
@@ -225,7 +228,8 @@ def create_user(
     if superior:
         boss = db.session.scalar(select(User).where(User.username == superior))
         if boss is None:
-            raise Invalid("上级不存在", {"superior": [f"用户 {superior} 不存在"]})
+            raise Invalid("上级不存在", {"superior": [str(_("用户 %(name)s 不存在", name=superior))]},
+                          code="superior_not_found", name=superior)
         user.superior = boss
     db.session.add(user)
     return user
@@ -238,6 +242,7 @@ def active_users_with_role(user: User, role_code: str, action: str) -> list[User
         .join(User.roles)
         .where(Role.code == role_code, User.active.is_(True))
         .where(permissions.scope_clause(user, action, [User.id]))
+        .options(joinedload(User.department), selectinload(User.roles))
         .order_by(User.department_id, User.full_name)
     )
     return list(db.session.scalars(query).unique())

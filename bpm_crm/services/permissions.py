@@ -5,11 +5,12 @@ import enum
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy import ColumnElement, event, false, or_, select, true
+from sqlalchemy.orm import Session
 
 from bpm_crm.errors import Forbidden
 from bpm_crm.extensions import db
-from bpm_crm.models import Role, RolePermission, User
+from bpm_crm.models import Department, Role, RolePermission, User
 
 
 class Scope(enum.IntEnum):
@@ -125,19 +126,19 @@ def visible_owner_ids(user: User, scope: Scope) -> set[int] | None:
         return None
     if scope is Scope.OWN:
         return {user.id}
-    ids = subordinate_ids(user) | {user.id}
-    if scope is Scope.DEPARTMENT and user.department_id is not None:
-        ids |= set(db.session.scalars(select(User.id).where(User.department_id == user.department_id)))
-    return ids
+    cache = org_cache()
+    key = (user.id, scope)
+    if key not in cache:
+        ids = subordinate_ids(user) | {user.id}
+        if scope is Scope.DEPARTMENT and user.department_id is not None:
+            ids |= set(_chart()["members"].get(user.department_id, ()))
+        cache[key] = frozenset(ids)
+    return set(cache[key])
 
 
 def subordinate_ids(user: User) -> set[int]:
     """Everyone below the user in the superior chain, at any depth."""
-    pairs = db.session.execute(select(User.id, User.superior_id)).all()
-    below: dict[int, list[int]] = {}
-    for uid, superior in pairs:
-        if superior is not None:
-            below.setdefault(superior, []).append(uid)
+    below = _chart()["below"]
     found: set[int] = set()
     stack = list(below.get(user.id, []))
     while stack:
@@ -146,6 +147,38 @@ def subordinate_ids(user: User) -> set[int]:
             found.add(uid)
             stack.extend(below.get(uid, []))
     return found
+
+
+def _chart() -> dict[str, dict[int, list[int]]]:
+    """Who reports to whom and who works where, read in one statement per session."""
+    cache = org_cache()
+    if "chart" not in cache:
+        below: dict[int, list[int]] = {}
+        members: dict[int, list[int]] = {}
+        for uid, superior, department in db.session.execute(select(User.id, User.superior_id, User.department_id)):
+            if superior is not None:
+                below.setdefault(superior, []).append(uid)
+            if department is not None:
+                members.setdefault(department, []).append(uid)
+        cache["chart"] = {"below": below, "members": members}
+    return cache["chart"]
+
+
+def org_cache() -> dict[Any, Any]:
+    """The org chart as this session has read it; forgotten when people, departments or roles change."""
+    return db.session.info.setdefault("org_chart", {})
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_org_chart(session: Session, _context: Any) -> None:
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(row, (User, Department, Role, RolePermission)) for row in changed):
+        session.info.pop("org_chart", None)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_org_chart_on_rollback(session: Session) -> None:
+    session.info.pop("org_chart", None)
 
 
 def scope_clause(user: User, action: str, owner_columns: Iterable) -> ColumnElement[bool]:

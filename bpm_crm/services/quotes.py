@@ -291,7 +291,7 @@ def _writable(quote_id: int, user: User, action: str = "quote.update") -> Quote:
     if not allowed:
         raise Forbidden("您没有修改此报价的权限")
     if quote.status != QuoteStatus.DRAFT:
-        raise Conflict(f"报价当前为“{quote.status}”，只有草稿可以修改或删除")
+        raise Conflict("报价当前为“%(status)s”，只有草稿可以修改或删除", code="quote_not_draft", status=quote.status)
     return quote
 
 

@@ -1,7 +1,6 @@
 """The recycle bin (回收站): a deleted record and its dependants are kept whole and can be restored intact."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -11,54 +10,16 @@ from sqlalchemy.exc import IntegrityError
 
 from bpm_crm.errors import Conflict, Forbidden, NotFound
 from bpm_crm.extensions import Base, db
-from bpm_crm.models import (
-    Attachment,
-    CareTask,
-    ChurnMeasure,
-    ChurnWarning,
-    Contact,
-    Customer,
-    CustomerShare,
-    CustomerTransfer,
-    Interaction,
-    Order,
-    OrderLine,
-    Quote,
-    QuoteLine,
-    RecycleBinEntry,
-    ServiceRequest,
-    User,
-)
+from bpm_crm.models import Attachment, RecycleBinEntry, User
 from bpm_crm.services import audit, permissions
 from bpm_crm.services.paging import Page, paginate
+from bpm_crm.services.records import RECORDS, Dependant
 from bpm_crm.services.transaction import unit_of_work
 
 
-@dataclass(frozen=True)
-class Dependant:
-    """Rows of `model` whose `column` holds the parent's id; they go to the bin with the parent."""
-
-    model: type
-    column: str
-
-
-# What goes to the bin with a record, parents before children (contacts before the quotes naming them).
-DEPENDANTS: dict[type, list[Dependant]] = {
-    Customer: [
-        Dependant(Contact, "customer_id"), Dependant(Interaction, "customer_id"),
-        Dependant(CustomerShare, "customer_id"), Dependant(CustomerTransfer, "customer_id"),
-        Dependant(Quote, "customer_id"), Dependant(Order, "customer_id"),
-        Dependant(ServiceRequest, "customer_id"), Dependant(ChurnWarning, "customer_id"),
-        Dependant(CareTask, "customer_id"),
-    ],
-    Quote: [Dependant(QuoteLine, "quote_id")],
-    Order: [Dependant(OrderLine, "order_id")],
-    ChurnWarning: [Dependant(ChurnMeasure, "warning_id")],
-}
-# Attachments refer to their record by (record_type, id) rather than a foreign key.
-ATTACHMENT_TYPES: dict[type, str] = {Customer: "customer", Quote: "quote"}
-RECORD_TYPES: dict[str, type] = {audit.RECORD_TYPES[model]: model for model in (
-    Customer, Contact, Interaction, Quote, ServiceRequest, ChurnWarning, CareTask)}
+def record_types() -> list[str]:
+    """The record types that go to the bin when deleted, in the order declared."""
+    return RECORDS.keys(recyclable=True)
 
 
 def _encode(value: Any) -> Any:
@@ -92,19 +53,25 @@ def _row(model: type, record_id: int) -> dict[str, Any] | None:
     return None if row is None else {key: _encode(value) for key, value in row.items()}
 
 
-def _tree(model: type, row: dict[str, Any]) -> dict[str, Any]:
-    """The row with its dependants, recursively: {"table", "row", "children"}."""
+def _tree(model: type, row: dict[str, Any], dependants: tuple[Dependant, ...] = ()) -> dict[str, Any]:
+    """The row with its dependants, recursively: {"table", "row", "children"}.
+
+    A declared record type brings its own dependants and attachments; `dependants` are those of a plain model.
+    """
+    record_type = RECORDS.of_model(model)
     children = []
-    for dependant in DEPENDANTS.get(model, []):
+    for dependant in dependants or (record_type.dependants if record_type else ()):
         table = _table(dependant.model)
         rows = db.session.execute(
             select(table).where(table.c[dependant.column] == row["id"]).order_by(table.c.id)).mappings()
         for child in rows:
-            children.append(_tree(dependant.model, {key: _encode(value) for key, value in child.items()}))
-    if model in ATTACHMENT_TYPES:
+            children.append(_tree(dependant.model, {key: _encode(value) for key, value in child.items()},
+                                  dependant.dependants))
+    if record_type is not None and record_type.attachments:
+        # Attachments refer to their record by (record_type, id) rather than a foreign key.
         table = _table(Attachment)
         for child in db.session.execute(select(table).where(
-                table.c.record_type == ATTACHMENT_TYPES[model], table.c.record_id == row["id"])).mappings():
+                table.c.record_type == record_type.key, table.c.record_id == row["id"])).mappings():
             children.append({"table": table.name, "row": {k: _encode(v) for k, v in child.items()}, "children": []})
     return {"table": _table(model).name, "row": row, "children": children}
 
@@ -147,6 +114,9 @@ def move_to_bin(*, record: Any, user: User, label: str, owner_id: int | None) ->
     `owner_id` decides who may later see and restore the entry (the record's owner at deletion).
     """
     model = type(record)
+    record_type = RECORDS.of_model(model)
+    if record_type is None or not record_type.recyclable:
+        raise ValueError(f"{model.__name__} is not declared as a record type that goes to the recycle bin")
     db.session.flush()
     row = _row(model, record.id)
     if row is None:
@@ -154,7 +124,7 @@ def move_to_bin(*, record: Any, user: User, label: str, owner_id: int | None) ->
     tree = _tree(model, row)
     db.session.expunge(record)
     _delete_tree(tree)
-    entry = RecycleBinEntry(record_type=audit.RECORD_TYPES[model], record_id=record.id, label=label[:200],
+    entry = RecycleBinEntry(record_type=record_type.key, record_id=record.id, label=label[:200],
                             payload=tree, deleted_by_id=user.id, owner_id=owner_id)
     db.session.add(entry)
     db.session.flush()  # the caller gets the entry's id (e.g. for an "undo" link)

@@ -8,6 +8,7 @@ from sqlalchemy.orm import selectinload
 
 from bpm_crm.errors import Conflict, Forbidden, Invalid, NotFound
 from bpm_crm.extensions import db
+from bpm_crm.i18n import _
 from bpm_crm.input_rules import parse_id
 from bpm_crm.models import Customer, ServiceRequest, ServiceStatus, User
 from bpm_crm.services import dictionary, permissions, recycle
@@ -96,7 +97,7 @@ def _clean(values: dict[str, Any], user: User, current: ServiceRequest | None) -
         if not text:
             errors[name] = [REQUIRED[name]]
         elif len(text) > limit:
-            errors[name] = [f"最多 {limit} 个字符"]
+            errors[name] = [str(_("最多 %(count)s 个字符", count=limit))]
         clean[name] = text
     if "type" not in errors and clean["type"] not in dictionary.choices(dictionary.SERVICE_TYPE):
         errors["type"] = ["服务类型不在数据字典中"]
@@ -127,7 +128,8 @@ def create_request(*, user: User, values: dict[str, Any]) -> ServiceRequest:
 def _changeable(request_id: int, user: User) -> ServiceRequest:
     record = get_request(request_id=request_id, user=user)
     if record.status != ServiceStatus.NEW:
-        raise Conflict(f"客户服务当前为“{record.status}”，不能再修改或删除")
+        raise Conflict("客户服务当前为“%(status)s”，不能再修改或删除", code="service_request_locked",
+                       status=record.status)
     if not may_change(user, record):
         raise Forbidden("只有创建人或客服处理人员可以修改或删除此客户服务")
     return record

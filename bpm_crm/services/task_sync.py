@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 
 from bpm_crm import clock
 from bpm_crm.engine.runtime import ProcessRuntime, ReadyUserTask, ScriptFailed
@@ -31,7 +32,7 @@ from bpm_crm.models import (
     TaskWatcher,
     User,
 )
-from bpm_crm.services import assignment
+from bpm_crm.services import assignment, definitions
 from bpm_crm.services.process_errors import ProcessFailed
 
 _PLAIN_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -51,7 +52,8 @@ def sync(instance: ProcessInstance, runtime: ProcessRuntime, *, user: User | Non
     from bpm_crm.services.instances import record
 
     open_rows = {row.task_guid: row for row in db.session.scalars(
-        select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.OPEN))}
+        select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.OPEN)
+        .options(lazyload(HumanTask.candidates)))}
     ready = {task.guid: task for task in runtime.ready_user_tasks()}
     now = clock.utcnow_naive()
     for guid, row in open_rows.items():
@@ -65,7 +67,7 @@ def sync(instance: ProcessInstance, runtime: ProcessRuntime, *, user: User | Non
         else:
             row.status = TaskStatus.CANCELLED.value
             record(instance, "cancelled", task=row, user=None)
-    lane_roles = instance.definition.lane_roles or {}
+    lane_roles = definitions.version(instance.definition_id).lane_roles
     for guid, spec in ready.items():
         if guid not in open_rows:
             db.session.add(_new_row(instance, runtime, spec, lane_roles))
@@ -92,9 +94,7 @@ def _new_row(instance: ProcessInstance, runtime: ProcessRuntime, spec: ReadyUser
 
 def _input_data(instance: ProcessInstance, runtime: ProcessRuntime, spec: ReadyUserTask) -> dict[str, Any] | None:
     """The process variables the task's form reads, kept with the row: the form opens without the engine."""
-    from bpm_crm.services import definitions
-
-    schema = definitions.form(instance.definition, spec.properties.get("form"))
+    schema = definitions.version(instance.definition_id).form(spec.properties.get("form"))
     if schema is None:
         return None
     data = runtime.task_data(spec.guid)

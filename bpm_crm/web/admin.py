@@ -13,20 +13,13 @@ from bpm_crm.errors import DomainError, Invalid
 from bpm_crm.forms.admin import DepartmentForm, DictionaryEntryForm, EditUserForm, PasswordForm, RoleForm, UserForm
 from bpm_crm.i18n import _
 from bpm_crm.models import User
-from bpm_crm.services import admin, dictionary, logs, permissions
+from bpm_crm.services import admin, audit, dictionary, logs, permissions
 from bpm_crm.web.query_args import id_arg, page_arg
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 SCOPE_LABELS = {"own": _("本人"), "subordinates": _("下属"), "department": _("本部门"), "all": _("全部")}
 ACTION_LABELS = {"create": _("新建"), "update": _("修改"), "delete": _("删除"), "restore": _("恢复")}
-RECORD_LABELS = {
-    "customer": _("客户"), "contact": _("联系人"), "interaction": _("交往记录"), "opportunity": _("销售机会"),
-    "quote": _("报价"), "quote_line": _("报价明细"), "service_request": _("客户服务"), "churn_warning": _("流失预警"),
-    "care_task": _("客户关怀"), "product": _("产品"), "warehouse": _("仓库"), "inventory": _("库存"),
-    "dictionary": _("数据字典"), "level_rule": _("客户等级规则"), "user": _("用户"), "department": _("部门"),
-    "role_permission": _("角色权限"), "role": _("角色"),
-}
 TYPE_LABELS = {
     dictionary.REGION: _("地区"), dictionary.LEVEL: _("客户等级"), dictionary.INDUSTRY: _("行业"),
     dictionary.SOURCE: _("客户来源"), dictionary.SERVICE_TYPE: _("服务类型"), dictionary.CARE_KIND: _("关怀类型"),
@@ -84,7 +77,8 @@ def audit_value(key: str, value: object) -> str:
 
 @bp.app_template_filter("record_type_label")
 def record_type_label(value: str | None) -> str:
-    return str(RECORD_LABELS.get(value or "", value or ""))
+    """The label of an audit or recycle-bin entry's record type (declared with the type)."""
+    return audit.type_label(value)
 
 
 @bp.app_template_filter("audit_action_label")
@@ -103,7 +97,7 @@ def _require(action: str) -> User:
 
 
 def _apply_errors(form: FlaskForm, exc: DomainError) -> None:
-    flash(translate(exc.message), "danger")
+    flash(translate(exc), "danger")
     if isinstance(exc, Invalid):
         for name, messages in exc.field_errors.items():
             if name in form:
@@ -197,7 +191,7 @@ def _set_active(user_id: int, active: bool):
     except DomainError as exc:
         if exc.status == 404:
             raise
-        flash(translate(exc.message), "danger")
+        flash(translate(exc), "danger")
     else:
         message = gettext("已启用 %(name)s", name=target.username) if active else gettext(
             "已停用 %(name)s，该账号不能再登录", name=target.username)
@@ -276,7 +270,7 @@ def role_permissions(role_id: int):
                 admin.rename_role(user=user, role_id=role.id, values={"name": name})
         except DomainError as exc:
             details = [translate(m) for messages in getattr(exc, "field_errors", {}).values() for m in messages]
-            flash("；".join([translate(exc.message), *details]), "danger")
+            flash("；".join([translate(exc), *details]), "danger")
             grants = {action: scope for action, scope in posted.items() if scope}
             status = exc.status
         else:
@@ -357,7 +351,7 @@ def delete_department(department_id: int):
     except DomainError as exc:
         if exc.status == 404:
             raise
-        flash(translate(exc.message), "danger")
+        flash(translate(exc), "danger")
     else:
         flash(gettext("部门 %(name)s 已删除", name=name), "success")
     return redirect(url_for("admin.departments"))
@@ -455,7 +449,7 @@ def delete_entry(entry_id: int):
     try:
         item = dictionary.delete_entry(user=user, entry_id=entry_id)
     except DomainError as exc:
-        flash(translate(exc.message), "danger")
+        flash(translate(exc), "danger")
     else:
         flash(gettext("已删除“%(item)s”，已使用它的记录保留原来的文字", item=item), "success")
     return redirect(url_for("admin.dictionary", type=entry_type))
@@ -476,7 +470,7 @@ def audit_log():
             action=action if action in logs.ACTIONS else None, date_from=date_from, date_to=date_to,
             **_page_args())
     except Invalid as exc:
-        flash(translate(exc.message), "warning")
+        flash(translate(exc), "warning")
         page = logs.list_audit_entries(user=user, **_page_args())
     return render_template("admin/audit_log.html", page=page, record_types=logs.record_types(),
                            actions=logs.ACTIONS, users=admin.all_users())
@@ -495,6 +489,6 @@ def login_log():
             success={"1": True, "0": False}.get(success_arg), channel=channel if channel in ("web", "api") else None,
             date_from=_date_arg("date_from"), date_to=_date_arg("date_to"), **_page_args())
     except Invalid as exc:
-        flash(translate(exc.message), "warning")
+        flash(translate(exc), "warning")
         page = logs.list_login_events(user=user, **_page_args())
     return render_template("admin/login_log.html", page=page, success=success_arg)

@@ -1,25 +1,24 @@
-"""Attachment pages: upload to a customer or quote, download (safe headers), delete; the list partial's helpers."""
+"""Attachment pages: upload to a record, download (safe headers), delete; the list partial's helpers."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote as url_quote
 
-from flask import Blueprint, Flask, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 from flask_babel import format_decimal, gettext
 from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError, NotFound
+from bpm_crm.file_transfer import MAX_REQUEST_BYTES, download_response
 from bpm_crm.input_rules import parse_id
 from bpm_crm.models import Attachment
 from bpm_crm.services import attachments
+from bpm_crm.services.records import RECORDS
 from bpm_crm.web.redirects import safe_next
 
 bp = Blueprint("attachments", __name__, url_prefix="/attachments")
 
-# A whole upload request may carry the file plus the form fields; anything beyond is refused unread.
-MAX_REQUEST_BYTES = attachments.MAX_BYTES + 1024 * 1024
 ICONS = {"application/pdf": "file-earmark-pdf", "image/png": "file-earmark-image",
          "image/jpeg": "file-earmark-image", "image/gif": "file-earmark-image"}
 
@@ -37,9 +36,10 @@ def _limit_request_size(state: Any) -> None:
 
 
 def _record_url(record_type: str, record_id: int) -> str:
-    endpoint = "customers.show" if record_type == "customer" else "quotes.show"
-    key = "customer_id" if record_type == "customer" else "quote_id"
-    return url_for(endpoint, **{key: record_id})
+    declared = RECORDS.get(record_type)
+    if declared.endpoint is None:
+        return url_for("inbox.index")
+    return url_for(declared.endpoint, **{declared.id_arg: record_id})
 
 
 def _back(record_type: str, record_id: int) -> str:
@@ -50,7 +50,7 @@ def _back(record_type: str, record_id: int) -> str:
 def _record_args() -> tuple[str, int]:
     record_type = request.args.get("record_type") or request.form.get("record_type") or ""
     record_id = parse_id(request.args.get("record_id") or request.form.get("record_id"))
-    if record_type not in attachments.RECORD_TYPES or not record_id:
+    if record_type not in attachments.record_types() or not record_id:
         raise NotFound("记录不存在或您无权查看")
     return record_type, record_id
 
@@ -64,7 +64,7 @@ def _too_large(exc: RequestEntityTooLarge):
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def upload():
-    """The upload form (GET) and the multipart upload (POST) for ?record_type=customer|quote&record_id=."""
+    """The upload form (GET) and the multipart upload (POST) for ?record_type=…&record_id=."""
     record_type, record_id = _record_args()
     user = _user()
     title = attachments.record_title(user=user, record_type=record_type, record_id=record_id)
@@ -87,25 +87,13 @@ def upload():
                     saved = attachments.upload(user=user, record_type=record_type, record_id=record_id,
                                                filename=upload_file.filename, data=data)
                 except DomainError as exc:
-                    error = translate(exc.message)
+                    error = translate(exc)
                 else:
                     flash(gettext("附件“%(name)s”已上传", name=saved.filename), "success")
                     return redirect(back)
     status = 422 if error else 200
     return render_template("attachments/upload.html", title=title, back=back, record_type=record_type,
                            record_id=record_id, error=error), status
-
-
-def download_response(attachment: Attachment, data: bytes) -> Response:
-    """The bytes as a download: never rendered inline, never sniffed, UTF-8 file name (pages and API)."""
-    response = Response(data, mimetype=attachment.content_type or attachments.OCTET_STREAM)
-    ascii_name = attachment.filename.encode("ascii", "ignore").decode().replace('"', "").strip() or "attachment"
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{url_quote(attachment.filename, safe='')}")
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
 
 
 @bp.get("/<id:attachment_id>")
@@ -126,7 +114,7 @@ def delete(attachment_id: int):
     try:
         attachments.delete(attachment_id=attachment_id, user=_user())
     except DomainError as exc:
-        flash(translate(exc.message), "danger")
+        flash(translate(exc), "danger")
         return redirect(back)
     flash(gettext("附件“%(name)s”已删除", name=name), "success")
     return redirect(back)

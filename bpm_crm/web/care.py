@@ -147,7 +147,7 @@ def done(care_task_id: int):
     except DomainError as exc:
         if exc.status == 404:
             raise
-        flash(translate(exc.message), "warning" if exc.status == 409 else "danger")
+        flash(translate(exc), "warning" if exc.status == 409 else "danger")
         return redirect(url_for("care.show", care_task_id=care_task_id))
     flash(gettext("已标记为完成"), "success")
     return redirect(url_for("care.show", care_task_id=care_task_id))
@@ -162,7 +162,7 @@ def delete(care_task_id: int):
     try:
         care.delete_care_task(care_task_id=care_task_id, user=current())
     except DomainError as exc:
-        flash(translate(exc.message), "danger")
+        flash(translate(exc), "danger")
         return redirect(url_for("care.show", care_task_id=care_task_id))
     flash(gettext("关怀任务已移入回收站"), "success")
     return redirect(back_to_customer(customer_id, "care.index", customer_id=customer_id))

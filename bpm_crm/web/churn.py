@@ -137,7 +137,7 @@ def recover(warning_id: int):
     except DomainError as exc:
         if exc.status == 404:
             raise
-        flash(translate(exc.message), "warning")
+        flash(translate(exc), "warning")
         return redirect(url_for("churn.show", warning_id=warning_id))
     flash(gettext("已标记为已恢复"), "success")
     return redirect(url_for("churn.show", warning_id=warning_id))
@@ -152,7 +152,7 @@ def delete(warning_id: int):
     except DomainError as exc:
         if exc.status == 404:
             raise
-        flash(translate(exc.message), "danger")
+        flash(translate(exc), "danger")
         return redirect(url_for("churn.show", warning_id=warning_id))
     flash(gettext("流失预警已移入回收站"), "success")
     return redirect(url_for("churn.index"))

@@ -125,7 +125,7 @@ def delete(contact_id: int):
     try:
         contacts.delete_contact(contact_id=contact_id, user=current())
     except DomainError as exc:
-        flash(translate(exc.message), "danger")
+        flash(translate(exc), "danger")
         return redirect(url_for("contacts.show", contact_id=contact_id))
     flash(gettext("联系人 %(name)s 已移入回收站", name=name), "success")
     return redirect(back_to_customer(customer_id, "contacts.index", customer_id=customer_id))

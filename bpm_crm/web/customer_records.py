@@ -20,7 +20,7 @@ def current() -> User:
 
 def apply_errors(form: FlaskForm, exc: DomainError) -> None:
     """Show a service's refusal: the message on top, its field errors under the fields."""
-    flash(translate(exc.message), "danger")
+    flash(translate(exc), "danger")
     if isinstance(exc, Invalid):
         for name, messages in exc.field_errors.items():
             if name in form:

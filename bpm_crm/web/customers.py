@@ -130,7 +130,7 @@ def _form(customer: Customer | None = None) -> tuple[CustomerForm, bool]:
 
 
 def _apply_errors(form: CustomerForm, exc: DomainError) -> None:
-    flash(translate(exc.message), "danger")
+    flash(translate(exc), "danger")
     if isinstance(exc, Invalid):
         for name, messages in exc.field_errors.items():
             if name in form:
@@ -215,7 +215,7 @@ def delete(customer_id: int):
     try:
         customers.delete_customer(customer_id=customer_id, user=_user())
     except DomainError as exc:
-        flash(translate(exc.message), "danger")
+        flash(translate(exc), "danger")
         return redirect(url_for("customers.show", customer_id=customer_id))
     flash(gettext("客户 %(number)s（%(name)s）已移入回收站", number=number, name=name), "success")
     return redirect(url_for("customers.index"))
@@ -230,7 +230,7 @@ def claim(customer_id: int):
     except DomainError as exc:
         if exc.status == 404:
             raise
-        flash(translate(exc.message), "danger")
+        flash(translate(exc), "danger")
         return _back(customer_id)
     flash(gettext("已领取客户 %(name)s", name=customer.name), "success")
     return redirect(url_for("customers.show", customer_id=customer_id))
@@ -244,7 +244,7 @@ def _transfer(ids: list[int], back_to: int | None):
     except DomainError as exc:
         if exc.status == 404 and back_to is not None:
             raise
-        message = translate(exc.message)
+        message = translate(exc)
         if isinstance(exc, Invalid):
             message = "；".join([message] + [translate(m) for ms in exc.field_errors.values() for m in ms
                                              if translate(m) != message])
@@ -280,7 +280,7 @@ def release(customer_id: int):
     except DomainError as exc:
         if exc.status == 404:
             raise
-        flash(translate(exc.message), "danger")
+        flash(translate(exc), "danger")
         return redirect(url_for("customers.show", customer_id=customer_id))
     flash(gettext("客户已放入公海"), "success")
     return redirect(url_for("customers.show", customer_id=customer_id))
@@ -296,7 +296,7 @@ def share(customer_id: int):
     except DomainError as exc:
         if exc.status == 404:
             raise
-        flash(translate(exc.message), "danger")
+        flash(translate(exc), "danger")
         return redirect(url_for("customers.show", customer_id=customer_id))
     flash(gettext("已共享"), "success")
     return redirect(url_for("customers.show", customer_id=customer_id) + "#shares")
@@ -311,7 +311,7 @@ def unshare(customer_id: int, user_id: int):
     except DomainError as exc:
         if exc.status == 404 and not isinstance(exc, Invalid):
             customers.get_customer(customer_id=customer_id, user=_user())
-        flash(translate(exc.message), "danger")
+        flash(translate(exc), "danger")
         return redirect(url_for("customers.show", customer_id=customer_id))
     flash(gettext("已取消共享"), "success")
     return redirect(url_for("customers.show", customer_id=customer_id) + "#shares")

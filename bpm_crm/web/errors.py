@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from bpm_crm.error_messages import translate
+from bpm_crm.error_messages import params_json, translate, translate_fields
 from bpm_crm.errors import DomainError, Invalid
 from bpm_crm.i18n import _
 from bpm_crm.input_rules import storable
@@ -43,8 +44,13 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def _json(status: int, message: str, fields: dict[str, list[str]] | None = None):
-    response = jsonify({"error": {"message": message, "fields": fields or {}}})
+def _json(status: int, message: str, fields: dict[str, list[str]] | None = None, exc: DomainError | None = None):
+    body: dict[str, Any] = {"message": message, "fields": fields or {}}
+    if exc is not None:  # the API's shape: the machine code and the values beside the text
+        body["code"] = exc.code
+        if exc.params:
+            body["params"] = params_json(exc.params)
+    response = jsonify({"error": body})
     response.status_code = status
     return response
 
@@ -61,8 +67,9 @@ def _domain_error(exc: DomainError):
     if exc.status >= 500:
         log.error("%s %s failed: %s", request.method, request.path, exc.message)
     if _wants_json():
-        return _json(exc.status, exc.message, exc.field_errors if isinstance(exc, Invalid) else None)
-    message = translate(exc.message)
+        fields = translate_fields(exc.field_errors) if isinstance(exc, Invalid) else None
+        return _json(exc.status, translate(exc), fields, exc)
+    message = translate(exc)
     if isinstance(exc, Invalid) and exc.field_errors:
         # A page has no form to put these under (a bad query parameter, say): name them in the message.
         details = "；".join(f"{name}：{'、'.join(translate(m) for m in messages)}"
@@ -98,7 +105,7 @@ def _undecodable(part: bytes) -> bool:
 
 def _refuse_form_field(name: str) -> None:
     shown = name.replace("\x00", "\ufffd")
-    raise DomainError(str(_("表单字段“%(name)s”含有无效字符（应为 UTF-8 文本）", name=shown)))
+    raise DomainError("表单字段“%(name)s”含有无效字符（应为 UTF-8 文本）", code="form_field_encoding", name=shown)
 
 
 def _check_form_text() -> None:

@@ -131,8 +131,8 @@ def upload():
         job = imports.upload(user=_user(), kind=form.kind.data, filename=storage.filename or "",
                              data=storage.read(excel.MAX_UPLOAD_BYTES + 1))
     except Invalid as exc:
-        messages = exc.field_errors.get("file") or exc.field_errors.get("kind") or [exc.message]
-        form.file.errors = [translate(message) for message in messages]
+        messages = exc.field_errors.get("file") or exc.field_errors.get("kind")
+        form.file.errors = [translate(message) for message in messages] if messages else [translate(exc)]
         return _index(form, 422)
     flash(gettext("已读取 %(rows)s 行数据，请核对列对应和检查结果", rows=len(job.rows)), "success")
     return redirect(url_for("imports.show", job_id=job.id))
@@ -164,7 +164,7 @@ def save_mapping(job_id: int):
     try:
         imports.set_mapping(job_id=job_id, user=_user(), mapping=mapping, duplicate_rule=rule)
     except Conflict as exc:
-        flash(translate(exc.message), "warning")
+        flash(translate(exc), "warning")
         return redirect(url_for("imports.show", job_id=job_id))
     except Invalid:
         flash(gettext("列对应有误，请按提示修改"), "danger")
@@ -182,13 +182,13 @@ def commit(job_id: int):
     try:
         job = imports.commit(job_id=job_id, user=_user())
     except Conflict as exc:
-        flash(translate(exc.message), "warning")
+        flash(translate(exc), "warning")
         return redirect(url_for("imports.show", job_id=job_id))
     except Invalid:
         flash(gettext("有数据行存在错误，整个导入已取消，没有写入任何数据。请修改文件后重新上传。"), "danger")
         return _render_job(job, status=422)
     except DomainError as exc:
-        flash(translate(exc.message), "danger")
+        flash(translate(exc), "danger")
         return redirect(url_for("imports.show", job_id=job_id))
     result = job.result or {}
     flash(gettext("导入完成：新建 %(created)s 条，跳过重复 %(skipped)s 条", created=result.get("created", 0),

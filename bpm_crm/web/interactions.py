@@ -125,7 +125,7 @@ def delete(interaction_id: int):
     try:
         interactions.delete_interaction(interaction_id=interaction_id, user=current())
     except DomainError as exc:
-        flash(translate(exc.message), "danger")
+        flash(translate(exc), "danger")
         return redirect(url_for("interactions.show", interaction_id=interaction_id))
     flash(gettext("交往记录已移入回收站"), "success")
     return redirect(back_to_customer(customer_id, "interactions.index", customer_id=customer_id))

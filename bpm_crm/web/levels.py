@@ -38,7 +38,7 @@ def _save(form: LevelRuleForm, rule_id: int | None):
         else:
             levels.update_rule(rule_id=rule_id, user=_user(), values=form.values())
     except DomainError as exc:
-        flash(translate(exc.message), "danger")
+        flash(translate(exc), "danger")
         if isinstance(exc, Invalid):
             for name, messages in exc.field_errors.items():
                 if name in form:
@@ -88,7 +88,7 @@ def delete(rule_id: int):
     try:
         levels.delete_rule(rule_id=rule_id, user=_user())
     except DomainError as exc:
-        flash(translate(exc.message), "danger")
+        flash(translate(exc), "danger")
     else:
         flash(gettext("等级规则已删除"), "success")
     return redirect(url_for("levels.index"))

@@ -27,7 +27,7 @@ def may_change(opportunity: Opportunity) -> bool:
 
 
 def _apply_errors(form: OpportunityForm, exc: DomainError) -> None:
-    flash(translate(exc.message), "danger")
+    flash(translate(exc), "danger")
     if isinstance(exc, Invalid):
         for name, messages in exc.field_errors.items():
             if name in form:
@@ -111,7 +111,7 @@ def delete(opportunity_id: int):
     try:
         opportunities.delete_opportunity(opportunity_id=opportunity_id, user=_user())
     except DomainError as exc:
-        flash(translate(exc.message), "danger")
+        flash(translate(exc), "danger")
         return redirect(url_for("opportunities.show", opportunity_id=opportunity_id))
     flash(gettext("销售机会 %(number)s 已删除", number=number), "success")
     return redirect(url_for("opportunities.index"))

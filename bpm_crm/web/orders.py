@@ -97,7 +97,7 @@ def upload():
     try:
         preview = order_import.upload(user=_user(), data=upload.read(), filename=upload.filename)
     except Invalid as exc:
-        return render_template("orders/import.html", preview=None, error=translate(exc.message)), 422
+        return render_template("orders/import.html", preview=None, error=translate(exc)), 422
     return render_template("orders/import.html", preview=preview, error=None)
 
 
@@ -118,7 +118,7 @@ def commit(job_id: int):
     except DomainError as exc:
         if exc.status == 404:
             raise
-        flash(translate(exc.message), "danger")
+        flash(translate(exc), "danger")
         return redirect(url_for("orders.import_preview", job_id=job_id))
     flash(gettext("已导入 %(orders)s 个订单（%(lines)s 行明细），%(levels)s 个客户的等级已按规则提升",
                   orders=result.orders, lines=result.lines, levels=result.levels_changed), "success")

@@ -24,7 +24,7 @@ def _filters() -> dict[str, str | None]:
 
 
 def _apply_errors(form, exc: DomainError) -> None:
-    flash(translate(exc.message), "danger")
+    flash(translate(exc), "danger")
     if isinstance(exc, Invalid):
         for name, messages in exc.field_errors.items():
             if name in form:

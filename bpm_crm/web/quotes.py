@@ -36,7 +36,7 @@ def _filters() -> dict[str, Any]:
 
 
 def _apply_errors(form, exc: DomainError) -> None:
-    flash(translate(exc.message), "danger")
+    flash(translate(exc), "danger")
     if isinstance(exc, Invalid):
         for name, messages in exc.field_errors.items():
             if name in form:
@@ -205,7 +205,7 @@ def delete_line(quote_id: int, line_id: int):
     except DomainError as exc:
         if exc.status == 404 and "报价不存在" in exc.message:
             raise
-        flash(translate(exc.message), "danger")
+        flash(translate(exc), "danger")
         return redirect(url_for("quotes.show", quote_id=quote_id))
     flash(gettext("报价明细已删除，总金额已重新计算"), "success")
     return redirect(url_for("quotes.edit", quote_id=quote_id) + "#lines")
@@ -220,7 +220,7 @@ def delete(quote_id: int):
     try:
         quotes.delete_quote(quote_id=quote_id, user=_user())
     except DomainError as exc:
-        flash(translate(exc.message), "danger")
+        flash(translate(exc), "danger")
         return redirect(url_for("quotes.show", quote_id=quote_id))
     flash(gettext("报价 %(number)s 已移入回收站", number=number), "success")
     return redirect(url_for("quotes.index"))

@@ -26,11 +26,11 @@ def index():
     user = current_user._get_current_object()
     record_type = request.args.get("record_type") or None
     page = recycle.list_entries(
-        user=user, record_type=record_type if record_type in recycle.RECORD_TYPES else None,
+        user=user, record_type=record_type if record_type in recycle.record_types() else None,
         page=page_arg(), per_page=current_app.config["PAGE_SIZE"])
     restorable = {entry.id for entry in page.items if recycle.may_restore(user, entry)}
     return render_template("recycle/index.html", page=page, restorable=restorable,
-                           record_types=list(recycle.RECORD_TYPES), record_type=record_type)
+                           record_types=recycle.record_types(), record_type=record_type)
 
 
 @bp.post("/<id:entry_id>/restore")
@@ -42,7 +42,7 @@ def restore(entry_id: int):
     except DomainError as exc:
         if exc.status == 404:
             raise
-        flash(translate(exc.message), "danger")
+        flash(translate(exc), "danger")
     else:
         flash(gettext("已恢复：%(label)s", label=entry.label), "success")
     return redirect(url_for("recycle.index"))

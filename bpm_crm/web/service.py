@@ -47,7 +47,7 @@ def _choices(form: ServiceRequestForm, record: ServiceRequest | None) -> None:
 
 
 def _apply_errors(form: ServiceRequestForm, exc: DomainError) -> None:
-    flash(translate(exc.message), "danger")
+    flash(translate(exc), "danger")
     if isinstance(exc, Invalid):
         for name, messages in exc.field_errors.items():
             if name in form:
@@ -139,7 +139,7 @@ def delete(request_id: int):
     try:
         service_requests.delete_request(request_id=request_id, user=_user())
     except DomainError as exc:
-        flash(translate(exc.message), "danger")
+        flash(translate(exc), "danger")
         return redirect(url_for("service.show", request_id=request_id))
     flash(gettext("客户服务 %(number)s 已移入回收站", number=number), "success")
     return redirect(url_for("service.index"))

@@ -1,0 +1,248 @@
+"""What one task completion costs: SQL statements, and completions per second over HTTP beside pgbench.
+
+Run: .venv/bin/python bench/completion.py [--tasks 400] [--clients 4] [--seconds 15]
+
+On a scratch PostgreSQL database it deploys the shipped processes, creates opportunities and then
+1. counts the SQL statements of completing the `assign` task — in the service alone and as a whole
+   API request (token check included) — over a sample of tasks;
+2. serves the app with gunicorn (4 workers) and lets `--clients` HTTP clients complete the remaining
+   `assign` tasks through POST /api/v1/tasks/<id>/complete, timing the whole batch;
+3. runs `pgbench -c <clients>` (TPC-B-like, built in) for `--seconds` on another scratch database
+   on the same server, in the same run, and prints both rates and their ratio.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, event, select, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bpm_crm import create_app  # noqa: E402
+from bpm_crm.config import TestConfig  # noqa: E402
+from bpm_crm.extensions import db  # noqa: E402
+from bpm_crm.models import HumanTask, TaskStatus, User  # noqa: E402
+
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432"
+PASSWORD = "demo1234"
+
+
+def _scratch(prefix: str) -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return name
+
+
+def _drop(name: str) -> None:
+    admin = create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+class StatementCounter:
+    """Counts statements sent to the database while active."""
+
+    def __init__(self, engine) -> None:
+        self.count = 0
+        self.active = False
+        event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *_args) -> None:
+        if self.active:
+            self.count += 1
+
+    def measure(self, action) -> int:
+        self.count, self.active = 0, True
+        try:
+            action()
+        finally:
+            self.active = False
+        return self.count
+
+
+def prepare(url: str, tasks: int):
+    """Schema, demo users, the shipped processes and `tasks` opportunities waiting to be assigned."""
+    from bpm_crm.services import definitions, demo, opportunities
+
+    config = type("BenchConfig", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": url, "TESTING": False,
+                                                 "PROCESSES_DIR": str(ROOT / "processes")})
+    app = create_app(config)
+    with app.app_context():
+        upgrade(directory=app.extensions["migrate"].directory)
+        demo.load_demo_users()
+        definitions.deploy_directory(ROOT / "processes")
+        manager = db.session.scalar(select(User).where(User.username == "manager1"))
+        for i in range(tasks):
+            opportunities.create_opportunity(user=manager, values=dict(
+                customer_name=f"基准测试公司{i}", probability=50, summary="基准", description="基准测试"))
+            db.session.remove()
+            manager = db.session.scalar(select(User).where(User.username == "manager1"))
+    return app
+
+
+def open_assign_tasks(app) -> list[int]:
+    with app.app_context():
+        ids = list(db.session.scalars(select(HumanTask.id).where(
+            HumanTask.bpmn_id == "assign", HumanTask.status == TaskStatus.OPEN).order_by(HumanTask.id)))
+        db.session.remove()
+        return ids
+
+
+def count_statements(app, task_ids: list[int]) -> tuple[list[int], list[int]]:
+    """Statements per completion: the service call alone, and the whole API request."""
+    from bpm_crm.services import human_tasks
+
+    with app.app_context():
+        counter = StatementCounter(db.engine)
+        manager_id = db.session.scalar(select(User.id).where(User.username == "manager1"))
+        service_counts = []
+        half = len(task_ids) // 2
+        for task_id in task_ids[:half]:
+            db.session.remove()
+            supervisor = db.session.scalar(select(User).where(User.username == "supervisor1"))
+            service_counts.append(counter.measure(lambda t=task_id, u=supervisor: human_tasks.complete_task(
+                task_id=t, user=u, data={"assignee_id": manager_id})))
+        db.session.remove()
+        client = app.test_client()
+        token = client.post("/api/v1/auth/token", json={"username": "supervisor1", "password": PASSWORD}).json["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        request_counts = []
+        for task_id in task_ids[half:]:
+            def post(t: int = task_id) -> None:
+                response = client.post(f"/api/v1/tasks/{t}/complete", json={"data": {"assignee_id": manager_id}},
+                                       headers=headers)
+                assert response.status_code == 200, response.get_data(as_text=True)
+            request_counts.append(counter.measure(post))
+        db.session.remove()
+    return service_counts, request_counts
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def http_rate(url: str, task_ids: list[int], clients: int, manager_id: int) -> tuple[float, float]:
+    """Completions per second through gunicorn with `clients` concurrent HTTP clients; (rate, seconds)."""
+    port = _free_port()
+    env = {**os.environ, "BPM_CRM_DATABASE_URL": url, "BPM_CRM_TIMER_MODE": "off",
+           "BPM_CRM_SECRET_KEY": "bench", "BPM_CRM_PROCESSES_DIR": str(ROOT / "processes")}
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "-w", "4", "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+         "bpm_crm:create_app()"], cwd=ROOT, env=env)
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                connection.request("POST", "/api/v1/auth/token", body=json.dumps(
+                    {"username": "supervisor1", "password": PASSWORD}), headers={"Content-Type": "application/json"})
+                token = json.loads(connection.getresponse().read())["token"]
+                break
+            except (OSError, KeyError, ValueError):
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.3)
+        failures: list[str] = []
+        slices = [task_ids[i::clients] for i in range(clients)]
+
+        def work(ids: list[int]) -> None:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            body = json.dumps({"data": {"assignee_id": manager_id}})
+            headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+            for task_id in ids:
+                connection.request("POST", f"/api/v1/tasks/{task_id}/complete", body=body, headers=headers)
+                response = connection.getresponse()
+                payload = response.read()
+                if response.status != 200:
+                    failures.append(f"{task_id}: {response.status} {payload[:200]!r}")
+
+        threads = [threading.Thread(target=work, args=(ids,)) for ids in slices]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+        if failures:
+            raise RuntimeError(f"{len(failures)} completions failed, e.g. {failures[:3]}")
+        return len(task_ids) / elapsed, elapsed
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def pgbench_rate(clients: int, seconds: int) -> float:
+    """pgbench's own TPC-B-like transactions per second on a scratch database, same server."""
+    name = _scratch("bpm_crm_pgbench")
+    try:
+        subprocess.run(["pgbench", "-i", "-q", "-h", "127.0.0.1", "-U", "postgres", name], check=True,
+                       capture_output=True)
+        done = subprocess.run(["pgbench", "-h", "127.0.0.1", "-U", "postgres", "-c", str(clients), "-j",
+                               str(min(clients, 2)), "-T", str(seconds), name], check=True, capture_output=True,
+                              text=True)
+        for line in done.stdout.splitlines():
+            if line.startswith("tps ="):
+                return float(line.split()[2])
+        raise RuntimeError(done.stdout)
+    finally:
+        _drop(name)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", type=int, default=400, help="opportunities to create (tasks completed)")
+    parser.add_argument("--sample", type=int, default=40, help="completions whose statements are counted")
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--seconds", type=int, default=15, help="pgbench duration")
+    args = parser.parse_args()
+
+    name = _scratch("bpm_crm_bench")
+    url = f"{PG}/{name}"
+    try:
+        print(f"preparing {args.tasks + args.sample} opportunities on PostgreSQL …", flush=True)
+        app = prepare(url, args.tasks + args.sample)
+        ids = open_assign_tasks(app)
+        service_counts, request_counts = count_statements(app, ids[:args.sample])
+        with app.app_context():
+            manager_id = db.session.scalar(select(User.id).where(User.username == "manager1"))
+            db.session.remove()
+            db.engine.dispose()
+        rate, elapsed = http_rate(url, ids[args.sample:], args.clients, manager_id)
+        tps = pgbench_rate(args.clients, args.seconds)
+    finally:
+        _drop(name)
+
+    print()
+    print("| measure | value |")
+    print("|---|---|")
+    print(f"| SQL statements per completion, service call (median of {len(service_counts)}) | "
+          f"{statistics.median(service_counts):g} (min {min(service_counts)}, max {max(service_counts)}) |")
+    print(f"| SQL statements per completion, whole API request (median of {len(request_counts)}) | "
+          f"{statistics.median(request_counts):g} (min {min(request_counts)}, max {max(request_counts)}) |")
+    print(f"| completions/s over HTTP (gunicorn -w 4, {args.clients} clients, {len(ids) - args.sample} tasks "
+          f"in {elapsed:.1f} s) | {rate:.1f} |")
+    print(f"| pgbench -c{args.clients} tps (same run, same server) | {tps:.0f} |")
+    print(f"| ratio completions/s ÷ pgbench tps | {rate / tps:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
