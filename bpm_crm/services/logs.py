@@ -13,24 +13,14 @@ from bpm_crm.errors import Forbidden, Invalid
 from bpm_crm.extensions import db
 from bpm_crm.models import (
     AuditLog,
-    CareTask,
-    ChurnWarning,
-    Contact,
-    Interaction,
     LoginEvent,
-    Quote,
-    ServiceRequest,
     User,
 )
 from bpm_crm.services import audit, permissions
 from bpm_crm.services.paging import Page, paginate
+from bpm_crm.services.records import RECORDS
 
 ACTIONS = ("create", "update", "delete", "restore")
-# Records that belong to a customer: their history is readable by whoever may read the customer.
-CUSTOMER_RECORDS: dict[str, Any] = {
-    "contact": Contact, "interaction": Interaction, "quote": Quote, "service_request": ServiceRequest,
-    "churn_warning": ChurnWarning, "care_task": CareTask,
-}
 
 
 def record_types() -> list[str]:
@@ -95,8 +85,10 @@ def list_audit_entries(
 def _may_read_record(user: User, record_type: str, record_id: int) -> bool:
     if record_type == "customer":
         return permissions.customer_in_scope(user, record_id)
-    model = CUSTOMER_RECORDS.get(record_type)
-    if model is None:
+    # A record that belongs to a customer: its history is readable by whoever may read the customer.
+    declared = RECORDS.find(record_type)
+    model = declared.model if declared is not None else None
+    if model is None or not hasattr(model, "customer_id"):
         return False
     customer_id = db.session.scalar(select(model.customer_id).where(model.id == record_id))
     return customer_id is not None and permissions.customer_in_scope(user, customer_id)
