@@ -85,6 +85,10 @@ ACTIONS = {
     "reassigned": _("转派"),
     "timer": _("定时触发"),
     "incident": _("执行异常"),
+    "watchers_added": _("抄送"),
+    "reminded": _("到期提醒"),
+    "escalated": _("超时升级"),
+    "message": _("收到业务事件"),
 }
 ACTION_ICONS = {
     "started": "play-circle",
@@ -97,6 +101,10 @@ ACTION_ICONS = {
     "reassigned": "arrow-left-right",
     "timer": "alarm",
     "incident": "exclamation-triangle",
+    "watchers_added": "eye",
+    "reminded": "bell",
+    "escalated": "arrow-up-circle",
+    "message": "envelope",
 }
 ROLE_NAMES = {
     "admin": _("系统管理员"),

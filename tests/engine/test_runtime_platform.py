@@ -68,3 +68,16 @@ def test_reassigning_changes_the_variable_later_steps_read():
     runtime.complete(plan.guid, {"plan_items": []})
     execute = runtime.ready_user_tasks()[0]
     assert execute.bpmn_id == "execute_plan" and runtime.evaluate(execute.guid, "assignee_id") == 5
+
+
+def test_going_back_to_an_earlier_step_undoes_the_later_work():
+    definition = parse_definition(OPPORTUNITY.read_text())
+    runtime = ProcessRuntime.start(definition, {"opportunity_id": 1}, ScriptEngine(lambda *a: [{"id": 1}]))
+    runtime.complete(runtime.ready_user_tasks()[0].guid, {"assignee_id": 3})
+    runtime.complete(runtime.ready_user_tasks()[0].guid, {"plan_items": [{"date": "2026-12-01", "content": "a"}]})
+    assert [t.bpmn_id for t in runtime.ready_user_tasks()] == ["execute_plan"]
+    runtime.reset_to("make_plan")
+    ready = runtime.ready_user_tasks()
+    assert [t.bpmn_id for t in ready] == ["make_plan"] and runtime.task_data(ready[0].guid)["assignee_id"] == 3
+    with pytest.raises(KeyError):
+        runtime.reset_to("outcome_never_reached")

@@ -9,7 +9,16 @@ from sqlalchemy import select
 from bpm_crm import clock
 from bpm_crm.errors import Conflict, Forbidden, Invalid, NotFound
 from bpm_crm.extensions import db
-from bpm_crm.models import Contact, Customer, HumanTask, InstanceStatus, OpportunityStatus, ProcessEvent, TaskStatus
+from bpm_crm.models import (
+    Contact,
+    Customer,
+    HumanTask,
+    InstanceStatus,
+    Notification,
+    OpportunityStatus,
+    ProcessEvent,
+    TaskStatus,
+)
 from bpm_crm.services import human_tasks, inbox, instances, opportunities, timers
 
 VALUES = dict(source="展会", customer_name="杭州测试科技有限公司", probability=60, summary="采购办公软件",
@@ -273,3 +282,37 @@ def test_a_supervisor_reassigns_only_to_holders_of_the_tasks_role(users):
     assert task.assignee_id == users["supervisor1"].id
     event = instances.history(task.instance_id)[-1]
     assert (event.action, event.user_id, event.comment) == ("reassigned", users["director"].id, "请尽快指派")
+
+
+def test_a_plan_item_past_its_date_reminds_the_assignee_once(users):
+    manager = users["manager1"]
+    clock.freeze(datetime(2026, 12, 1, 1, 0, tzinfo=UTC))
+    opportunity = create(manager)
+    human_tasks.complete_task(task_id=open_task(opportunity, "assign").id, user=users["supervisor1"],
+                              data={"assignee_id": manager.id})
+    human_tasks.complete_task(task_id=open_task(opportunity, "make_plan").id, user=manager, data={"plan_items": [
+        {"date": "2026-12-09", "content": "上门演示"}, {"date": "2026-12-03", "content": "电话拜访"}]})
+    execute = open_task(opportunity, "execute_plan")
+    assert execute.remind_at == datetime(2026, 12, 3, 16, 0)  # the day after the first item, in Shanghai
+    clock.freeze(datetime(2026, 12, 3, 15, 59, tzinfo=UTC))
+    assert timers.fire_due_deadlines() == 0
+    clock.freeze(datetime(2026, 12, 3, 16, 1, tzinfo=UTC))
+    assert timers.fire_due_deadlines() == 1 and timers.fire_due_deadlines() == 0
+    reminders = db.session.scalars(select(Notification).where(Notification.kind == "reminder")).all()
+    assert [(n.user_id, n.task_id) for n in reminders] == [(manager.id, execute.id)]
+
+
+def test_success_needs_a_recorded_result(users):
+    manager = users["manager1"]
+    opportunity = create(manager)
+    human_tasks.complete_task(task_id=open_task(opportunity, "assign").id, user=users["supervisor1"],
+                              data={"assignee_id": manager.id})
+    human_tasks.complete_task(task_id=open_task(opportunity, "make_plan").id, user=manager,
+                              data={"plan_items": [{"date": "2026-12-03", "content": "电话拜访"}]})
+    execute = open_task(opportunity, "execute_plan")
+    with pytest.raises(Invalid) as refused:
+        human_tasks.complete_task(task_id=execute.id, user=manager,
+                                  data={"plan_results": [{"result": "  "}], "decision": "success"})
+    assert refused.value.field_errors == {"decision": ["开发成功前请至少记录一条执行效果"]}
+    db.session.refresh(opportunity)
+    assert opportunity.status == OpportunityStatus.ASSIGNED and open_task(opportunity, "execute_plan") is not None

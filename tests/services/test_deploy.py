@@ -114,3 +114,21 @@ def test_a_10_mb_file_is_refused_before_parsing(app):
     found = problems_of(huge.encode())
     assert any("MB" in p for p in found), found
     assert versions() == 1
+
+
+def test_a_directory_deploy_is_all_or_nothing(app, tmp_path):
+    folder = tmp_path / "bundle"
+    (folder / "forms").mkdir(parents=True)
+    good = PROCESSES_DIR / "opportunity.bpmn"
+    (folder / "a_good.bpmn").write_text(good.read_text().replace('id="opportunity"', 'id="opportunity_copy"')
+                                        .replace('processRef="opportunity"', 'processRef="opportunity_copy"'))
+    (folder / "b_bad.bpmn").write_text(good.read_text().replace('id="opportunity"', 'id="broken"')
+                                       .replace('processRef="opportunity"', 'processRef="broken"')
+                                       .replace('decision == "success"', 'decision ==='))
+    for form in (PROCESSES_DIR / "forms").glob("*.form"):
+        (folder / "forms" / form.name).write_text(form.read_text())
+    with pytest.raises(DefinitionInvalid) as refused:
+        definitions.deploy_directory(folder)
+    assert any("b_bad.bpmn" in problem.message for problem in refused.value.problems)
+    assert db.session.scalar(select(ProcessDefinition).where(
+        ProcessDefinition.process_id == "opportunity_copy")) is None  # the good one was not deployed either
