@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, request, session
+from flask import Flask, session
 
 from bpm_crm.config import INSTANCE_DIR, Config
 from bpm_crm.extensions import babel, csrf, db, login_manager, migrate
@@ -13,12 +13,18 @@ MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
 
 
 def select_locale() -> str:
-    """The user's chosen language, else the configured default (Chinese)."""
-    from flask import current_app
+    """The signed-in user's language, else the one chosen in this browser, else the configured default."""
+    from flask import current_app, has_request_context
+    from flask_login import current_user
 
-    chosen = session.get("locale") if request else None
-    if isinstance(chosen, str) and chosen in current_app.config["LANGUAGES"]:
-        return chosen
+    languages = current_app.config["LANGUAGES"]
+    if has_request_context():
+        kept = getattr(current_user, "locale", None) if current_user else None
+        if isinstance(kept, str) and kept in languages:
+            return kept
+        chosen = session.get("locale")
+        if isinstance(chosen, str) and chosen in languages:
+            return chosen
     return str(current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
@@ -50,14 +56,37 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     app.url_map.converters["id"] = IdConverter  # `<id:…>` in page and API routes
     web.register(app)
     api.register(app)
+    _wire_platform_handlers()
     _wire_background_work(app)
     return app
 
 
+def _wire_platform_handlers() -> None:
+    """Service tasks that need the services: resolving who approves an approval step, printing a quote."""
+    from bpm_crm import handlers
+    from bpm_crm.services import approval_rules, quote_approval
+
+    handlers.register("approval.resolve", approval_rules.resolve)
+    handlers.register("quote.print", quote_approval.print_quote)
+    _wire_timer_handlers()
+
+
+def _wire_timer_handlers() -> None:
+    """The scheduled scans: they start processes (one per churn warning or care task), which handlers cannot."""
+    from bpm_crm import handlers
+    from bpm_crm.services import care_rules, churn_scan
+
+    handlers.register("churn.scan", churn_scan.scan)
+    handlers.register("care.scan", care_rules.plan)
+
+
 def _wire_background_work(app: Flask) -> None:
     """Who runs after-commit jobs right away: a thread here (embedded), Celery workers, or only the sweep."""
-    from bpm_crm.services import jobs
+    from bpm_crm.services import jobs, notifications, quote_pdf
 
+    jobs.register(quote_pdf.JOB_KIND, quote_pdf.run_pdf_job)
+    _register_timer_jobs()
+    notifications.install(app)  # every notification is sent by e-mail / webhook after its commit
     mode = app.config["TIMER_MODE"]
     if mode == "celery":
         from bpm_crm.tasks.timers import run_job
@@ -73,6 +102,15 @@ def _wire_background_work(app: Flask) -> None:
         jobs.set_dispatcher(job_runner(app))
     else:
         jobs.set_dispatcher(None)
+
+
+def _register_timer_jobs() -> None:
+    """What the scans leave for after their commit: starting processes in batches, closing recovered warnings."""
+    from bpm_crm.services import care_rules, churn_scan, jobs
+
+    jobs.register(churn_scan.JOB_START, churn_scan.start_processes)
+    jobs.register(churn_scan.JOB_CLOSE, churn_scan.close_recovered)
+    jobs.register(care_rules.JOB_START, care_rules.start_processes)
 
 
 def run_timer_loop(app: Flask, *, background: bool = False) -> None:

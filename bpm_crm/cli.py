@@ -31,13 +31,15 @@ def main() -> None:
 def init() -> None:
     """Create or upgrade the database schema and seed the roles."""
     from bpm_crm.extensions import db
-    from bpm_crm.services import dictionary, permissions
+    from bpm_crm.services import care_rules, dictionary, permissions
 
     app = _app()
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
         permissions.seed_roles()
         dictionary.seed_dictionary()
+        db.session.commit()
+        care_rules.seed_rules()  # the default care rules (birthdays, festivals, follow-ups) on a new database
         db.session.commit()
     click.echo(f"database ready: {app.config['SQLALCHEMY_DATABASE_URI']}")
 
@@ -77,6 +79,18 @@ def demo(customers: int | None, orders: int | None, seed: int) -> None:
         click.echo(f"demo users created: {len(users)}; demo opportunities created: {made}")
         result = demo_data.load_demo_customers(customers=customers, orders=orders, seed=seed,
                                                progress=lambda message: click.echo(f"  {message}"))
+        quotes = demo_data.load_demo_quotes()
+        if quotes:
+            click.echo(f"demo quotes created: {quotes} (draft, in approval, approved, rejected, withdrawn)")
+        requests = demo_data.load_demo_service_requests()
+        if requests:
+            click.echo(f"demo service requests created: {requests} (complaints signed off, consultations, suggestions)")
+        if customers is None:
+            from bpm_crm.services import demo_timers
+
+            raised = demo_timers.load()
+            if raised:
+                click.echo(f"churn scan run once: {raised} warnings raised; care rules run once")
     if result is None:
         click.echo("demo customers exist already; use --customers N --orders M to add more")
     else:
@@ -114,13 +128,16 @@ def create_user(username: str, password: str, full_name: str, roles: tuple[str, 
 @click.option("--port", default=lambda: int(os.environ.get("BPM_CRM_PORT", "5000")), type=int)
 def run(host: str, port: int) -> None:
     """Serve the web application (with the in-process timer loop when BPM_CRM_TIMER_MODE=inprocess)."""
-    from bpm_crm.services.demo import DEMO_PASSWORD
+    from bpm_crm.services.demo import DEMO_PASSWORD, demo_logins
 
     app = _app()
     if app.config["TIMER_MODE"] == "inprocess":
         run_timer_loop(app, background=True)
     click.echo(f"\n  bpm-crm is running at http://{host}:{port}/")
-    click.echo(f"  demo logins (password {DEMO_PASSWORD}): supervisor1, manager1, manager2, director, admin, owner\n")
+    click.echo(f"  demo logins (every password {DEMO_PASSWORD}):")
+    for line in demo_logins():
+        click.echo(f"    {line}")
+    click.echo("")
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 
 

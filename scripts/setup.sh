@@ -24,10 +24,21 @@ if compgen -G "bpm_crm/translations/*/LC_MESSAGES/messages.po" >/dev/null; then
   .venv/bin/pybabel compile --use-fuzzy -d bpm_crm/translations -D messages >/dev/null
 fi
 
-if [ $want_test = 1 ] && ! command -v chromium >/dev/null 2>&1; then
-  # Browser tests drive Debian's Chromium through Playwright (no browser download).
+# Debian packages, installed when missing. WeasyPrint prints PDFs (a quote's) with Pango in the Noto CJK fonts.
+debian_packages=(libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk)
+if [ $want_test = 1 ]; then
+  # Browser tests drive Debian's Chromium through Playwright (no browser download); pdftotext reads PDFs back.
+  debian_packages+=(chromium poppler-utils)
+fi
+missing=()
+for package in "${debian_packages[@]}"; do
+  status=$(dpkg -s "$package" 2>/dev/null | sed -n 's/^Status: //p' || true)
+  [ "$status" = "install ok installed" ] || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
   sudo_cmd=""
   [ "$(id -u)" != 0 ] && sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+  # env, not a prefix: sudo drops the caller's environment.
+  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi

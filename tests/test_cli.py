@@ -40,3 +40,15 @@ def test_create_user_refusal_is_an_error_message_and_exit_code(run):
     result = run("create-user", "nobody", "--password", "secret-123", "--role", "no_such_role")
     assert result.exit_code == 1 and "no_such_role" in result.output
     assert db.session.scalar(select(User).where(User.username == "nobody")) is None
+
+
+def test_run_lists_every_demo_login(run, app, monkeypatch):
+    from bpm_crm.services.demo import DEMO_USERS
+
+    monkeypatch.setattr(app, "run", lambda **_kwargs: None)
+    result = run("run", "--port", "5999")
+    assert result.exit_code == 0, result.output
+    for username, full_name, _roles, department, _superior in DEMO_USERS:
+        line = next(line for line in result.output.splitlines() if line.split() and line.split()[0] == username)
+        assert full_name in line and department in line
+    assert "销售主管" in result.output and "流程负责人" in result.output

@@ -23,7 +23,7 @@ def public(view: Callable[..., Any]) -> Callable[..., Any]:
 API_MODULES = (
     "auth", "errors", "openapi", "opportunities", "tasks", "process_instances", "customers",
     "contacts", "interactions", "care", "churn", "products", "orders", "levels", "quotes", "service_requests",
-    "attachments", "imports", "admin", "recycle",
+    "attachments", "imports", "admin", "recycle", "approvals", "decisions", "notifications",
 )
 
 

@@ -7,8 +7,10 @@ from flask import Response, jsonify, url_for
 
 from bpm_crm.api import bp, openapi, schemas
 from bpm_crm.api.auth import current_user
-from bpm_crm.api.customer_records import AUDIT, DATE, ID_INPUT, body, customer_ref, day
+from bpm_crm.api.customer_records import AUDIT, DATE, body, customer_ref, day
 from bpm_crm.api.inputs import choice_arg, id_arg, paging, text_arg
+from bpm_crm.forms.care import CARE_DONE, CARE_TASK
+from bpm_crm.forms.json_schema import json_schema
 from bpm_crm.models import CareTask
 from bpm_crm.services import care, dictionary
 
@@ -72,19 +74,10 @@ def delete_care_task(care_task_id: int) -> tuple[str, int]:
 
 
 _N = openapi.nullable
-FIELDS = {
-    "customer_id": ID_INPUT, "contact_id": _N({**ID_INPUT, "description": "A contact of that customer"}),
-    "kind": {"type": "string", "description": "An item of the 关怀类型 dictionary (生日, 节日, 售后回访, 自定义)"},
-    "title": {"type": "string", "minLength": 1, "maxLength": 200}, "due_date": DATE,
-    "assignee_id": _N({**ID_INPUT, "description": "Defaults to the customer's account manager"}),
-    "note": _N({"type": "string", "maxLength": 4000}),
-}
 openapi.SCHEMAS.update({
-    "CareTaskInput": openapi.obj(FIELDS, ["customer_id", "kind", "title", "due_date"], additionalProperties=False),
-    "CareTaskPatch": openapi.obj(FIELDS, [], additionalProperties=False,
-                                 description="Only the fields to change; the result must still be valid"),
-    "CareTaskDone": openapi.obj({"note": _N({"type": "string", "maxLength": 4000})}, [],
-                                additionalProperties=False),
+    "CareTaskInput": json_schema(CARE_TASK),
+    "CareTaskPatch": json_schema(CARE_TASK, partial=True),
+    "CareTaskDone": json_schema(CARE_DONE),
     "CareTask": openapi.obj({
         "id": openapi.INT, "customer": openapi.ref("CustomerRef"),
         "contact": _N(openapi.obj({"id": openapi.INT, "name": openapi.STR})), "kind": openapi.STR,

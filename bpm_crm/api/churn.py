@@ -10,8 +10,10 @@ from flask import Response, jsonify, url_for
 
 from bpm_crm.api import bp, openapi, schemas
 from bpm_crm.api.auth import current_user
-from bpm_crm.api.customer_records import AUDIT, ID_INPUT, N_DATE, body, customer_ref, day
+from bpm_crm.api.customer_records import AUDIT, N_DATE, body, customer_ref, day
 from bpm_crm.api.inputs import choice_arg, id_arg, paging, text_arg
+from bpm_crm.forms.churn import CHURN_WARNING, CONFIRMATION, MEASURE
+from bpm_crm.forms.json_schema import json_schema
 from bpm_crm.models import ChurnMeasure, ChurnWarning
 from bpm_crm.services import churn
 
@@ -88,11 +90,11 @@ def delete_churn_warning(warning_id: int) -> tuple[str, int]:
     return "", 204
 
 
-_N, _T = openapi.nullable, {"type": "string", "minLength": 1, "maxLength": 4000}
+_N = openapi.nullable
 openapi.SCHEMAS.update({
-    "ChurnWarningInput": openapi.obj({"customer_id": ID_INPUT}, additionalProperties=False),
-    "ChurnMeasureInput": openapi.obj({"content": _T}, additionalProperties=False),
-    "ChurnConfirmation": openapi.obj({"reason": _T}, additionalProperties=False),
+    "ChurnWarningInput": json_schema(CHURN_WARNING),
+    "ChurnMeasureInput": json_schema(MEASURE),
+    "ChurnConfirmation": json_schema(CONFIRMATION),
     "ChurnRecovery": openapi.obj({}, [], additionalProperties=False, description="Empty; the body may be omitted"),
     "ChurnMeasure": openapi.obj({"id": openapi.INT, "content": openapi.STR, "author": _N(openapi.ref("UserRef")),
                                  "created_at": openapi.TIME}),

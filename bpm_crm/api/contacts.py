@@ -7,8 +7,10 @@ from flask import Response, jsonify, url_for
 
 from bpm_crm.api import bp, openapi, schemas
 from bpm_crm.api.auth import current_user
-from bpm_crm.api.customer_records import AUDIT, DATE, ID_INPUT, N_DATE, body, customer_ref, day
+from bpm_crm.api.customer_records import AUDIT, N_DATE, body, customer_ref, day
 from bpm_crm.api.inputs import choice_arg, id_arg, paging, text_arg
+from bpm_crm.forms.contact import CONTACT
+from bpm_crm.forms.json_schema import json_schema, properties
 from bpm_crm.models import Contact
 from bpm_crm.services import contacts
 
@@ -18,7 +20,8 @@ def contact(record: Contact) -> dict[str, Any]:
     return {
         "id": record.id, "customer": customer_ref(record.customer), "name": record.name, "gender": record.gender,
         "position": record.position, "office_phone": record.office_phone, "mobile": record.mobile,
-        "email": record.email, "birthday": day(record.birthday), "remarks": record.remarks,
+        "email": record.email, "birthday": day(record.birthday), "lunar_birthday": record.lunar_birthday,
+        "remarks": record.remarks,
         "created_at": schemas.timestamp(record.created_at), "updated_at": schemas.timestamp(record.updated_at),
     }
 
@@ -60,23 +63,12 @@ def delete_contact(contact_id: int) -> tuple[str, int]:
     return "", 204
 
 
-_S = openapi.nullable
-FIELDS = {
-    "customer_id": ID_INPUT, "name": {"type": "string", "minLength": 1, "maxLength": 60},
-    "gender": {"enum": contacts.GENDERS}, "position": {"type": "string", "minLength": 1, "maxLength": 60},
-    "office_phone": {"type": "string", "pattern": r"^[0-9+\-() ]{5,40}$"},
-    "mobile": _S({"type": "string", "pattern": r"^[0-9+\-() ]{5,40}$"}),
-    "email": _S({"type": "string", "format": "email", "maxLength": 120}), "birthday": _S(DATE),
-    "remarks": _S({"type": "string", "maxLength": 2000}),
-}
 openapi.SCHEMAS.update({
-    "ContactInput": openapi.obj(FIELDS, ["customer_id", "name", "gender", "position", "office_phone"],
-                                additionalProperties=False),
-    "ContactPatch": openapi.obj(FIELDS, [], additionalProperties=False,
-                                description="Only the fields to change; the result must still be valid"),
+    "ContactInput": json_schema(CONTACT),
+    "ContactPatch": json_schema(CONTACT, partial=True),
     "Contact": openapi.obj({
         "id": openapi.INT, "customer": openapi.ref("CustomerRef"),
-        **{name: schema for name, schema in FIELDS.items() if name != "customer_id"},
+        **{name: schema for name, schema in properties(CONTACT).items() if name != "customer_id"},
         "birthday": N_DATE, **AUDIT,
     }),
     "ContactPage": openapi.page_of("Contact"),

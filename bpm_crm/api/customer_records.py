@@ -9,8 +9,8 @@ from flask import request
 from bpm_crm.api import openapi
 from bpm_crm.api.inputs import json_object
 from bpm_crm.errors import Invalid
+from bpm_crm.forms.json_schema import DATE_SCHEMA, ID_SCHEMA
 from bpm_crm.i18n import _
-from bpm_crm.input_rules import MAX_ID
 from bpm_crm.models import Customer
 
 SCALARS = (str, int, float, bool, type(None))
@@ -41,10 +41,9 @@ def day(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-DATE = {"type": "string", "format": "date", "examples": ["2026-11-23"]}
+DATE = DATE_SCHEMA
 N_DATE = openapi.nullable(DATE)
-ID_INPUT = {"oneOf": [openapi.ID, {"type": "string", "pattern": r"^[0-9]{1,10}$"}],
-            "description": f"A record id from 1 to {MAX_ID}, as a number or as digits"}
+ID_INPUT = ID_SCHEMA
 AUDIT = {"created_at": openapi.TIME, "updated_at": openapi.TIME}
 
 openapi.SCHEMAS.update({

@@ -27,9 +27,11 @@ from bpm_crm.api.openapi import (
     responses,
 )
 from bpm_crm.errors import Invalid
+from bpm_crm.forms.customer import CUSTOMER as CUSTOMER_RULES
+from bpm_crm.forms.json_schema import json_schema, properties
 from bpm_crm.i18n import _
 from bpm_crm.input_rules import parse_id
-from bpm_crm.models import Customer, CustomerShare, CustomerStatus, CustomerTransfer
+from bpm_crm.models import Customer, CustomerShare, CustomerTransfer
 from bpm_crm.services import customers
 from bpm_crm.services.customers import EDITABLE_FIELDS, CustomerOverview
 
@@ -192,25 +194,18 @@ def _nstr(limit: int) -> dict[str, Any]:
     return nullable({"type": "string", "maxLength": limit})
 
 
-SCORE = nullable({"type": "integer", "minimum": 1, "maximum": 5})
+PATCH = "Only the fields to change; number and owner are read-only, status and level read-only except for admins"
+OPTIONS = {"status": list(customers.STATUSES)}  # the enum; the other choices are dictionary data
+# Kept by processes: refused for all but admins (a new customer's level is free).
+LOCKED_ON_CREATE, LOCKED_ON_UPDATE = ["status"], sorted(customers.PROCESS_FIELDS)
+OWNER = {"owner_id": {**N_INT, "description": "Account manager to own it (supervisors and above); default: the caller"}}
 MONEY = nullable({"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "description": "Decimal amount ≥ 0"})
 FIELDS: dict[str, Any] = {
-    "name": {"type": "string", "minLength": 1, "maxLength": 120},
-    **{name: _nstr(limit) for name, limit in customers.TEXT_FIELDS.items() if name != "name"},
-    "region": nullable({"type": "string", "description": "A region path of the dictionary, e.g. 浙江省/杭州市"}),
-    "industry": nullable({"type": "string", "description": "An item of the dictionary type 行业"}),
-    "source": nullable({"type": "string", "description": "An item of the dictionary type 客户来源"}),
-    "level": {"type": "string", "readOnly": True, "description": (
-        "An item of the dictionary type 客户等级 (普通/重点/VIP), kept by the level rules: it may be given when "
-        "creating a customer; only admins may change it afterwards (422 for anyone else)")},
-    "status": {"enum": [status.value for status in CustomerStatus], "readOnly": True, "description": (
-        "正常 for a new customer; 已流失 is set by the churn process; only admins may set it (422 for anyone else)")},
-    "satisfaction": SCORE, "credit": SCORE,
-    "registered_capital": MONEY, "annual_turnover": MONEY,
+    **properties(CUSTOMER_RULES, OPTIONS),
+    "level": {"type": "string", "readOnly": True, "description": CUSTOMER_RULES["level"].description},
+    "status": {"enum": OPTIONS["status"], "readOnly": True, "description": CUSTOMER_RULES["status"].description},
+    **{name: MONEY for name in customers.MONEY_FIELDS},
 }
-PATCH_FIELDS = {**FIELDS, "registered_capital": nullable({"type": ["string", "number"], "minimum": 0}),
-                "annual_turnover": nullable({"type": ["string", "number"], "minimum": 0})}
-INPUT_FIELDS = {**PATCH_FIELDS, "level": {key: value for key, value in FIELDS["level"].items() if key != "readOnly"}}
 CUSTOMER = [path_id("customer_id")]
 COUNTS = ["contacts", "interactions", "opportunities", "quotes", "orders", "service", "churn", "care", "processes",
           "attachments"]
@@ -220,12 +215,9 @@ openapi.SCHEMAS.update({
                      "opportunity_id": N_INT, "created_at": TIME, "updated_at": TIME},
                     description="owner null: the customer is in the public pool (公海)"),
     "CustomerPage": openapi.page_of("Customer"),
-    "CustomerInput": obj({**INPUT_FIELDS, "owner_id": {**N_INT, "description": (
-        "Account manager to own it (supervisors and above); default: the caller")}}, ["name"],
-        additionalProperties=False),
-    "CustomerPatch": obj(PATCH_FIELDS, [], additionalProperties=False,
-                         description="Only the fields to change; number and owner are read-only, status and level "
-                                     "read-only except for admins"),
+    "CustomerInput": json_schema(CUSTOMER_RULES, options=OPTIONS, extra=OWNER, read_only=LOCKED_ON_CREATE),
+    "CustomerPatch": json_schema(CUSTOMER_RULES, partial=True, options=OPTIONS, read_only=LOCKED_ON_UPDATE,
+                                 description=PATCH),
     "CustomerTransferRequest": obj({"ids": {"type": "array", "items": ID, "minItems": 1, "maxItems": 500},
                                     "to_user_id": ID, "reason": _nstr(200)}, ["ids", "to_user_id"]),
     "CustomerTransferResult": obj({"items": {"type": "array", "items": ref("Customer")}, "transferred": INT}),

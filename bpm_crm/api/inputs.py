@@ -122,3 +122,44 @@ def text_arg(name: str, limit: int = 100) -> str | None:
     """A free-text query parameter, trimmed; empty is None."""
     value = (request.args.get(name) or "").strip()
     return value[:limit] or None
+
+
+def fields_of(payload: dict[str, Any], allowed: Iterable[str]) -> dict[str, Any]:
+    """The body's fields, refusing any the operation does not take (422 naming them)."""
+    names = set(allowed)
+    unknown = {name: [str(_("未知或只读字段"))] for name in payload if name not in names}
+    if unknown:
+        raise Invalid(str(_("请更正标出的字段")), unknown)
+    return payload
+
+
+def optional_object() -> dict[str, Any]:
+    """The body as a JSON object when there is one; {} for an empty body (operations whose fields are optional)."""
+    return json_object() if request.get_data(cache=True) else {}
+
+
+def text_field(payload: dict[str, Any], name: str, limit: int) -> str | None:
+    """An optional text field of at most `limit` characters, trimmed; empty is None."""
+    value = payload.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise Invalid(str(_("请更正标出的字段")), {name: [str(_("应为不超过 %(limit)s 字的文本", limit=limit))]})
+    return value.strip() or None
+
+
+def id_field(payload: dict[str, Any], name: str) -> int:
+    """A required record id in the body; 422 naming the field when it is missing or not one."""
+    value = parse_id(payload.get(name))
+    if value is None:
+        raise Invalid(str(_("请更正标出的字段")), {name: [str(_("应为记录编号（整数）"))]})
+    return value
+
+
+def id_list(payload: dict[str, Any], name: str, limit: int) -> list[int]:
+    """A required list of 1 to `limit` record ids in the body; 422 naming the field otherwise."""
+    raw = payload.get(name)
+    if not isinstance(raw, list) or not 1 <= len(raw) <= limit:
+        raise Invalid(str(_("请更正标出的字段")),
+                      {name: [str(_("应为 1 到 %(limit)s 个记录编号的列表", limit=limit))]})
+    return [id_field({name: value}, name) for value in raw]

@@ -7,8 +7,10 @@ from flask import Response, jsonify, url_for
 
 from bpm_crm.api import bp, openapi, schemas
 from bpm_crm.api.auth import current_user
-from bpm_crm.api.customer_records import AUDIT, DATE, ID_INPUT, body, customer_ref, day
+from bpm_crm.api.customer_records import AUDIT, body, customer_ref, day
 from bpm_crm.api.inputs import choice_arg, id_arg, paging, text_arg
+from bpm_crm.forms.interaction import INTERACTION
+from bpm_crm.forms.json_schema import json_schema, properties
 from bpm_crm.models import Interaction
 from bpm_crm.services import interactions
 
@@ -62,21 +64,12 @@ def delete_interaction(interaction_id: int) -> tuple[str, int]:
     return "", 204
 
 
-FIELDS = {
-    "customer_id": ID_INPUT, "date": {**DATE, "description": "Not after today (company time zone)"},
-    "place": {"type": "string", "minLength": 1, "maxLength": 120},
-    "summary": {"type": "string", "minLength": 1, "maxLength": 200},
-    "detail": openapi.nullable({"type": "string", "maxLength": 4000}),
-    "remarks": openapi.nullable({"type": "string", "maxLength": 2000}),
-}
 openapi.SCHEMAS.update({
-    "InteractionInput": openapi.obj(FIELDS, ["customer_id", "date", "place", "summary"],
-                                    additionalProperties=False),
-    "InteractionPatch": openapi.obj(FIELDS, [], additionalProperties=False,
-                                    description="Only the fields to change; the result must still be valid"),
+    "InteractionInput": json_schema(INTERACTION),
+    "InteractionPatch": json_schema(INTERACTION, partial=True),
     "Interaction": openapi.obj({
         "id": openapi.INT, "customer": openapi.ref("CustomerRef"),
-        **{name: schema for name, schema in FIELDS.items() if name != "customer_id"},
+        **{name: schema for name, schema in properties(INTERACTION).items() if name != "customer_id"},
         "created_by": openapi.nullable(openapi.ref("UserRef")), **AUDIT,
     }),
     "InteractionPage": openapi.page_of("Interaction"),

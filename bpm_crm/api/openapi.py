@@ -7,6 +7,8 @@ from flask import Response, jsonify
 
 from bpm_crm.api import bp, public
 from bpm_crm.api.inputs import MAX_PER_PAGE
+from bpm_crm.forms.json_schema import json_schema, properties
+from bpm_crm.forms.opportunity import OPPORTUNITY
 from bpm_crm.input_rules import MAX_ID
 from bpm_crm.models import OpportunityStatus
 from bpm_crm.services.inbox import VIEWS
@@ -33,15 +35,7 @@ N_STR, N_INT, N_TIME = nullable(STR), nullable(INT), nullable(TIME)
 ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 ANY_OBJECT = {"type": "object", "additionalProperties": True}
 
-OPPORTUNITY_FIELDS = {
-    "source": nullable({"type": "string", "maxLength": 60}),
-    "customer_name": {"type": "string", "minLength": 1, "maxLength": 120},
-    "probability": {"type": "integer", "minimum": 0, "maximum": 100},
-    "summary": {"type": "string", "minLength": 1, "maxLength": 200},
-    "contact": nullable({"type": "string", "maxLength": 60}),
-    "contact_phone": nullable({"type": "string", "pattern": r"^[0-9+\-() ]{5,40}$"}),
-    "description": {"type": "string", "minLength": 1, "maxLength": 4000},
-}
+OPPORTUNITY_FIELDS = properties(OPPORTUNITY)
 
 
 def page_of(item: str) -> dict[str, Any]:
@@ -65,10 +59,8 @@ SCHEMAS: dict[str, Any] = {
     "Me": {"allOf": [ref("User"), obj({"permissions": {
         "type": "object", "description": "action → scope (own, subordinates, department, all)",
         "additionalProperties": {"enum": ["own", "subordinates", "department", "all"]}}})]},
-    "OpportunityInput": obj(OPPORTUNITY_FIELDS, ["customer_name", "probability", "summary", "description"],
-                            additionalProperties=False),
-    "OpportunityPatch": obj(OPPORTUNITY_FIELDS, [], additionalProperties=False,
-                            description="Only the fields to change; the result must still be valid"),
+    "OpportunityInput": json_schema(OPPORTUNITY),
+    "OpportunityPatch": json_schema(OPPORTUNITY, partial=True),
     "Opportunity": obj({
         "id": INT, "number": STR, **OPPORTUNITY_FIELDS,
         "status": {"enum": [status.value for status in OpportunityStatus]},
@@ -113,6 +105,8 @@ SCHEMAS: dict[str, Any] = {
                     "additionalProperties": {"type": "array", "items": obj({"id": {}, "label": STR})}},
         "watchers": {"type": "array", "items": ref("UserRef")},
         "actions": {"type": "array", "items": {"enum": ["claim", "release", "complete", "draft", "reassign"]}},
+        "approval": nullable({**ref("TaskApproval"), "description": "For an approval step (审批): the actions open "
+                              "to you and what changed since you last decided; null for other tasks"}),
     })]},
     "TaskReassignment": obj({"assignee_id": {"type": "integer", "minimum": 1, "maximum": 2147483647},
                              "comment": nullable({"type": "string", "maxLength": 2000})}, ["assignee_id"]),

@@ -22,10 +22,12 @@ def order(record: Order) -> dict[str, Any]:
     return {
         "id": record.id, "number": record.number, "customer_id": record.customer_id,
         "order_date": record.order_date.isoformat(), "status": record.status,
-        "status_label": ORDER_STATUS_LABELS.get(record.status, str(record.status)), "total": str(record.total),
+        "status_label": ORDER_STATUS_LABELS.get(record.status, str(record.status)),
+        "total": schemas.money(record.total),
         "address": record.address,
         "lines": [{"id": line.id, "product_id": line.product_id, "product_name": line.product_name,
-                   "quantity": line.quantity, "unit_price": str(line.unit_price), "amount": str(line.amount)}
+                   "quantity": line.quantity, "unit_price": schemas.money(line.unit_price),
+                   "amount": schemas.money(line.amount)}
                   for line in record.lines],
     }
 

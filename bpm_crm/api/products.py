@@ -16,7 +16,7 @@ from bpm_crm.services.sales import ProductStock
 
 def product(record: Product) -> dict[str, Any]:
     return {"id": record.id, "code": record.code, "name": record.name, "model": record.model, "batch": record.batch,
-            "unit": record.unit, "price": str(record.price), "remarks": record.remarks}
+            "unit": record.unit, "price": schemas.money(record.price), "remarks": record.remarks}
 
 
 def product_with_stock(row: ProductStock) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Quotes (报价): list, create, read, edit the header and the lines of a draft, delete a draft."""
+"""Quotes (报价): list, create, read, edit the header and the lines of a draft, delete a draft, submit and withdraw."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,12 +7,15 @@ from flask import Response, jsonify, url_for
 
 from bpm_crm.api import bp, openapi, schemas
 from bpm_crm.api.auth import current_user
-from bpm_crm.api.inputs import choice_arg, id_arg, json_object, paging, text_arg
+from bpm_crm.api.inputs import choice_arg, fields_of, id_arg, json_object, optional_object, paging, text_arg, text_field
 from bpm_crm.api.openapi import INT, N_INT, N_STR, STR, TIME, nullable, obj, operation, path_id, query, ref, responses
 from bpm_crm.errors import Invalid
+from bpm_crm.forms.json_schema import json_schema
+from bpm_crm.forms.quote import QUOTE as QUOTE_RULES
+from bpm_crm.forms.quote import QUOTE_LINE
 from bpm_crm.i18n import _
-from bpm_crm.models import Quote, QuoteLine, QuoteStatus
-from bpm_crm.services import quotes
+from bpm_crm.models import Quote, QuoteLine, QuoteStatus, TaskStatus
+from bpm_crm.services import approvals, instances, quote_approval, quotes
 from bpm_crm.services.quotes import HEADER_FIELDS, LINE_FIELDS
 
 
@@ -28,8 +31,8 @@ def _fields(payload: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]
 
 def quote_line(line: QuoteLine) -> dict[str, Any]:
     return {"id": line.id, "product_id": line.product_id, "product_name": line.product_name,
-            "quantity": line.quantity, "unit_price": str(line.unit_price),
-            "discount_pct": str(line.discount_pct), "amount": str(line.amount)}
+            "quantity": line.quantity, "unit_price": schemas.money(line.unit_price),
+            "discount_pct": schemas.money(line.discount_pct), "amount": schemas.money(line.amount)}
 
 
 def quote(record: Quote) -> dict[str, Any]:
@@ -39,14 +42,33 @@ def quote(record: Quote) -> dict[str, Any]:
         "customer": {"id": record.customer.id, "number": record.customer.number, "name": record.customer.name},
         "contact": {"id": record.contact.id, "name": record.contact.name} if record.contact else None,
         "quote_date": record.quote_date.isoformat(), "remarks": record.remarks, "status": record.status,
-        "total": str(record.total), "created_by": schemas.user_ref(record.created_by),
+        "total": schemas.money(record.total), "created_by": schemas.user_ref(record.created_by),
         "created_at": schemas.timestamp(record.created_at), "updated_at": schemas.timestamp(record.updated_at),
         "process_instance_id": record.process_instance_id,
     }
 
 
+def approval_state(record: Quote) -> dict[str, Any] | None:
+    """The quote's latest approval: who is asked now, every action taken, and how long each step took."""
+    instance_id = record.process_instance_id
+    if instance_id is None:
+        return None
+    running = quote_approval.pending_for(record) is not None
+    waiting = [task for task in instances.instance_tasks(instance_id) if running and
+               task.status == TaskStatus.OPEN and approvals.step_of(task) is not None]
+    return {
+        "process_instance_id": instance_id, "running": running,
+        "waiting": [{"task_id": task.id, "step": task.name, "approver": schemas.user_ref(task.assignee),
+                     "since": schemas.timestamp(task.created_at)} for task in waiting],
+        "history": [schemas.approval_event(event) for event in approvals.approval_history(instance_id)],
+        "step_times": [schemas.step_time(item) for item in quote_approval.step_times(instance_id)],
+    }
+
+
 def quote_detail(record: Quote) -> dict[str, Any]:
-    return {**quote(record), "lines": [quote_line(line) for line in record.lines]}
+    """A quote with its lines and its approval."""
+    return {**quote(record), "lines": [quote_line(line) for line in record.lines],
+            "approval": approval_state(record)}
 
 
 @bp.get("/quotes")
@@ -92,6 +114,24 @@ def delete_quote(quote_id: int) -> tuple[str, int]:
     return "", 204
 
 
+@bp.post("/quotes/<id:quote_id>/submit")
+def submit_quote(quote_id: int) -> Response:
+    """提交审批: a draft starts its approval; a rejected quote, revised, goes round again."""
+    user = current_user()
+    fields_of(optional_object(), ())
+    quote_approval.submit(quote_id=quote_id, user=user)
+    return jsonify(quote_detail(quotes.get_quote(quote_id=quote_id, user=user)))
+
+
+@bp.post("/quotes/<id:quote_id>/withdraw")
+def withdraw_quote(quote_id: int) -> Response:
+    """撤回 to a draft: while no approver has acted, or after a rejection instead of revising."""
+    user = current_user()
+    reason = text_field(fields_of(optional_object(), ("reason",)), "reason", approvals.MAX_COMMENT)
+    quote_approval.withdraw(quote_id=quote_id, user=user, reason=reason)
+    return jsonify(quote_detail(quotes.get_quote(quote_id=quote_id, user=user)))
+
+
 @bp.post("/quotes/<id:quote_id>/lines")
 def add_quote_line(quote_id: int) -> tuple[Response, int]:
     """Add a line to a draft; the quote comes back with its new total."""
@@ -117,28 +157,12 @@ def delete_quote_line(quote_id: int, line_id: int) -> Response:
 
 
 MONEY = {"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "examples": ["1280.00"]}
-LINE_INPUT = {
-    "product_id": nullable({**INT, "description": "A catalog product; product_name defaults to its name"}),
-    "product_name": nullable({"type": "string", "maxLength": 120}),
-    "quantity": {"type": "integer", "minimum": 1},
-    "unit_price": {"oneOf": [MONEY, {"type": "number", "minimum": 0}]},
-    "discount_pct": {"oneOf": [MONEY, {"type": "number", "minimum": 0, "maximum": 100}],
-                     "description": "Percent off, 0–100 (default 0)"},
-}
-HEADER_INPUT = {
-    "customer_id": {**INT, "description": "A customer you may update"},
-    "contact_id": nullable({**INT, "description": "A contact of that customer"}),
-    "name": {"type": "string", "minLength": 1, "maxLength": 120},
-    "quote_date": {"type": "string", "format": "date"},
-    "remarks": nullable({"type": "string", "maxLength": 4000}),
-}
+LINES = {"lines": {"type": "array", "items": ref("QuoteLineInput")}}
 openapi.SCHEMAS.update({
-    "QuoteLineInput": obj(LINE_INPUT, ["quantity", "unit_price"], additionalProperties=False,
-                          description="product_id or product_name is required"),
-    "QuoteLinePatch": obj(LINE_INPUT, [], additionalProperties=False),
-    "QuoteInput": obj({**HEADER_INPUT, "lines": {"type": "array", "items": ref("QuoteLineInput")}},
-                      ["customer_id", "name", "quote_date"], additionalProperties=False),
-    "QuotePatch": obj(HEADER_INPUT, [], additionalProperties=False),
+    "QuoteLineInput": json_schema(QUOTE_LINE, description="product_id or product_name is required"),
+    "QuoteLinePatch": json_schema(QUOTE_LINE, partial=True),
+    "QuoteInput": json_schema(QUOTE_RULES, extra=LINES),
+    "QuotePatch": json_schema(QUOTE_RULES, partial=True),
     "QuoteLine": obj({"id": INT, "product_id": N_INT, "product_name": STR, "quantity": INT, "unit_price": MONEY,
                       "discount_pct": MONEY, "amount": {**MONEY, "description": "qty × price × (1 − pct/100)"}}),
     "Quote": obj({
@@ -150,7 +174,19 @@ openapi.SCHEMAS.update({
         "created_by": nullable(ref("UserRef")), "created_at": TIME, "updated_at": TIME,
         "process_instance_id": N_INT,
     }),
-    "QuoteDetail": {"allOf": [ref("Quote"), obj({"lines": {"type": "array", "items": ref("QuoteLine")}})]},
+    "QuoteApproval": obj({
+        "process_instance_id": INT, "running": openapi.BOOL,
+        "waiting": {"type": "array", "description": "The approvers asked now", "items": obj({
+            "task_id": INT, "step": STR, "approver": nullable(ref("UserRef")), "since": TIME})},
+        "history": {"type": "array", "items": ref("ApprovalEvent")},
+        "step_times": {"type": "array", "items": ref("StepTime")},
+    }),
+    "QuoteDetail": {"allOf": [ref("Quote"), obj({
+        "lines": {"type": "array", "items": ref("QuoteLine")},
+        "approval": nullable({**ref("QuoteApproval"), "description": "The latest approval; null before the first "
+                              "submission"})})]},
+    "QuoteWithdrawal": obj({"reason": nullable({"type": "string", "maxLength": approvals.MAX_COMMENT})}, [],
+                           additionalProperties=False),
     "QuotePage": openapi.page_of("Quote"),
 })
 QUOTE = [path_id("quote_id")]
@@ -175,6 +211,15 @@ openapi.PATHS.update({
         "delete": operation("deleteQuote", "Move a draft to the recycle bin", "quotes",
                             responses("204", None, "401", "403", "404", "409"), params=QUOTE),
     },
+    "/quotes/{quote_id}/submit": {"post": {**operation(
+        "submitQuote", "提交审批: starts the approval of a draft, or resubmits a revised rejected quote", "quotes",
+        responses("200", "QuoteDetail", "400", "401", "404", "409", "422", "500"), params=QUOTE),
+        "requestBody": {"required": False, "content": {openapi.JSON: {"schema": obj(
+            {}, [], additionalProperties=False)}}}}},
+    "/quotes/{quote_id}/withdraw": {"post": operation(
+        "withdrawQuote", "撤回 to a draft while no approver has acted, or after a rejection", "quotes",
+        responses("200", "QuoteDetail", "400", "401", "404", "409", "422", "500"), body="QuoteWithdrawal",
+        params=QUOTE)},
     "/quotes/{quote_id}/lines": {
         "post": operation("addQuoteLine", "Add a line to a draft; returns the quote", "quotes",
                           responses("201", "QuoteDetail", "400", "401", "403", "404", "409", "422"),
@@ -188,3 +233,4 @@ openapi.PATHS.update({
                             responses("200", "QuoteDetail", "401", "403", "404", "409"), params=LINE),
     },
 })
+openapi.PATHS["/quotes/{quote_id}/withdraw"]["post"]["requestBody"]["required"] = False  # the reason is optional

@@ -12,6 +12,7 @@ from bpm_crm.services import inbox, permissions
 from bpm_crm.services.human_tasks import TaskForm
 from bpm_crm.services.inbox import InboxCounts
 from bpm_crm.services.paging import Page
+from bpm_crm.services.quote_approval import Change, StepTime
 
 
 def timestamp(value: datetime | None) -> str | None:
@@ -21,6 +22,11 @@ def timestamp(value: datetime | None) -> str | None:
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value.isoformat(timespec="seconds") + "Z"
+
+
+def money(value: Any) -> str | None:
+    """An amount as the API writes it: text with two decimals ("300.00"), whatever the database returned."""
+    return None if value is None else format(Decimal(str(value)), ".2f")
 
 
 def jsonable(value: Any) -> Any:
@@ -156,7 +162,7 @@ def _choices(form: TaskForm) -> dict[str, list[dict[str, Any]]]:
 
 
 def task_detail(row: HumanTask, *, record: dict[str, Any] | None, form: TaskForm,
-                actions: list[str]) -> dict[str, Any]:
+                actions: list[str], approval: dict[str, Any] | None = None) -> dict[str, Any]:
     """A task with its form (definition, opening data, options), draft, record, watchers and allowed actions."""
     data = {key: value for key, value in form.data.items() if key not in form.options}
     return {
@@ -170,6 +176,7 @@ def task_detail(row: HumanTask, *, record: dict[str, Any] | None, form: TaskForm
         "record": record,
         "watchers": [user_ref(watcher.user) for watcher in row.watchers],
         "actions": actions,
+        "approval": approval,
     }
 
 
@@ -199,3 +206,23 @@ def process_instance(instance: ProcessInstance, *, steps: list[str], variables: 
         "variables": jsonable(dict(variables)),
         "history": [event(row) for row in events],
     }
+
+
+def approval_event(row: ProcessEvent) -> dict[str, Any]:
+    """One action on a request's approval: what, at which step, by whom, when, the decision and the comment."""
+    data = row.data if isinstance(row.data, dict) else {}
+    decision = data.get("decision") if row.action == "completed_task" else None
+    return {"action": row.action, "step": row.task_name, "user": user_ref(row.user), "at": timestamp(row.at),
+            "decision": decision if isinstance(decision, str) else None, "comment": row.comment}
+
+
+def step_time(item: StepTime) -> dict[str, Any]:
+    """How long one approver's task waited; an open one has no end and no duration yet."""
+    return {"step": item.step, "approver": item.approver, "opened_at": timestamp(item.opened_at),
+            "closed_at": timestamp(item.closed_at), "seconds": item.seconds}
+
+
+def change(item: Change) -> dict[str, Any]:
+    """One difference of a resubmitted request against the version an approver decided on."""
+    return {"kind": item.kind, "label": item.label, "before": item.before, "after": item.after,
+            "fields": [{"label": label, "before": before, "after": after} for label, before, after in item.fields]}

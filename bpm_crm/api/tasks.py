@@ -12,17 +12,29 @@ from bpm_crm.errors import Invalid
 from bpm_crm.i18n import _
 from bpm_crm.input_rules import parse_id
 from bpm_crm.models import HumanTask, User
-from bpm_crm.services import human_tasks, inbox
+from bpm_crm.services import approvals, human_tasks, inbox, quote_approval
 from bpm_crm.services.records import RECORDS
 
 MAX_COMMENT = 2000
 MAX_WATCHERS = 50
 
 
-def _detail(row: HumanTask, user: User) -> Response:
+def _approval(row: HumanTask, user: User) -> dict[str, Any] | None:
+    """An approval task's step, the approval actions open to the caller, and what changed since he last decided."""
+    step = approvals.step_of(row)
+    if step is None:
+        return None
+    changes = quote_approval.changes_since_seen(row.instance_id, user) if row.assignee_id == user.id else None
+    return {"step": step, "actions": approvals.actions(user, row),
+            "changes_since_seen": None if changes is None else [schemas.change(item) for item in changes]}
+
+
+def detail(row: HumanTask, user: User) -> Response:
+    """A task as the caller sees it now: form, record, allowed actions and, for an approval, its state."""
     form = human_tasks.form_for(row, user)
     record = RECORDS.serialize(row.instance.business_type, human_tasks.task_record(row))
-    return jsonify(schemas.task_detail(row, record=record, form=form, actions=human_tasks.actions(user, row)))
+    return jsonify(schemas.task_detail(row, record=record, form=form, actions=human_tasks.actions(user, row),
+                                       approval=_approval(row, user)))
 
 
 def _form_data(payload: dict[str, Any]) -> dict[str, Any]:
@@ -65,21 +77,21 @@ def list_tasks() -> Response:
 def get_task(task_id: int) -> Response:
     """A task with its form definition, the data and options it opens with, its record and allowed actions."""
     user = current_user()
-    return _detail(human_tasks.get_task(task_id=task_id, user=user), user)
+    return detail(human_tasks.get_task(task_id=task_id, user=user), user)
 
 
 @bp.post("/tasks/<id:task_id>/claim")
 def claim_task(task_id: int) -> Response:
     """Take a task offered to the caller."""
     user = current_user()
-    return _detail(human_tasks.claim_task(task_id=task_id, user=user), user)
+    return detail(human_tasks.claim_task(task_id=task_id, user=user), user)
 
 
 @bp.post("/tasks/<id:task_id>/release")
 def release_task(task_id: int) -> Response:
     """Give a claimed task back to its candidates."""
     user = current_user()
-    return _detail(human_tasks.release_task(task_id=task_id, user=user), user)
+    return detail(human_tasks.release_task(task_id=task_id, user=user), user)
 
 
 @bp.post("/tasks/<id:task_id>/complete")
@@ -88,7 +100,7 @@ def complete_task(task_id: int) -> Response:
     user = current_user()
     payload = json_object()
     data, comment = _form_data(payload), _comment(payload)
-    return _detail(human_tasks.complete_task(task_id=task_id, user=user, data=data, comment=comment), user)
+    return detail(human_tasks.complete_task(task_id=task_id, user=user, data=data, comment=comment), user)
 
 
 @bp.post("/tasks/<id:task_id>/draft")
@@ -96,7 +108,7 @@ def save_draft(task_id: int) -> Response:
     """Keep a task's form data as a draft without completing it."""
     user = current_user()
     payload = json_object()
-    return _detail(human_tasks.save_draft(task_id=task_id, user=user, data=_form_data(payload)), user)
+    return detail(human_tasks.save_draft(task_id=task_id, user=user, data=_form_data(payload)), user)
 
 
 @bp.post("/tasks/<id:task_id>/reassign")
@@ -105,7 +117,7 @@ def reassign_task(task_id: int) -> Response:
     user = current_user()
     payload = json_object()
     assignee_id = _user_id(payload.get("assignee_id"), "assignee_id")
-    return _detail(human_tasks.reassign_task(task_id=task_id, user=user, assignee_id=assignee_id,
+    return detail(human_tasks.reassign_task(task_id=task_id, user=user, assignee_id=assignee_id,
                                              comment=_comment(payload)), user)
 
 
@@ -118,4 +130,4 @@ def add_watchers(task_id: int) -> Response:
     if not isinstance(raw, list) or not raw or len(raw) > MAX_WATCHERS:
         raise Invalid(str(_("请更正标出的字段")), {"user_ids": [str(_("应为用户编号的列表"))]})
     ids = [_user_id(value, "user_ids") for value in raw]
-    return _detail(human_tasks.add_watchers(task_id=task_id, user=user, user_ids=ids), user)
+    return detail(human_tasks.add_watchers(task_id=task_id, user=user, user_ids=ids), user)

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import ast
+import copy
 import hashlib
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -17,14 +18,14 @@ from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEv
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
-from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask, StandardLoopTask
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask, MultiInstanceTask, StandardLoopTask
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.specs.MultiChoice import MultiChoice
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.defaults import ScriptTask, ServiceTask, UserTask
 
-from bpm_crm.engine import limits, sandbox
-from bpm_crm.engine.xmlsafe import UnsafeXml, parse_bpmn_xml
+from bpm_crm.engine import approval, decision_tables, limits, sandbox
+from bpm_crm.engine.xmlsafe import UnsafeXml, parse_bpmn_xml, parse_dmn_xml
 
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 
@@ -63,6 +64,11 @@ class ParsedDefinition:
     lanes: set[str] = field(default_factory=set)
     # Timer start events of the top-level process and their rule (the scheduler, not the engine, fires them).
     start_timers: list[tuple[str, str]] = field(default_factory=list)
+    # Approval steps (审批节点) by element id, as configured before they were compiled to plain BPMN.
+    approval_steps: dict[str, approval.ApprovalStep] = field(default_factory=dict)
+    # Event subprocesses of the top-level process whose start event interrupts it (the runtime ends the rest
+    # of the process when one is triggered: SpiffWorkflow 3.2 runs every event subprocess beside it).
+    interrupting_subprocesses: frozenset[str] = frozenset()
 
 
 class _BoundedTaskParsing:
@@ -101,16 +107,24 @@ def parse_definition(
     handler_names: Collection[str] | None = None,
     form_keys: Collection[str] | None = None,
     lane_names: Collection[str] | None = None,
+    decisions: Mapping[str, str] | None = None,
 ) -> ParsedDefinition:
-    """Parse and check a diagram; raise DefinitionInvalid listing every problem found."""
+    """Parse and check a diagram (with the decision tables it calls); DefinitionInvalid lists every problem."""
     try:
         root = parse_bpmn_xml(xml)
     except UnsafeXml as exc:
         raise DefinitionInvalid([Problem(None, str(exc))]) from exc
     text = xml.decode("utf-8") if isinstance(xml, bytes) else xml
 
-    problems = _check_handlers(root, handler_names)
+    original = root
+    root = copy.deepcopy(root)
+    try:
+        approval_steps = approval.compile_approvals(root)
+    except approval.ApprovalInvalid as exc:
+        raise DefinitionInvalid([Problem(element, message) for element, message in exc.problems]) from exc
+    problems = _check_handlers(original, handler_names)
     parser = BoundedBpmnParser(validator=VALIDATOR)
+    problems += _add_decisions(parser, decisions or {})
     try:
         parser.add_bpmn_xml(root, filename=file_name)
         process_ids = parser.get_process_ids()
@@ -132,6 +146,11 @@ def parse_definition(
     except RecursionError as exc:
         raise DefinitionInvalid([Problem(None, "subprocesses or call activities nest too deeply")]) from exc
 
+    for one_spec in [spec, *subprocess_specs.values()]:
+        _wire(one_spec)
+    interrupting, nested = _interrupting_subprocesses(root, process_id)
+    problems += [Problem(element_id, "an interrupting event subprocess must sit in the top-level process; "
+                                     "mark its start event non-interrupting or move it") for element_id in nested]
     start_timers = _start_timers(spec)
     scheduled = {event_id for event_id, _rule in start_timers}
     for one_spec in [spec, *subprocess_specs.values()]:
@@ -154,7 +173,50 @@ def parse_definition(
         lanes={ts.lane for one_spec in [spec, *subprocess_specs.values()] for ts in one_spec.task_specs.values()
                if getattr(ts, "lane", None)},
         start_timers=start_timers,
+        approval_steps={step.element_id: step for step in approval_steps},
+        interrupting_subprocesses=frozenset(interrupting),
     )
+
+
+def _wire(spec: BpmnProcessSpec) -> None:
+    """Make the connections SpiffWorkflow 3.2 otherwise makes later, on the parsed diagram every instance shares.
+
+    - A multi-instance hears its children complete through a connection made when it creates the first child
+      (or when a serialized copy of the diagram is read back). Diagrams here are parsed, not read back, so a
+      server process that parsed the diagram after the children were created (a restart, another worker)
+      would never hear them: the step would wait for ever. Connected here, every parse hears them.
+    - An event subprocess that waits for a message or signal is connected to its process's start and end the
+      first time the event arrives. That changes the diagram under instances already running, and differs
+      between server processes: an instance can end up waiting at an end join for a branch it never had.
+      Connected here, the diagram is the same for every instance, in every server process, from the start.
+    """
+    for task_spec in spec.task_specs.values():
+        if isinstance(task_spec, LoopTask):
+            child_spec = spec.task_specs.get(task_spec.task_spec)
+            if child_spec is not None and not child_spec.completed_event.is_connected(task_spec.merge_child):
+                child_spec.completed_event.connect(task_spec.merge_child)
+    start = spec.start
+    for name in getattr(start, "trigger_specs", ()):
+        sub = spec.task_specs.get(name)
+        if sub is not None and start not in sub.inputs:
+            start.connect(sub)
+            sub.connect(spec.end)
+
+
+def _interrupting_subprocesses(root: etree._Element, process_id: str) -> tuple[list[str], list[str]]:
+    """Event subprocesses whose start event interrupts (the BPMN default): in the top process, and nested."""
+    top: list[str] = []
+    nested: list[str] = []
+    for process in root.iter(f"{{{BPMN_MODEL_NS}}}process"):
+        for sub in process.iter(f"{{{BPMN_MODEL_NS}}}subProcess"):
+            if sub.get("triggeredByEvent") != "true":
+                continue
+            starts = [child for child in sub if etree.QName(child).localname == "startEvent"]
+            if not any(start.get("isInterrupting", "true") != "false" for start in starts):
+                continue
+            at_top = sub.getparent() is process and process.get("id") == process_id
+            (top if at_top else nested).append(sub.get("id", ""))
+    return top, nested
 
 
 def _start_timers(spec: BpmnProcessSpec) -> list[tuple[str, str]]:
@@ -164,10 +226,39 @@ def _start_timers(spec: BpmnProcessSpec) -> list[tuple[str, str]]:
     ]
 
 
+def _add_decisions(parser: BoundedBpmnParser, decisions: Mapping[str, str]) -> list[Problem]:
+    """Give the parser the decision tables, each one checked for gaps and overlaps first."""
+    problems: list[Problem] = []
+    for decision_id, text in decisions.items():
+        try:
+            root = parse_dmn_xml(text)
+            table = decision_tables.read_table(root)
+        except (UnsafeXml, decision_tables.TableInvalid) as exc:
+            messages = exc.problems if isinstance(exc, decision_tables.TableInvalid) else [str(exc)]
+            problems.extend(Problem(decision_id, f"decision table: {message}") for message in messages)
+            continue
+        problems.extend(Problem(decision_id, f"decision table: {message}")
+                        for message in decision_tables.check_table(table))
+        for _label, expression in table.inputs:
+            _check_code(problems, decision_id, "decision input", expression, script=False)
+        for rule in table.rules:
+            for output in rule.outputs:
+                _check_code(problems, decision_id, f"output of {rule.rule_id}", output, script=False)
+        try:
+            parser.add_dmn_xml(root, filename=f"{decision_id}.dmn")
+        except (ValidationException, etree.DocumentInvalid) as exc:
+            problems.append(Problem(decision_id, f"decision table: {str(exc).splitlines()[0]}"))
+    return problems
+
+
 @lru_cache(maxsize=64)
-def load_definition(xml: str) -> ParsedDefinition:
+def _load(xml: str, decisions: tuple[tuple[str, str], ...]) -> ParsedDefinition:
+    return parse_definition(xml, decisions=dict(decisions))
+
+
+def load_definition(xml: str, decisions: Mapping[str, str] | None = None) -> ParsedDefinition:
     """Parse a definition that was validated when it was deployed (cached by content)."""
-    return parse_definition(xml)
+    return _load(xml, tuple(sorted((decisions or {}).items())))
 
 
 def _plain(exc: ValidationException) -> str:
@@ -240,6 +331,10 @@ def _check_spec(
             _check_code(problems, element_id, "assignee expression", assignee, script=False)
             for name in ("due", "remind", "escalate"):
                 _check_code(problems, element_id, f"{name} expression", properties.get(name), script=False)
+            if properties.get("calendar", "working").strip() not in ("working", "natural"):
+                problems.append(Problem(element_id, "calendar must be 'working' or 'natural'"))
+            if properties.get("escalate_mode", "watch").strip() not in ("watch", "reassign"):
+                problems.append(Problem(element_id, "escalate_mode must be 'watch' or 'reassign'"))
             for name in ("candidates", "watchers"):
                 value = (properties.get(name) or "").lstrip()
                 if value.startswith("="):

@@ -14,12 +14,14 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as timer_module
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.spiff.specs.defaults import (
     CallActivity,
     ParallelMultiInstanceTask,
     SequentialMultiInstanceTask,
 )
 from SpiffWorkflow.task import Task as SpiffTask
+from SpiffWorkflow.util.task import TaskState
 
 MAX_ENGINE_STEPS = 2_000  # tasks the engine may run in one start/advance/complete
 MAX_RUN_SECONDS = 5.0  # wall clock of one start/advance/complete, service calls included
@@ -147,8 +149,32 @@ def _check_instances(bpmn_id: str, task: SpiffTask, count: Any, *, all_at_once: 
             )
 
 
+def _completion_reached(spec: MultiInstanceTask, my_task: SpiffTask) -> bool:
+    """The completion condition, read against the whole multi-instance, not only its last child.
+
+    The library evaluates it on the last finished child, whose copy of the output collection is the
+    one it started with: "2 of 3 approved" could never be true in parallel. Here the condition sees the
+    multi-instance's own data (its output collection as merged so far) and BPMN's counters.
+    """
+    merged = my_task.internal_data.get("merged", [])
+    if not merged or spec.condition is None:
+        return False
+    last = next(child for child in my_task.children if str(child.id) == merged[-1])
+    instances = list(spec._instances(my_task))
+    counters = {
+        "nrOfInstances": len(instances),
+        "nrOfCompletedInstances": len(merged),
+        "nrOfActiveInstances": len([c for c in instances if not c.has_state(TaskState.FINISHED_MASK)]),
+    }
+    data = {**last.data, **my_task.data, **counters}
+    return bool(my_task.workflow.script_engine.evaluate_data(last, spec.condition, data))
+
+
 class BoundedParallelMultiInstanceTask(ParallelMultiInstanceTask):
     """A parallel multi-instance that counts its instances before it creates any."""
+
+    def check_completion_condition(self, my_task: SpiffTask) -> bool:
+        return _completion_reached(self, my_task)
 
     def create_children(self, my_task: SpiffTask) -> None:
         if self.data_input is not None:
@@ -163,6 +189,9 @@ class BoundedParallelMultiInstanceTask(ParallelMultiInstanceTask):
 
 class BoundedSequentialMultiInstanceTask(SequentialMultiInstanceTask):
     """A sequential multi-instance that counts its instances before it creates the first."""
+
+    def check_completion_condition(self, my_task: SpiffTask) -> bool:
+        return _completion_reached(self, my_task)
 
     def add_next_child(self, my_task: SpiffTask) -> None:
         if not my_task.internal_data.get("merged"):

@@ -18,6 +18,7 @@ from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as timer_module
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -26,7 +27,7 @@ from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
 from bpm_crm import clock
-from bpm_crm.engine import sandbox
+from bpm_crm.engine import limits, sandbox
 from bpm_crm.engine.definitions import ParsedDefinition
 from bpm_crm.engine.limits import BOUNDED_SPECS, RunGuard
 from bpm_crm.engine.limits import EngineLimitExceeded as EngineLimitExceeded  # re-exported for the services
@@ -156,6 +157,13 @@ class ScriptEngine(PythonScriptEngine):
         except (sandbox.SandboxError, sandbox.SandboxTimeout, sandbox.UnsafeCode) as exc:
             raise ScriptFailed(task, expression, exc) from exc
 
+    def evaluate_data(self, task: SpiffTask, expression: str, data: dict[str, Any]) -> Any:
+        """Evaluate an expression over `data` instead of the task's own; failures name the task."""
+        try:
+            return self.environment.evaluate(expression, data, None)
+        except (sandbox.SandboxError, sandbox.SandboxTimeout, sandbox.UnsafeCode) as exc:
+            raise ScriptFailed(task, expression, exc) from exc
+
     def execute(self, task: SpiffTask, script: str, external_context: dict | None = None) -> bool:
         try:
             return self.environment.execute(script, task.data, external_context)
@@ -272,9 +280,75 @@ class ProcessRuntime:
         self.workflow.refresh_timers()
         self.workflow.do_engine_steps(did_complete_task=guard.step)
         # do_engine_steps refreshes timers only at its end; a timer due by then runs now.
-        while self._ready_engine_tasks():
+        while self._ready_engine_tasks() or self._interrupt():
             guard.step()
             self.workflow.do_engine_steps(did_complete_task=guard.step)
+        self._end_after_main_flow()
+
+    def _end_after_main_flow(self) -> None:
+        """End the process when its flow has ended and only untriggered event subprocesses still wait.
+
+        SpiffWorkflow 3.2 connects an event subprocess to the process's start the first time any instance
+        is triggered by it — it changes the shared, cached spec — so every later instance starts it waiting,
+        and its end waits for it: a churn warning confirmed after another was closed by an order would never
+        end. In BPMN an event subprocess that has not been triggered ends with its process.
+        """
+        if self.workflow.completed:
+            return
+        start = self.workflow.spec.start
+        triggers = {self.workflow.spec.task_specs.get(name) for name in getattr(start, "trigger_specs", [])}
+        triggers.discard(None)
+        if not triggers:
+            return
+        pending = self.workflow.get_tasks(state=TaskState.NOT_FINISHED_MASK, skip_subprocesses=True)
+        waiting = [task for task in pending if task.task_spec in triggers and not self._event_caught(task)]
+        if not waiting:
+            return
+        inside = {descendant.id for task in waiting for descendant in task}
+        for task in pending:
+            if task.id in inside:
+                continue
+            if not (task.task_spec.name == "End" or task.task_spec.name.endswith(".EndJoin")):
+                return  # the flow itself still has work
+        self.workflow.cancel()
+        self.workflow.success = True  # it ended as its flow says, not by being called off
+
+    def _interrupt(self) -> bool:
+        """Give interrupting event subprocesses their BPMN meaning, which SpiffWorkflow 3.2 lacks.
+
+        Once one is triggered, the rest of the process is cancelled (its open tasks leave the inbox);
+        once it has finished, so has the process. True when something changed.
+        """
+        definition = _SPECS.get(getattr(self.workflow, "spec_reference", ""))
+        interrupting = definition.interrupting_subprocesses if definition is not None else frozenset()
+        if not interrupting or self.workflow.completed:
+            return False
+        changed = False
+        triggered = self.workflow.get_tasks(state=TaskState.STARTED | TaskState.COMPLETED, skip_subprocesses=True)
+        for task in triggered:
+            if task.task_spec.bpmn_id not in interrupting or not self._event_caught(task):
+                continue
+            if not task.internal_data.get("interrupted"):
+                task.internal_data["interrupted"] = True
+                for other in self.workflow.get_tasks(state=TaskState.NOT_FINISHED_MASK, skip_subprocesses=True):
+                    if other is task:
+                        continue
+                    if other.id in self.workflow.subprocesses:
+                        self.workflow.cancel(self.workflow.subprocesses[other.id])
+                    other.cancel()
+                changed = True
+            if task.state == TaskState.COMPLETED:
+                self.workflow.cancel()  # nothing else is left: the process ends here
+                return False
+        return changed
+
+    def _event_caught(self, task: SpiffTask) -> bool:
+        """Whether an event subprocess has been triggered (it waits, started, for its event until then)."""
+        if task.state == TaskState.COMPLETED:
+            return True
+        inner = self.workflow.subprocesses.get(task.id)
+        return inner is not None and any(
+            isinstance(child.task_spec, StartEvent) for child in inner.get_tasks(state=TaskState.COMPLETED))
 
     def _ready_engine_tasks(self) -> bool:
         return any(not t.task_spec.manual for t in self.workflow.get_tasks(state=TaskState.READY))
@@ -322,8 +396,18 @@ class ProcessRuntime:
 
     def waiting_messages(self) -> list[str]:
         """Names of the messages the instance waits for."""
-        return sorted({event.name for event in self.workflow.waiting_events()
-                       if event.event_type.endswith("MessageEventDefinition") and event.name})
+        names = {event.name for event in self.workflow.waiting_events()
+                 if event.event_type.endswith("MessageEventDefinition") and event.name}
+        # A message start event of an event subprocess waits from the process's start, but SpiffWorkflow 3.2
+        # lists it among the waiting events only once the instance has been restored: read the triggers too.
+        if not self.workflow.completed:
+            for spec_name in getattr(self.workflow.spec.start, "trigger_specs", []):
+                subprocess_spec = self.workflow.subprocess_specs.get(spec_name)
+                for event in getattr(subprocess_spec, "bpmn_start_events", []):
+                    definition = event.event_definition
+                    if type(definition).__name__.endswith("MessageEventDefinition") and definition.name:
+                        names.add(definition.name)
+        return sorted(names)
 
     def send_message(self, name: str, payload: dict[str, Any]) -> bool:
         """Deliver a message and run on; False when the instance does not wait for it."""
@@ -334,6 +418,36 @@ class ProcessRuntime:
             return False
         self._advance(RunGuard())
         return True
+
+    def add_approver(self, task_guid: str, user_id: int, *, before: bool) -> None:
+        """加签: ask one more person in the multi-instance step this ready task belongs to.
+
+        In a sequential step the new person comes right after the current one (after), or the current
+        one's turn comes back after the new person has decided (before: his task is completed as
+        deferred by the caller). In a parallel step the new person is asked at once, beside the others.
+        """
+        task = self.get_task(task_guid)
+        parent = task.parent
+        spec = parent.task_spec if parent is not None else None
+        if not isinstance(spec, MultiInstanceTask) or spec.data_input is None:
+            raise ValueError("this task is not part of a multi-person step")
+        people = spec.data_input.get(parent)
+        votes = spec.data_output.get(parent) if spec.data_output is not None else None
+        if not isinstance(people, list):
+            raise ValueError("the step's people are not a list")
+        if len(people) >= limits.MAX_MULTI_INSTANCE:
+            raise ValueError(f"a step asks at most {limits.MAX_MULTI_INSTANCE} people")
+        me = task.data.get(spec.input_item.bpmn_id) if spec.input_item is not None else None
+        added = [user_id, me] if before and spec.__class__.__name__.find("Sequential") >= 0 else [user_id]
+        for person in added:
+            people.append(person)
+            if isinstance(votes, list):
+                votes.append(None)
+        if "Sequential" in spec.__class__.__name__:
+            remaining = parent.internal_data.get("remaining", [])
+            parent.internal_data["remaining"] = list(range(len(people) - len(added), len(people))) + remaining
+        else:
+            spec.create_child(parent, user_id, len(people) - 1)
 
     def reset_to(self, bpmn_id: str) -> None:
         """Go back to a step that already ran (退回): it is ready again with the data it had, later work is undone."""

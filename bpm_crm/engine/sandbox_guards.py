@@ -447,6 +447,15 @@ def workdays_after(moment: str, days: int) -> str:
     return workdays.add_workdays(_moment(moment, "workdays_after"), days).isoformat(timespec="seconds")
 
 
+def workhours_after(moment: str, hours: int | float) -> str:
+    """The ISO moment `hours` working hours after `moment` (working hours per day from BPM_CRM_WORKING_HOURS)."""
+    if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not abs(hours) <= 24 * workdays.MAX_DAYS:
+        raise Refused(f"workhours_after() needs a number of hours up to {24 * workdays.MAX_DAYS:,}")
+    result = workdays.add_working_time(_moment(moment, "workhours_after"), timedelta(hours=hours),
+                                       workdays.default_hours())
+    return result.isoformat(timespec="seconds")
+
+
 def is_workday(day: str) -> bool:
     """Whether the ISO date is a working day on the Chinese calendar."""
     return workdays.is_workday(_as_day(day, "is_workday"))
@@ -469,7 +478,7 @@ def _build_builtins() -> dict[str, Any]:
         enumerate=enumerate, zip=zip, range=_range, list=list, dict=dict, set=set, tuple=tuple,
         str=_str, repr=_repr, int=int, float=float, bool=bool, pow=_pow,
         today=today, now=now, date_add=date_add, days_between=days_between,
-        workdays_after=workdays_after, is_workday=is_workday,
+        workdays_after=workdays_after, workhours_after=workhours_after, is_workday=is_workday,
     )
     return names
 

@@ -8,6 +8,7 @@ from lxml import etree
 MAX_BPMN_BYTES = 2 * 1024 * 1024
 BPMN_MODEL_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 _DEFINITIONS = f"{{{BPMN_MODEL_NS}}}definitions"
+_DMN_NAMESPACES = ("https://www.omg.org/spec/DMN/", "http://www.omg.org/spec/DMN/")
 
 # Prolog items that may come before a DOCTYPE: whitespace, the XML declaration and other
 # processing instructions, comments.
@@ -52,7 +53,12 @@ def _has_doctype(data: bytes) -> bool:
     return text.startswith(b"<!", position) and not text.startswith(b"<![CDATA[", position)
 
 
-def parse_bpmn_xml(data: bytes | str, *, max_bytes: int = MAX_BPMN_BYTES) -> etree._Element:
+def parse_dmn_xml(data: bytes | str, *, max_bytes: int = MAX_BPMN_BYTES) -> etree._Element:
+    """Parse an uploaded DMN decision file into its <definitions> element, or raise UnsafeXml."""
+    return parse_bpmn_xml(data, max_bytes=max_bytes, dmn=True)
+
+
+def parse_bpmn_xml(data: bytes | str, *, max_bytes: int = MAX_BPMN_BYTES, dmn: bool = False) -> etree._Element:
     """Parse an uploaded BPMN file into its <definitions> element, or raise UnsafeXml."""
     if isinstance(data, str):
         encoded = data.encode("utf-8")
@@ -80,6 +86,11 @@ def parse_bpmn_xml(data: bytes | str, *, max_bytes: int = MAX_BPMN_BYTES) -> etr
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise UnsafeXml("the file has a DOCTYPE declaration; BPMN files never need one")
+    if dmn:
+        qname = etree.QName(root)
+        if qname.localname != "definitions" or not (qname.namespace or "").startswith(_DMN_NAMESPACES):
+            raise UnsafeXml("the root element must be DMN <definitions>")
+        return root
     if root.tag != _DEFINITIONS:
         qname = etree.QName(root)
         where = f"in namespace {qname.namespace}" if qname.namespace else "without a namespace"

@@ -91,10 +91,11 @@ class DictionaryEntryForm(FlaskForm):
 
     item = StringField(_("字典项"), validators=[DataRequired(_("请填写字典项")), Length(max=60)])
     value = StringField(_("值"), validators=[Optional(), Length(max=120)])
+    label_en = StringField(_("英文名称"), validators=[Optional(), Length(max=120)])
     sort = IntegerField(_("排序"), default=0, validators=[
         Optional(), NumberRange(-9999, 9999, _("排序应为 -9999 到 9999 之间的整数"))])
     parent_id = SelectField(_("上级地区"), coerce=_optional_id, validate_choice=False)
 
     def values(self) -> dict[str, Any]:
-        return {"item": self.item.data, "value": self.value.data, "sort": self.sort.data or 0,
-                "parent_id": self.parent_id.data or None}
+        return {"item": self.item.data, "value": self.value.data, "label_en": self.label_en.data,
+                "sort": self.sort.data or 0, "parent_id": self.parent_id.data or None}

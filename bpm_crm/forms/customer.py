@@ -1,69 +1,76 @@
 """Customer forms: the record (基本信息 / 工商信息 / 财务信息), transfer, release and share."""
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import DecimalField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+from wtforms import SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
 
+from bpm_crm.forms.record_form import form_values, record_form
+from bpm_crm.forms.rules import N_, FieldRule, choice, decimal, integer, matching, phone, record, text
 from bpm_crm.i18n import _
 from bpm_crm.input_rules import coerce_id
 
-PHONE = Regexp(r"^[0-9+\-() ]{5,40}$", message=_("电话号码格式不正确"))
-POSTCODE = Regexp(r"^\d{6}$", message=_("邮政编码应为 6 位数字"))
-MONEY = [Optional(), NumberRange(min=0, message=_("金额应为不小于 0 的数字"))]
+PICK = N_("请从列表中选择")
+SCORE = N_("应为 1 到 5 之间的整数")
+MAX_MONEY = Decimal("99999999999999.99")
 
 
+def _money(name: str, label: Any) -> FieldRule:
+    return decimal(name, label, Decimal(0), MAX_MONEY, N_("金额应为不小于 0 的数字"), not_number=N_("应为金额"),
+                   description="Decimal amount ≥ 0, kept to two places")
+
+
+CUSTOMER = record(
+    "customer",
+    # 基本信息
+    text("name", _("客户名称"), 120, required=N_("请填写客户名称")),
+    text("short_name", _("简称"), 60),
+    choice("level", _("客户等级"), PICK, source="客户等级", description=(
+        "An item of the dictionary type 客户等级 (普通/重点/VIP), kept by the level rules: it may be given when "
+        "creating a customer; only admins may change it afterwards (422 for anyone else)")),
+    choice("status", _("状态"), PICK, source="CustomerStatus", description=(
+        "正常 for a new customer; 已流失 is set by the churn process; only admins may set it (422 for anyone else)")),
+    choice("region", _("地区"), PICK, source="地区",
+           description="A region path of the dictionary, e.g. 浙江省/杭州市"),
+    choice("industry", _("行业"), PICK, source="行业", description="An item of the dictionary type 行业"),
+    choice("source", _("客户来源"), PICK, source="客户来源", description="An item of the dictionary type 客户来源"),
+    integer("satisfaction", _("满意度"), 1, 5, SCORE, select=True),
+    integer("credit", _("信用度"), 1, 5, SCORE, select=True),
+    text("contact_name", _("主要联系人"), 60),
+    phone("phone", _("电话")),
+    phone("fax", _("传真")),
+    text("website", _("网址"), 200),
+    text("address", _("地址"), 200),
+    matching("postcode", _("邮政编码"), 10, r"^[0-9]{6}$", N_("邮政编码应为 6 位数字")),
+    text("remarks", _("备注"), 4000, multiline=True),
+    # 工商信息
+    text("licence_no", _("营业执照注册号"), 40),
+    text("legal_representative", _("法人代表"), 60),
+    _money("registered_capital", _("注册资金（万元）")),
+    _money("annual_turnover", _("年营业额（万元）")),
+    # 财务信息
+    text("bank", _("开户银行"), 120),
+    text("bank_account", _("银行账号"), 60),
+    text("tax_no", _("税务登记号"), 40),
+)
 LOCKED_HINTS = {"status": _("状态由流失处理流程维护"), "level": _("等级由等级规则维护")}
-
-
-def _optional_score(value: Any) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return -1  # refused by the service with a field message
 
 
 def _blank(label: str) -> list[tuple[str, str]]:
     return [("", label)]
 
 
-class CustomerForm(FlaskForm):
+class CustomerForm(record_form(CUSTOMER)):  # type: ignore[misc]
     """客户: the fields of SPEC §3; the number, creator and times are set by the system.
 
-    Choice lists come from the data dictionary (`set_choices`); the service validates the chosen values.
+    Choice lists come from the data dictionary (`set_choices`); the service checks the chosen values again.
     """
 
-    # 基本信息
-    name = StringField(_("客户名称"), validators=[DataRequired(_("请填写客户名称")), Length(max=120)])
-    short_name = StringField(_("简称"), validators=[Optional(), Length(max=60)])
-    level = SelectField(_("客户等级"), validate_choice=False)
-    status = SelectField(_("状态"), validate_choice=False)
-    region = SelectField(_("地区"), validate_choice=False)
-    industry = SelectField(_("行业"), validate_choice=False)
-    source = SelectField(_("客户来源"), validate_choice=False)
+    # Not a field rule: who may own a new customer depends on the user (the service checks it).
     owner_id = SelectField(_("客户经理"), coerce=coerce_id, validate_choice=False)
-    satisfaction = SelectField(_("满意度"), coerce=_optional_score, validate_choice=False)
-    credit = SelectField(_("信用度"), coerce=_optional_score, validate_choice=False)
-    contact_name = StringField(_("主要联系人"), validators=[Optional(), Length(max=60)])
-    phone = StringField(_("电话"), validators=[Optional(), PHONE])
-    fax = StringField(_("传真"), validators=[Optional(), PHONE])
-    website = StringField(_("网址"), validators=[Optional(), Length(max=200)])
-    address = StringField(_("地址"), validators=[Optional(), Length(max=200)])
-    postcode = StringField(_("邮政编码"), validators=[Optional(), POSTCODE])
-    remarks = TextAreaField(_("备注"), validators=[Optional(), Length(max=4000)])
-    # 工商信息
-    licence_no = StringField(_("营业执照注册号"), validators=[Optional(), Length(max=40)])
-    legal_representative = StringField(_("法人代表"), validators=[Optional(), Length(max=60)])
-    registered_capital = DecimalField(_("注册资金（万元）"), places=2, validators=MONEY)
-    annual_turnover = DecimalField(_("年营业额（万元）"), places=2, validators=MONEY)
-    # 财务信息
-    bank = StringField(_("开户银行"), validators=[Optional(), Length(max=120)])
-    bank_account = StringField(_("银行账号"), validators=[Optional(), Length(max=60)])
-    tax_no = StringField(_("税务登记号"), validators=[Optional(), Length(max=40)])
 
     def set_choices(self, *, levels: list[str], statuses: list[str], regions: list[str], industries: list[str],
                     sources: list[str], owners: list[tuple[int, str]]) -> None:
@@ -83,13 +90,9 @@ class CustomerForm(FlaskForm):
         for name in names:
             self[name].render_kw = {"disabled": True, "title": str(LOCKED_HINTS[name])}
 
-    def values(self, *, with_owner: bool) -> dict[str, Any]:
+    def values(self, *, with_owner: bool) -> dict[str, Any]:  # type: ignore[override]
         """The cleaned values, empty optional strings as None; owner_id only when it may be chosen."""
-        values = {
-            name: (f.data.strip() or None) if isinstance(f.data, str) else f.data
-            for name, f in self._fields.items()
-            if name not in ("csrf_token", "owner_id")
-        }
+        values = {name: value for name, value in form_values(self).items() if name != "owner_id"}
         if with_owner:
             values["owner_id"] = self.owner_id.data
         return values

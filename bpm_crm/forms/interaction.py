@@ -1,27 +1,20 @@
-"""The interaction (交往记录) form of the pages; the service checks the same rules for the API."""
+"""The interaction (交往记录): its field rules, read by the page form, the service and the API schema."""
 from __future__ import annotations
 
-from typing import Any
-
-from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
-
-from bpm_crm.forms.contact import TOO_LONG, cleaned
+from bpm_crm.forms.record_form import record_form
+from bpm_crm.forms.rules import N_, day, record, record_id, text
 from bpm_crm.i18n import _
-from bpm_crm.input_rules import coerce_id
+
+INTERACTION = record(
+    "interaction",
+    record_id("customer_id", _("客户"), required=N_("请选择客户")),
+    day("date", _("日期"), required=N_("请填写日期"), description="Not after today (company time zone)"),
+    text("place", _("地点"), 120, required=N_("请填写地点")),
+    text("summary", _("概要"), 200, required=N_("请填写概要")),
+    text("detail", _("详细信息"), 4000, multiline=True),
+    text("remarks", _("备注"), 2000, multiline=True),
+)
 
 
-class InteractionForm(FlaskForm):
-    """交往记录: date (not in the future), place, summary, detail, remarks."""
-
-    customer_id = SelectField(_("客户"), coerce=coerce_id, validators=[DataRequired(_("请选择客户"))],
-                              validate_choice=False)
-    date = StringField(_("日期"), validators=[DataRequired(_("请填写日期"))], render_kw={"type": "date"})
-    place = StringField(_("地点"), validators=[DataRequired(_("请填写地点")), Length(max=120, message=TOO_LONG)])
-    summary = StringField(_("概要"), validators=[DataRequired(_("请填写概要")), Length(max=200, message=TOO_LONG)])
-    detail = TextAreaField(_("详细信息"), validators=[Optional(), Length(max=4000, message=TOO_LONG)])
-    remarks = TextAreaField(_("备注"), validators=[Optional(), Length(max=2000, message=TOO_LONG)])
-
-    def values(self) -> dict[str, Any]:
-        return cleaned(self)
+class InteractionForm(record_form(INTERACTION)):  # type: ignore[misc]
+    """交往记录: date (not in the future, checked by the service), place, summary, detail, remarks."""

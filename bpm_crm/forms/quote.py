@@ -1,54 +1,39 @@
-"""Quote forms: the header (customer, contact, name, date) and one line; the service re-checks everything."""
+"""The quote (报价) header and line: field rules read by the page forms, the service and the API schema."""
 from __future__ import annotations
 
-from typing import Any
+from decimal import Decimal
 
-from flask_wtf import FlaskForm
-from wtforms import DateField, DecimalField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
-
+from bpm_crm.forms.record_form import record_form
+from bpm_crm.forms.rules import N_, day, decimal, integer, record, record_id, text
 from bpm_crm.i18n import _
-from bpm_crm.input_rules import coerce_id
+
+MAX_PRICE = Decimal("999999999999.99")
+MAX_QUANTITY = 1_000_000_000
+
+QUOTE = record(
+    "quote",
+    record_id("customer_id", _("客户"), required=N_("请选择客户"), description="A customer you may update"),
+    record_id("contact_id", _("联系人"), description="A contact of that customer"),
+    text("name", _("报价名称"), 120, required=N_("请填写报价名称")),
+    day("quote_date", _("报价日期"), required=N_("请填写报价日期")),
+    text("remarks", _("备注"), 4000, multiline=True),
+)
+# Whether a product or a name is given, and the line's amount, are the service's (cross-field) rules.
+QUOTE_LINE = record(
+    "quote_line",
+    record_id("product_id", _("产品"), description="A catalog product; product_name defaults to its name"),
+    text("product_name", _("产品名称"), 120),
+    integer("quantity", _("数量"), 1, MAX_QUANTITY, N_("数量应为正整数"), required=N_("请填写数量")),
+    decimal("unit_price", _("单价 (元)"), Decimal(0), MAX_PRICE, N_("单价应为不小于 0 的金额，最多两位小数"),
+            not_number=N_("单价应为数字"), required=N_("请填写单价"), exact_places=True),
+    decimal("discount_pct", _("折扣 (%)"), Decimal(0), Decimal(100), N_("折扣应在 0 到 100 之间"),
+            not_number=N_("折扣应为数字"), exact_places=True, default=Decimal(0), description="Percent off"),
+)
 
 
-def _clean(form: FlaskForm) -> dict[str, Any]:
-    return {
-        name: (field.data.strip() or None) if isinstance(field.data, str) else field.data
-        for name, field in form._fields.items()
-        if name != "csrf_token"
-    }
-
-
-class QuoteForm(FlaskForm):
+class QuoteForm(record_form(QUOTE)):  # type: ignore[misc]
     """报价 header: number, status and total are kept by the system."""
 
-    customer_id = SelectField(_("客户"), coerce=coerce_id, validate_choice=False,
-                              validators=[InputRequired(_("请选择客户"))])
-    contact_id = SelectField(_("联系人"), coerce=coerce_id, validate_choice=False, validators=[Optional()])
-    name = StringField(_("报价名称"), validators=[DataRequired(_("请填写报价名称")), Length(max=120)])
-    quote_date = DateField(_("报价日期"), validators=[InputRequired(_("请填写报价日期"))])
-    remarks = TextAreaField(_("备注"), validators=[Optional(), Length(max=4000)])
 
-    def values(self) -> dict[str, Any]:
-        """The cleaned values, empty optional strings as None."""
-        return _clean(self)
-
-
-class QuoteLineForm(FlaskForm):
+class QuoteLineForm(record_form(QUOTE_LINE)):  # type: ignore[misc]
     """One line: a catalog product or a free-text name, quantity, unit price and discount (percent off)."""
-
-    product_id = SelectField(_("产品"), coerce=coerce_id, validate_choice=False, validators=[Optional()])
-    product_name = StringField(_("产品名称"), validators=[Optional(), Length(max=120)])
-    quantity = IntegerField(_("数量"), validators=[InputRequired(_("请填写数量")),
-                                                  NumberRange(1, 1_000_000_000, _("数量应为正整数"))])
-    unit_price = DecimalField(_("单价 (元)"), places=2, validators=[
-        InputRequired(_("请填写单价")), NumberRange(0, 999_999_999_999, _("单价应为不小于 0 的金额，最多两位小数"))])
-    discount_pct = DecimalField(_("折扣 (%)"), places=2, default=0, validators=[
-        Optional(), NumberRange(0, 100, _("折扣应在 0 到 100 之间"))])
-
-    def validate_product_name(self, field: StringField) -> None:
-        if not (field.data or "").strip() and self.product_id.data is None:
-            raise ValueError(str(_("请选择产品或填写产品名称")))
-
-    def values(self) -> dict[str, Any]:
-        return _clean(self)

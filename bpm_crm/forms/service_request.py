@@ -1,28 +1,25 @@
-"""The service request (客户服务) record form; the service re-checks the type against the dictionary."""
+"""The service request (客户服务): its field rules, read by the page form, the service and the API schema."""
 from __future__ import annotations
 
-from typing import Any
+from wtforms import TextAreaField
+from wtforms.validators import Length, Optional
 
-from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length
-
+from bpm_crm.forms.record_form import record_form
+from bpm_crm.forms.rules import N_, choice, record, record_id, text
 from bpm_crm.i18n import _
-from bpm_crm.input_rules import coerce_id
+
+SERVICE_REQUEST = record(
+    "service_request",
+    choice("type", _("服务类型"), N_("服务类型不在数据字典中"), source="服务类型", required=N_("请选择服务类型"),
+           description="An item of the dictionary type 服务类型 (咨询, 建议, 投诉)"),
+    record_id("customer_id", _("客户"), required=N_("请选择客户")),
+    text("summary", _("概要"), 200, required=N_("请填写概要")),
+    text("detail", _("服务请求"), 4000, required=N_("请填写服务请求"), multiline=True),
+)
 
 
-class ServiceRequestForm(FlaskForm):
+class ServiceRequestForm(record_form(SERVICE_REQUEST)):  # type: ignore[misc]
     """客户服务: number, creator, status and the handling fields are set by the system and the process."""
 
-    type = SelectField(_("服务类型"), validate_choice=False, validators=[DataRequired(_("请选择服务类型"))])
-    customer_id = SelectField(_("客户"), coerce=coerce_id, validate_choice=False,
-                              validators=[InputRequired(_("请选择客户"))])
-    summary = StringField(_("概要"), validators=[DataRequired(_("请填写概要")), Length(max=200)])
-    detail = TextAreaField(_("服务请求"), validators=[DataRequired(_("请填写服务请求")), Length(max=4000)])
-
-    def values(self) -> dict[str, Any]:
-        return {
-            name: (field.data.strip() or None) if isinstance(field.data, str) else field.data
-            for name, field in self._fields.items()
-            if name != "csrf_token"
-        }
+    # A consultation or suggestion answered while the customer is on the line closes at once (简易工单).
+    answer = TextAreaField(_("当场答复"), validators=[Optional(), Length(max=2000)])

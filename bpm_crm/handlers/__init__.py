@@ -8,12 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bpm_crm.handlers import opportunity
+from bpm_crm.handlers import care, churn, opportunity, quote, service_request
 from bpm_crm.handlers.context import HandlerContext
 
 Handler = Callable[..., Any]
 
-HANDLER_MODULES = (opportunity,)
+HANDLER_MODULES = (opportunity, quote, service_request, churn, care)
 
 
 def _collect() -> dict[str, Handler]:
@@ -29,6 +29,14 @@ def _collect() -> dict[str, Handler]:
 HANDLERS: dict[str, Handler] = _collect()
 
 
+def register(name: str, function: Handler) -> None:
+    """Add a handler the platform provides (e.g. approval.resolve); wired explicitly when the app is built."""
+    existing = HANDLERS.get(name)
+    if existing is not None and existing is not function:
+        raise ValueError(f"handler {name!r} declared twice")
+    HANDLERS[name] = function
+
+
 def handler_names() -> set[str]:
     return set(HANDLERS)
 
@@ -42,4 +50,4 @@ def call_handler(name: str, context: HandlerContext, params: dict[str, Any]) -> 
     return function(context, **params)
 
 
-__all__ = ["HANDLERS", "HandlerContext", "call_handler", "handler_names"]
+__all__ = ["HANDLERS", "HandlerContext", "call_handler", "handler_names", "register"]

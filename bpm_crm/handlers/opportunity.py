@@ -128,6 +128,7 @@ def succeed(context: HandlerContext, *, opportunity_id: int) -> dict[str, Any]:
         ))
     opportunity.status = OpportunityStatus.SUCCEEDED.value
     opportunity.closed_at = utcnow()
+    db.session.expire(opportunity, ["customer"])  # a view of Customer.opportunity_id: read again when next asked
     return {"customer_id": customer.id, "customer_number": customer.number}
 
 

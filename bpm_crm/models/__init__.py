@@ -8,6 +8,7 @@ from bpm_crm.models.admin import (
     LoginEvent,
     RecycleBinEntry,
 )
+from bpm_crm.models.care import CareCalendar, CareOccurrence, CareRule, CareTrigger
 from bpm_crm.models.crm import (
     Contact,
     Customer,
@@ -20,7 +21,7 @@ from bpm_crm.models.crm import (
     OpportunityStatus,
     PlanItem,
 )
-from bpm_crm.models.people import ApiToken, Department, Role, RolePermission, User, user_roles
+from bpm_crm.models.people import ApiToken, Department, KeptForm, Role, RolePermission, User, user_roles
 from bpm_crm.models.sales import (
     HISTORY_STATUSES,
     ORDER_STATUS_LABELS,
@@ -61,6 +62,10 @@ from bpm_crm.models.workflow import (
 )
 
 __all__ = [
+    "CareCalendar",
+    "CareOccurrence",
+    "CareRule",
+    "CareTrigger",
     "ApiToken",
     "CandidateKind",
     "Job",
@@ -91,6 +96,7 @@ __all__ = [
     "InstanceStatus",
     "Interaction",
     "InventoryItem",
+    "KeptForm",
     "LevelRule",
     "LoginEvent",
     "ORDER_STATUS_LABELS",

@@ -23,6 +23,8 @@ class DictionaryEntry(Model):
     type: Mapped[str] = mapped_column(String(40))
     item: Mapped[str] = mapped_column(String(60))
     value: Mapped[str | None] = mapped_column(String(120))
+    # The item as English readers see it; the stored value everywhere stays `item`.
+    label_en: Mapped[str | None] = mapped_column(String(120))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("dictionary_entries.id"))
     sort: Mapped[int] = mapped_column(default=0)
     editable: Mapped[bool] = mapped_column(default=True)

@@ -135,6 +135,8 @@ class Contact(Audited, Model):
     mobile: Mapped[str | None] = mapped_column(String(40), index=True)
     email: Mapped[str | None] = mapped_column(String(120))
     birthday: Mapped[date | None] = mapped_column(Date)
+    # A birthday kept in the lunar calendar ("08-15": the 15th of the 8th month), celebrated on its solar day each year.
+    lunar_birthday: Mapped[str | None] = mapped_column(String(5))
     remarks: Mapped[str | None] = mapped_column(Text)
 
     customer: Mapped[Customer] = relationship()

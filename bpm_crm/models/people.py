@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import Any
 
 from flask_login import UserMixin
-from sqlalchemy import Column, ForeignKey, String, Table, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -68,6 +69,8 @@ class User(UserMixin, Model):
     username: Mapped[str] = mapped_column(String(60), unique=True)
     full_name: Mapped[str] = mapped_column(String(60))
     email: Mapped[str | None] = mapped_column(String(120))
+    # For text messages (转办 by SMS through the webhook channel).
+    mobile: Mapped[str | None] = mapped_column(String(40))
     password_hash: Mapped[str] = mapped_column(String(256))
     active: Mapped[bool] = mapped_column(default=True)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
@@ -76,6 +79,8 @@ class User(UserMixin, Model):
     # Part of every session and remember-me cookie; a new one (password change or reset, deactivation)
     # ends them all. The server default only covers rows written outside the ORM.
     session_stamp: Mapped[str] = mapped_column(String(32), default=new_session_stamp, server_default="")
+    # The interface language the user chose last ("zh_CN" / "en"); None: the configured default.
+    locale: Mapped[str | None] = mapped_column(String(10))
 
     department: Mapped[Department | None] = relationship(foreign_keys=[department_id])
     superior: Mapped[User | None] = relationship(remote_side=[id], foreign_keys=[superior_id])
@@ -114,3 +119,16 @@ class ApiToken(Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class KeptForm(Model):
+    """What a user had typed into a page's form when his session or its CSRF token ran out (kept minutes, not days)."""
+
+    __tablename__ = "kept_forms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    page: Mapped[str] = mapped_column(String(500))  # the page that shows the form again
+    action: Mapped[str] = mapped_column(String(500))  # where the form was sent
+    fields: Mapped[list[Any]] = mapped_column(JSON)  # [[name, value], …] in the order posted
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

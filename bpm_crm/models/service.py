@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text
+from sqlalchemy import Date, ForeignKey, Index, Numeric, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bpm_crm.extensions import Model
 from bpm_crm.models.base import NEVER_REUSE_IDS, utcnow
 from bpm_crm.models.crm import Audited, Contact, Customer
-from bpm_crm.models.people import User
+from bpm_crm.models.people import Department, User
 
 
 class ServiceStatus(enum.StrEnum):
@@ -54,10 +55,26 @@ class ServiceRequest(Audited, Model):
     feedback_at: Mapped[datetime | None]
     archived_at: Mapped[datetime | None]
     process_instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))
+    # Service levels (naive UTC, working time on the Chinese calendar): the targets set when it was recorded,
+    # and how long accepting it (响应时效) and closing it (办结时效) took, in working seconds.
+    response_due_at: Mapped[datetime | None]
+    resolution_due_at: Mapped[datetime | None]
+    response_seconds: Mapped[int | None]
+    resolution_seconds: Mapped[int | None]
+    # A complaint's decision (扣款): what the customer is compensated, what is deducted and who bears it.
+    compensation_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    deduction_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    deduction_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    # How often a poor return visit sent it back to handling.
+    reopened: Mapped[int] = mapped_column(default=0, server_default="0")
 
     customer: Mapped[Customer] = relationship()
     handler: Mapped[User | None] = relationship(foreign_keys=[handler_id])
     created_by: Mapped[User | None] = relationship(foreign_keys="ServiceRequest.created_by_id")
+    deduction_department: Mapped[Department | None] = relationship()
+
+
+OPEN_CHURN_CONDITION = "status IN ('预警', '暂缓流失')"
 
 
 class ChurnWarning(Audited, Model):
@@ -65,6 +82,9 @@ class ChurnWarning(Audited, Model):
 
     __tablename__ = "churn_warnings"
     __table_args__ = (Index("ix_churn_warnings_customer", "customer_id"), Index("ix_churn_warnings_status", "status"),
+                      # One open warning per customer, whoever raises it (the weekly scan, a person, both at once).
+                      Index("uq_churn_warnings_open_customer", "customer_id", unique=True,
+                            postgresql_where=text(OPEN_CHURN_CONDITION), sqlite_where=text(OPEN_CHURN_CONDITION)),
                       NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -116,6 +136,10 @@ class CareTask(Audited, Model):
     done_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     done_at: Mapped[datetime | None]
     note: Mapped[str | None] = mapped_column(Text)
+    # The care rule that made it (none: planned by hand); its occurrence is kept in care_occurrences.
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("care_rules.id", ondelete="SET NULL"))
+    # Its process (客户关怀): the task in the assignee's inbox.
+    process_instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))
 
     customer: Mapped[Customer] = relationship()
     contact: Mapped[Contact | None] = relationship()

@@ -44,6 +44,10 @@ class ProcessDefinition(Model):
     file_name: Mapped[str] = mapped_column(String(200))
     # The forms the diagram's user tasks name, deployed and versioned with it: {form id: form-js JSON}.
     forms: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The bundle's texts in other languages, deployed and versioned with it: {locale: {text: translation}}.
+    translations: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=dict)
+    # The decision tables (DMN) its business rule tasks call, deployed and versioned with it: {id: DMN XML}.
+    decisions: Mapped[dict[str, str] | None] = mapped_column(JSON, default=dict)
     # Lane name -> role code, resolved when deployed, so renaming a role orphans no task.
     lane_roles: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     deployed_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -252,6 +256,9 @@ class ScheduleRun(Model):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id", ondelete="SET NULL"))
     error: Mapped[str | None] = mapped_column(Text)
+    # What the run reports (the process variable `figures`: customers checked, warnings raised …).
+    figures: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(default=1, server_default="1")
 
 
 class JobStatus(enum.StrEnum):

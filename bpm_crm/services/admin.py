@@ -15,7 +15,7 @@ from bpm_crm.extensions import db
 from bpm_crm.i18n import _
 from bpm_crm.input_rules import parse_id
 from bpm_crm.models import Department, Role, RolePermission, User, user_roles
-from bpm_crm.services import audit, people, permissions
+from bpm_crm.services import audit, human_tasks, people, permissions
 from bpm_crm.services.paging import Page, paginate
 from bpm_crm.services.transaction import unit_of_work
 
@@ -199,6 +199,7 @@ def set_active(*, user: User, user_id: int, active: bool) -> User:
         raise Conflict("不能停用自己的账号")
     if target.active and not active:
         people.end_sessions(target)
+        human_tasks.hand_over_from_leaver(target, by=user)
     target.active = active
     return target
 

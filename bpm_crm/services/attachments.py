@@ -146,6 +146,36 @@ def upload(*, user: User, record_type: str, record_id: int, filename: str | None
     return attachment
 
 
+def store_generated(*, record_type: str, record_id: int, filename: str, data: bytes,
+                    uploaded_by_id: int | None = None) -> Attachment:
+    """Attach a file the system made (a quote's PDF) in place of earlier ones of that name; the caller commits.
+
+    No permission or size check: the caller, not a user, decided that the file belongs to the record. The
+    same bytes stored again change nothing, so a retried job leaves one attachment and no audit noise.
+    """
+    _declared(record_type)
+    if not data:
+        raise ValueError("a generated file cannot be empty")
+    name = clean_filename(filename)
+    digest = hashlib.sha256(data).hexdigest()
+    earlier = list(db.session.scalars(
+        select(Attachment).where(Attachment.record_type == record_type, Attachment.record_id == record_id,
+                                 Attachment.filename == name).order_by(Attachment.id)))
+    if len(earlier) == 1 and earlier[0].sha256 == digest:
+        return earlier[0]
+    _store(data, digest)  # before the row: a row never points at missing bytes
+    for old in earlier:
+        db.session.delete(old)
+    attachment = Attachment(record_type=record_type, record_id=record_id, filename=name,
+                            content_type=sniff_type(data), size=len(data), sha256=digest,
+                            uploaded_by_id=uploaded_by_id)
+    db.session.add(attachment)
+    db.session.flush()
+    audit.record(record_type=record_type, record_id=record_id, action="update", user_id=uploaded_by_id,
+                 changes={"attachment": [name if earlier else None, name]})
+    return attachment
+
+
 def get_attachment(*, attachment_id: int, user: User) -> Attachment:
     """An attachment whose record the user may read; NotFound otherwise."""
     attachment = db.session.get(Attachment, attachment_id)

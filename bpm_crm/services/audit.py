@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from flask import g, has_request_context
 from flask_babel import LazyString
-from sqlalchemy import event, insert, inspect, update
+from sqlalchemy import delete, event, insert, inspect, update
 from sqlalchemy.orm import Session
 
 from bpm_crm.i18n import _
@@ -201,6 +201,59 @@ def _reattribute(session: Session) -> None:
         added = inspect(record).attrs["updated_by_id"].history.added
         if added and added[0] is not None:
             session.connection().execute(update(AuditLog).where(AuditLog.id.in_(ids)).values(user_id=added[0]))
+            for written in (session.info.get(_WRITTEN) or {}).values():
+                if written["id"] in ids:
+                    written["user_id"] = added[0]
+
+
+# Entries this transaction wrote, by (record type, id): later flushes of the record fold into them.
+_WRITTEN = "audit_entries_written"
+
+
+def fold(action: str, earlier: dict[str, list[Any]], later: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """One entry per change: a record's later changes in the same transaction added to its first entry.
+
+    A create keeps the final values; an update keeps each field's first old value and its last new one,
+    and drops fields that ended where they started.
+    """
+    changes = {key: list(pair) for key, pair in earlier.items()}
+    for key, (old, new) in later.items():
+        if action == "create":
+            if new is None:
+                changes.pop(key, None)
+            else:
+                changes[key] = [None, new]
+            continue
+        first = changes[key][0] if key in changes else old
+        if first == new:
+            changes.pop(key, None)
+        else:
+            changes[key] = [first, new]
+    return changes
+
+
+def _folded(session: Session, pairs: list[tuple[dict[str, Any], Any]]) -> list[tuple[dict[str, Any], Any]]:
+    """Fold updates of records already logged in this transaction into their entries; the rest is new."""
+    written: dict[tuple[Any, Any], dict[str, Any]] = session.info.setdefault(_WRITTEN, {})
+    fresh = []
+    for entry, record in pairs:
+        earlier = written.get((entry["record_type"], entry["record_id"]))
+        if (earlier is None or entry["action"] != "update" or earlier["action"] == "delete"
+                or earlier["user_id"] != entry["user_id"]):
+            fresh.append((entry, record))
+            continue
+        changes = fold(earlier["action"], earlier["changes"], entry["changes"])
+        if not changes and earlier["action"] == "update":
+            done = session.connection().execute(delete(AuditLog).where(AuditLog.id == earlier["id"]))
+            del written[(entry["record_type"], entry["record_id"])]
+        else:
+            done = session.connection().execute(
+                update(AuditLog).where(AuditLog.id == earlier["id"]).values(changes=changes))
+            earlier["changes"] = changes
+        if not done.rowcount:  # its entry went with a rolled-back savepoint: log this change on its own
+            written.pop((entry["record_type"], entry["record_id"]), None)
+            fresh.append((entry, record))
+    return fresh
 
 
 @event.listens_for(Session, "after_flush")
@@ -208,16 +261,17 @@ def _record_changes(session: Session, context: Any) -> None:
     from_request = _request_actor() is not None
     if not from_request:
         _reattribute(session)
-    pairs = _entries_with_records(session, context)
+    pairs = _folded(session, _entries_with_records(session, context))
     if not pairs:
         return
     result = session.connection().execute(
         insert(AuditLog).returning(AuditLog.id, sort_by_parameter_order=True), [entry for entry, _ in pairs])
-    if from_request:
-        return
+    written = session.info.setdefault(_WRITTEN, {})
     pending = session.info.setdefault(_BY_RECORD, {})
     for (entry, record), entry_id in zip(pairs, result.scalars(), strict=True):
-        if entry["action"] != "delete" and hasattr(record, "updated_by_id"):
+        written[(entry["record_type"], entry["record_id"])] = {
+            "id": entry_id, "action": entry["action"], "user_id": entry["user_id"], "changes": entry["changes"]}
+        if not from_request and entry["action"] != "delete" and hasattr(record, "updated_by_id"):
             pending.setdefault((type(record), entry["record_id"]), []).append(entry_id)
 
 
@@ -225,6 +279,7 @@ def _record_changes(session: Session, context: Any) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget_transaction(session: Session) -> None:
     session.info.pop(_BY_RECORD, None)
+    session.info.pop(_WRITTEN, None)
 
 
 def record(*, record_type: str, record_id: int | None, action: str, user_id: int | None,

@@ -1,24 +1,88 @@
-"""Care task use cases (客户关怀): birthday, festival and follow-up reminders for a customer or contact."""
+"""Care task use cases (客户关怀): birthday, festival and follow-up reminders for a customer or contact.
+
+Each care task runs the `care` process (processes/care.bpmn): its one step is the assignee's inbox task,
+due on the task's day. Care rules make most of them (bpm_crm.services.care_rules); a person may plan one
+by hand. This list is a view of the same work: 完成 here completes the inbox task, a new due date or
+assignee moves it, deleting the care task ends its process.
+"""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import joinedload
 
 from bpm_crm.errors import Conflict, Forbidden, Invalid, NotFound
 from bpm_crm.extensions import db
-from bpm_crm.models import CareTask, Contact, Customer, User
+from bpm_crm.forms.care import CARE_DONE, CARE_TASK
+from bpm_crm.forms.rules import INVALID, check, read_all
+from bpm_crm.models import (
+    CareRule,
+    CareTask,
+    Contact,
+    Customer,
+    HumanTask,
+    InstanceStatus,
+    ProcessInstance,
+    TaskStatus,
+    User,
+)
 from bpm_crm.models.base import utcnow
-from bpm_crm.services import dictionary, permissions, recycle
-from bpm_crm.services.customer_records import INVALID, Checker, customer_label, local_today, writable_customer
+from bpm_crm.services import dictionary, human_tasks, instances, permissions, recycle
+from bpm_crm.services.customer_records import customer_label, local_today, writable_customer
 from bpm_crm.services.paging import Page, paginate
 from bpm_crm.services.transaction import unit_of_work
 
-FIELDS = ("customer_id", "contact_id", "kind", "title", "due_date", "assignee_id", "note")
+FIELDS = CARE_TASK.names
 DUE_FILTERS = ("overdue", "week", "open", "done")
 READ, WRITE = "care.read", "care.update"
+PROCESS_ID = "care"
+BUSINESS_TYPE = "care_task"
+DUE_TIME = time(23, 59, 59)  # due by the end of its day: overdue from the next one, as the list says
+
+
+def due_moment(day: date) -> str:
+    """The inbox due time of a care task due on `day`: the end of that day in the company's time zone."""
+    zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    return datetime.combine(day, DUE_TIME, tzinfo=zone).isoformat()
+
+
+def start_process(task: CareTask, *, user: User | None) -> ProcessInstance:
+    """Put the care task into its assignee's inbox (its `care` process); joins the caller's transaction."""
+    customer = task.customer or db.session.get(Customer, task.customer_id)
+    instance = instances.start_instance(
+        process_id=PROCESS_ID, business_type=BUSINESS_TYPE, business_id=task.id, owner_id=task.assignee_id,
+        title=f"{task.title} · {customer.name}"[:200] if customer else task.title,
+        data={"care_task_id": task.id, "customer_id": task.customer_id, "assignee_id": task.assignee_id,
+              "due_at": due_moment(task.due_date)},
+        user=user)
+    task.process_instance_id = instance.id
+    return instance
+
+
+def open_task(task: CareTask) -> HumanTask | None:
+    """The inbox task of a care task while it waits to be done."""
+    if task.process_instance_id is None:
+        return None
+    return db.session.scalar(select(HumanTask).where(
+        HumanTask.instance_id == task.process_instance_id, HumanTask.status == TaskStatus.OPEN).limit(1))
+
+
+def rule_name(task: CareTask) -> str | None:
+    """The name of the care rule that made the task, if one did."""
+    if task.rule_id is None:
+        return None
+    return db.session.scalar(select(CareRule.name).where(CareRule.id == task.rule_id))
+
+
+def _running(task: CareTask) -> ProcessInstance | None:
+    if task.process_instance_id is None:
+        return None
+    instance = db.session.get(ProcessInstance, task.process_instance_id)
+    return instance if instance is not None and instance.status == InstanceStatus.RUNNING else None
 
 
 def _visible(user: User) -> Select:
@@ -97,27 +161,17 @@ def assignee_choices(*, user: User, include_id: int | None = None) -> list[tuple
 
 
 def _clean(values: dict[str, Any]) -> dict[str, Any]:
-    check = Checker(values)
-    cleaned = {
-        "customer_id": check.identifier("customer_id", "请选择客户"),
-        "contact_id": check.identifier("contact_id"),
-        "kind": check.choice("kind", dictionary.choices(dictionary.CARE_KIND), "请选择关怀类型",
-                             "关怀类型不在数据字典中"),
-        "title": check.text("title", 200, "请填写关怀主题"),
-        "due_date": check.day("due_date", "请填写到期日期"),
-        "assignee_id": check.identifier("assignee_id"),
-        "note": check.text("note", 4000),
-    }
-    if cleaned["contact_id"] is not None and cleaned["customer_id"] is not None:
-        owner = db.session.scalar(select(Contact.customer_id).where(Contact.id == cleaned["contact_id"]))
-        if owner != cleaned["customer_id"]:
-            check.fail("contact_id", "联系人不属于所选客户")
-    if cleaned["assignee_id"] is not None:
-        assignee = db.session.get(User, cleaned["assignee_id"])
+    checked = read_all(values, CARE_TASK, options={"kind": dictionary.choices(dictionary.CARE_KIND)})
+    contact_id, customer_id = checked.values.get("contact_id"), checked.values.get("customer_id")
+    if contact_id is not None and customer_id is not None:
+        owner = db.session.scalar(select(Contact.customer_id).where(Contact.id == contact_id))
+        if owner != customer_id:
+            checked.fail("contact_id", "联系人不属于所选客户")
+    if checked.values.get("assignee_id") is not None:
+        assignee = db.session.get(User, checked.values["assignee_id"])
         if assignee is None or not assignee.active:
-            check.fail("assignee_id", "请选择一位在职的负责人")
-    check.done()
-    return cleaned
+            checked.fail("assignee_id", "请选择一位在职的负责人")
+    return checked.done()
 
 
 def _check_assignee(user: User, assignee_id: int | None, owner_id: int | None) -> None:
@@ -140,6 +194,7 @@ def create_care_task(*, user: User, values: dict[str, Any]) -> CareTask:
     task = CareTask(**cleaned, created_by_id=user.id, updated_by_id=user.id)
     db.session.add(task)
     db.session.flush()
+    start_process(task, user=user)
     return task
 
 
@@ -164,24 +219,45 @@ def update_care_task(*, care_task_id: int, user: User, values: dict[str, Any]) -
                                      refused="您只能查看此客户，不能为其安排客户关怀")
     if cleaned["assignee_id"] != task.assignee_id:
         _check_assignee(user, cleaned["assignee_id"], customer.owner_id)
+    moved_to = cleaned["assignee_id"] if cleaned["assignee_id"] != task.assignee_id else None
     for name, value in cleaned.items():
         setattr(task, name, value)
     task.updated_by_id = user.id
+    _follow_in_inbox(task, user, moved_to)
     db.session.flush()
     db.session.refresh(task, ["customer", "contact", "assignee"])
     return task
 
 
+def _follow_in_inbox(task: CareTask, user: User, moved_to: int | None) -> None:
+    """The inbox task shows the care task as it now is: its due day, its assignee, its title."""
+    inbox_task = open_task(task)
+    instance = _running(task)
+    if inbox_task is None or instance is None:
+        return
+    instances.lock(instance.id)
+    inbox_task.due_at = instances.naive(datetime.fromisoformat(due_moment(task.due_date)))
+    instance.title = f"{task.title} · {task.customer.name}"[:200]
+    if moved_to is not None and moved_to != inbox_task.assignee_id:
+        human_tasks.hand_over(inbox_task, instance, to_user_id=moved_to, by=user)
+
+
 @unit_of_work
 def mark_done(*, care_task_id: int, user: User, note: str | None = None) -> CareTask:
-    """Record that the care was given (by whom, when, optional note); a second time is a Conflict; commits."""
+    """Record that the care was given (by whom, when, optional note); a second time is a Conflict; commits.
+
+    A care task in an inbox is completed there (on the user's behalf: he may act on its customer).
+    """
     task = _writable(care_task_id, user, lock=True)
     if task.done_at is not None:
         who = task.done_by.full_name if task.done_by else "他人"
         raise Conflict("此关怀任务已由%(name)s完成", code="care_task_done", name=who)
-    check = Checker({"note": note})
-    text = check.text("note", 4000)
-    check.done()
+    text = check({"note": note}, CARE_DONE)["note"]
+    inbox_task = open_task(task) if _running(task) is not None else None
+    if inbox_task is not None:
+        human_tasks.complete_task(task_id=inbox_task.id, user=user, data={"note": text or ""}, on_behalf=True)
+        db.session.refresh(task, ["done_by"])
+        return task
     task.done_by_id = user.id
     task.done_at = utcnow()
     if text:
@@ -196,5 +272,8 @@ def mark_done(*, care_task_id: int, user: User, note: str | None = None) -> Care
 def delete_care_task(*, care_task_id: int, user: User) -> None:
     """Move a care task to the recycle bin (restorable by the customer's owner); commits."""
     task = _writable(care_task_id, user)
+    instance = _running(task)
+    if instance is not None:
+        instances.cancel_instance(instance=instance, user=user, reason="关怀任务已删除")
     label = f"客户关怀 {task.title} · {customer_label(task.customer)}"
     recycle.move_to_bin(record=task, user=user, label=label, owner_id=task.customer.owner_id)

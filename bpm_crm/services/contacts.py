@@ -8,14 +8,15 @@ from sqlalchemy.orm import joinedload
 
 from bpm_crm.errors import Conflict, Forbidden, NotFound
 from bpm_crm.extensions import db
+from bpm_crm.forms.contact import CONTACT
+from bpm_crm.forms.rules import check
 from bpm_crm.models import CareTask, Contact, Customer, Quote, User
 from bpm_crm.services import permissions, recycle
-from bpm_crm.services.customer_records import EMAIL, PHONE, Checker, customer_label, writable_customer
+from bpm_crm.services.customer_records import customer_label, writable_customer
 from bpm_crm.services.paging import Page, paginate
 from bpm_crm.services.transaction import unit_of_work
 
-FIELDS = ("customer_id", "name", "gender", "position", "office_phone", "mobile", "email", "birthday", "remarks")
-GENDERS = ["男", "女"]
+FIELDS = CONTACT.names
 SORTS = ("name", "newest")
 WRITE = "customer.update"
 
@@ -56,20 +57,7 @@ def export_contacts(*, user: User, limit: int, **filters: Any) -> list[Contact]:
 
 
 def _clean(values: dict[str, Any]) -> dict[str, Any]:
-    check = Checker(values)
-    cleaned = {
-        "customer_id": check.identifier("customer_id", "请选择客户"),
-        "name": check.text("name", 60, "请填写姓名"),
-        "gender": check.choice("gender", GENDERS, "请选择性别", "性别应为“男”或“女”"),
-        "position": check.text("position", 60, "请填写职位"),
-        "office_phone": check.pattern("office_phone", 40, PHONE, "电话号码格式不正确", "请填写办公电话"),
-        "mobile": check.pattern("mobile", 40, PHONE, "电话号码格式不正确"),
-        "email": check.pattern("email", 120, EMAIL, "电子邮箱格式不正确"),
-        "birthday": check.day("birthday"),
-        "remarks": check.text("remarks", 2000),
-    }
-    check.done()
-    return cleaned
+    return check(values, CONTACT)
 
 
 def _current(contact: Contact) -> dict[str, Any]:

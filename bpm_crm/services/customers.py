@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, delete, exists, func, or_, select, update
@@ -11,6 +10,8 @@ from sqlalchemy.orm import selectinload
 from bpm_crm import clock
 from bpm_crm.errors import Conflict, Forbidden, Invalid, NotFound
 from bpm_crm.extensions import db
+from bpm_crm.forms.customer import CUSTOMER
+from bpm_crm.forms.rules import read_all
 from bpm_crm.i18n import _
 from bpm_crm.input_rules import parse_id
 from bpm_crm.models import (
@@ -32,7 +33,7 @@ from bpm_crm.models import (
     ServiceRequest,
     User,
 )
-from bpm_crm.services import audit, dictionary, permissions, recycle
+from bpm_crm.services import audit, dictionary, handover, permissions, recycle
 from bpm_crm.services.paging import Page, paginate
 from bpm_crm.services.people import active_users_with_role
 from bpm_crm.services.transaction import unit_of_work
@@ -43,20 +44,12 @@ SORT_COLUMNS = {"name": Customer.name, "number": Customer.number, "level": Custo
 SORTS = tuple(key for name in SORT_COLUMNS for key in (name, f"-{name}"))
 DEFAULT_SORT = "-created_at"
 STATUSES = tuple(status.value for status in CustomerStatus)
-TEXT_FIELDS: dict[str, int] = {
-    "name": 120, "short_name": 60, "contact_name": 60, "phone": 40, "fax": 40, "website": 200, "address": 200,
-    "postcode": 10, "licence_no": 40, "legal_representative": 60, "bank": 120, "bank_account": 60, "tax_no": 40,
-    "remarks": 4000,
-}
-CHOICE_FIELDS = ("region", "industry", "source", "level", "status")
-SCORE_FIELDS = ("satisfaction", "credit")
-MONEY_FIELDS = ("registered_capital", "annual_turnover")
-EDITABLE_FIELDS = (*TEXT_FIELDS, *CHOICE_FIELDS, *SCORE_FIELDS, *MONEY_FIELDS)
+EDITABLE_FIELDS = CUSTOMER.names
+MONEY_FIELDS = tuple(rule.name for rule in CUSTOMER if rule.kind == "decimal")
 # Kept by processes, not by hand: the churn process marks a customer 已流失, the level rules grade it.
 PROCESS_FIELDS = {"status": "状态由流失处理流程维护，不能手工修改", "level": "等级由等级规则维护，不能手工修改"}
 # Who maintains the dictionary and the level rules (admins) may still correct either by hand.
 CORRECT_PROCESS_FIELDS = "dictionary.manage"
-MAX_MONEY = Decimal("99999999999999.99")
 MAX_BATCH = 500
 SECTION_SIZE = 5
 
@@ -188,78 +181,27 @@ def share_candidates(*, customer: Customer) -> list[User]:
     return list(db.session.scalars(query.order_by(User.department_id, User.full_name)))
 
 
-def _score(value: Any) -> int | None | bool:
-    """A 1–5 score, None when empty, False when invalid."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
-        return False
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return False
-    return number if 1 <= number <= 5 else False
+def _options() -> dict[str, list[str]]:
+    """The values the customer's choice fields take from the data dictionary (and the status enum)."""
+    return {
+        "level": dictionary.choices(dictionary.LEVEL) or [level.value for level in CustomerLevel],
+        "status": list(STATUSES),
+        "region": dictionary.region_paths(),
+        "industry": dictionary.choices(dictionary.INDUSTRY),
+        "source": dictionary.choices(dictionary.SOURCE),
+    }
 
 
 def _clean(values: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     """Validated, normalised field values; Invalid with a message per field otherwise."""
-    errors: dict[str, list[str]] = {}
-    cleaned: dict[str, Any] = {}
-    for name in EDITABLE_FIELDS:
-        if name not in values:
-            continue
-        value = values[name]
-        if isinstance(value, str):
-            value = value.strip() or None
-        if name in TEXT_FIELDS:
-            if value is not None and not isinstance(value, str):
-                errors[name] = ["应为文本"]
-            elif value is not None and len(value) > TEXT_FIELDS[name]:
-                errors[name] = [str(_("最多 %(count)s 个字符", count=TEXT_FIELDS[name]))]
-            else:
-                cleaned[name] = value
-        elif name in SCORE_FIELDS:
-            number = _score(value)
-            if number is False:
-                errors[name] = ["应为 1 到 5 之间的整数"]
-            else:
-                cleaned[name] = number
-        elif name in MONEY_FIELDS:
-            try:
-                amount = None if value is None else Decimal(str(value))
-            except (InvalidOperation, ValueError):
-                errors[name] = ["应为金额"]
-                continue
-            if isinstance(value, bool) or amount is not None and (not amount.is_finite() or amount < 0
-                                                                  or amount > MAX_MONEY):
-                errors[name] = ["金额应为不小于 0 的数字"]
-            else:
-                cleaned[name] = None if amount is None else amount.quantize(Decimal("0.01"))
-        else:
-            cleaned[name] = value
-    choices = {
-        "level": dictionary.choices(dictionary.LEVEL) or [level.value for level in CustomerLevel],
-        "region": dictionary.region_paths(),
-        "industry": dictionary.choices(dictionary.INDUSTRY),
-        "source": dictionary.choices(dictionary.SOURCE),
-        "status": list(STATUSES),
-    }
-    for name in CHOICE_FIELDS:
-        value = cleaned.get(name)
-        if value is not None and value not in choices[name]:
-            errors[name] = ["请从列表中选择"]
-    if not partial or "name" in values:
-        if not cleaned.get("name") and "name" not in errors:
-            errors["name"] = ["请填写客户名称"]
-    for name in ("level", "status"):
-        if name in cleaned and cleaned[name] is None:
+    checked = read_all(values, CUSTOMER, partial=partial, options=_options())
+    for name in PROCESS_FIELDS:  # a change must name a value; a new customer without one takes the default
+        if name in checked.values and checked.values[name] is None:
             if partial:
-                errors[name] = ["请从列表中选择"]
+                checked.fail(name, "请从列表中选择")
             else:
-                del cleaned[name]
-    if errors:
-        raise Invalid("请更正标出的字段", errors)
-    return cleaned
+                del checked.values[name]
+    return checked.done()
 
 
 def locked_fields(user: User, *, creating: bool) -> set[str]:
@@ -379,7 +321,7 @@ def _target_manager(user: User, to_user_id: Any) -> User:
 @unit_of_work
 def transfer_customers(*, customer_ids: list[Any], to_user_id: Any, user: User,
                        reason: str | None = None) -> list[Customer]:
-    """Give customers to another account manager (转移), one transfer record each; commits."""
+    """Give customers to another account manager (转移) with their pending work, one transfer record each; commits."""
     permissions.require(user, "customer.transfer")
     if not customer_ids:
         raise Invalid("请选择要转移的客户", {"customer_ids": ["请选择要转移的客户"]})
@@ -402,6 +344,8 @@ def transfer_customers(*, customer_ids: list[Any], to_user_id: Any, user: User,
         if customer.owner_id == target.id:
             continue
         _transfer_row(customer, kind="transfer", to_user_id=target.id, user=user, reason=text)
+        handover.hand_over(customer=customer, from_user_id=customer.owner_id, to_user_id=target.id, user=user,
+                           comment=text)
         customer.owner_id = target.id
         customer.updated_by_id = user.id
         db.session.execute(delete(CustomerShare).where(

@@ -1,17 +1,23 @@
-"""Deploying process bundles — a diagram and the forms its user tasks name — as versions.
+"""Deploying process bundles — a diagram, the forms its user tasks name and its translations — as versions.
 
 A bundle is validated as a whole before anything is written: the diagram (schema, engine,
 handlers, expressions, lanes that name roles, candidates that exist), every form it names (see
-bpm_crm.forms.schema.check_form), and that nothing is missing. Its content hash covers the
-diagram and its forms, so a running instance keeps the forms of the version it started on and
-an unchanged bundle is not a new version. A directory deploy is all or nothing.
+bpm_crm.forms.schema.check_form), its translations, and that nothing is missing. Its content
+hash covers the diagram, its forms and its translations, so a running instance keeps the forms
+and the names of the version it started on and an unchanged bundle is not a new version. A
+directory deploy is all or nothing.
+
+Translations are one JSON file per language beside the forms, `translations/<process id>.<locale>.json`:
+an object from each text of the bundle as written (the process and step names, form labels,
+descriptions and option labels) to that text in the language. Inbox rows keep the names as
+deployed; pages show them through the version's translations in the reader's language.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -31,6 +37,8 @@ from bpm_crm.services.assignment import parse_candidates
 
 FORM_SUFFIX = ".form"
 MAX_FORM_BYTES = 512 * 1024
+MAX_TRANSLATION_BYTES = 256 * 1024
+TRANSLATION_FILE = re.compile(r"^(?P<process>[A-Za-z_][A-Za-z0-9_.-]*)\.(?P<locale>[a-z]{2}(?:_[A-Z]{2})?)\.json$")
 
 
 @dataclass(frozen=True)
@@ -41,14 +49,60 @@ class Bundle:
     forms: dict[str, dict[str, Any]]
     lane_roles: dict[str, str]
     content_hash: str
+    translations: dict[str, dict[str, str]]
+    decisions: dict[str, str] = field(default_factory=dict)
 
 
-def bundle_hash(xml: str, forms: dict[str, dict[str, Any]]) -> str:
-    """The fingerprint of a diagram together with its forms."""
+def bundle_hash(xml: str, forms: dict[str, dict[str, Any]],
+                translations: dict[str, dict[str, str]] | None = None, decisions: dict[str, str] | None = None) -> str:
+    """The fingerprint of a diagram together with its forms and translations (a bundle without any hashes as before)."""
     digest = hashlib.sha256(xml.encode("utf-8"))
     digest.update(b"\0")
     digest.update(json.dumps(forms, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    if translations:
+        digest.update(b"\0")
+        digest.update(json.dumps(translations, sort_keys=True, ensure_ascii=False,
+                                 separators=(",", ":")).encode("utf-8"))
+    if decisions:
+        digest.update(b"\1")
+        digest.update(json.dumps(decisions, sort_keys=True, ensure_ascii=False).encode("utf-8"))
     return digest.hexdigest()
+
+
+_CALLED_DECISION = re.compile(r"<(?:\w+:)?calledDecisionId>\s*([^<\s]+)\s*</")
+_DECISION_ID = re.compile(rb"<(?:\w+:)?decision\b[^>]*\bid=\"([^\"]+)\"")
+
+
+def called_decisions(xml: bytes | str) -> set[str]:
+    """The decision tables a diagram's business rule tasks call."""
+    text = xml.decode("utf-8", errors="replace") if isinstance(xml, bytes) else xml
+    return set(_CALLED_DECISION.findall(text))
+
+
+def read_decision(text: bytes | str, *, file_name: str) -> tuple[str, str]:
+    """(decision id, DMN text) of a decision file; DefinitionInvalid naming the file when it has none."""
+    raw = text.encode("utf-8") if isinstance(text, str) else text
+    if len(raw) > MAX_FORM_BYTES:
+        raise DefinitionInvalid([Problem(None, f"{file_name}: the decision file is too large")])
+    ids = _DECISION_ID.findall(raw)
+    if len(ids) != 1:
+        raise DefinitionInvalid([Problem(None, f"{file_name}: a decision file must hold exactly one decision")])
+    return ids[0].decode("utf-8", errors="replace"), raw.decode("utf-8", errors="replace")
+
+
+def read_translation(text: bytes | str, *, file_name: str) -> dict[str, str]:
+    """A translation file's texts; DefinitionInvalid naming the file when it is not an object of texts."""
+    if len(text) > MAX_TRANSLATION_BYTES:
+        limit = MAX_TRANSLATION_BYTES // 1024
+        raise DefinitionInvalid([Problem(None, f"{file_name}: the translation file is larger than {limit} KB")])
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise DefinitionInvalid([Problem(None, f"{file_name}: not valid JSON ({exc})")]) from None
+    if not isinstance(value, dict) or not all(
+            isinstance(key, str) and isinstance(item, str) and key and item for key, item in value.items()):
+        raise DefinitionInvalid([Problem(None, f"{file_name}: a translation must be a JSON object of texts")])
+    return value
 
 
 def read_form(text: bytes | str, *, file_name: str) -> dict[str, Any]:
@@ -74,11 +128,17 @@ def _roles() -> dict[str, str]:
     return mapping
 
 
-def validate_bundle(xml: bytes | str, forms: dict[str, dict[str, Any]], *, file_name: str = "upload.bpmn") -> Bundle:
-    """Check a diagram and the forms available to it; DefinitionInvalid lists every problem."""
+def validate_bundle(xml: bytes | str, forms: dict[str, dict[str, Any]], *, file_name: str = "upload.bpmn",
+                    translations: dict[str, dict[str, dict[str, str]]] | None = None,
+                    decisions: dict[str, str] | None = None) -> Bundle:
+    """Check a diagram and the forms available to it; DefinitionInvalid lists every problem.
+
+    `translations` holds texts by process id and locale; the diagram's process takes its own.
+    """
     roles = _roles()
+    used_decisions = {key: text for key, text in (decisions or {}).items() if key in called_decisions(xml)}
     parsed = parse_definition(xml, file_name=file_name, handler_names=handler_names(), form_keys=set(forms),
-                              lane_names=set(roles))
+                              lane_names=set(roles), decisions=used_decisions)
     problems: list[Problem] = []
     used_forms: dict[str, dict[str, Any]] = {}
     reserved = sandbox.reserved_names()
@@ -92,6 +152,8 @@ def validate_bundle(xml: bytes | str, forms: dict[str, dict[str, Any]], *, file_
             except FormInvalid as exc:
                 problems.extend(Problem(bpmn_id, message) for message in exc.problems)
             used_forms[form_id] = forms[form_id]
+        if properties.get("approval_step"):
+            problems.extend(Problem(bpmn_id, message) for message in _approval_form_problems(forms.get(form_id or "")))
         for name in ("candidates", "watchers"):
             try:
                 parse_candidates(properties.get(name), roles=roles, departments=departments, usernames=usernames)
@@ -105,8 +167,25 @@ def validate_bundle(xml: bytes | str, forms: dict[str, dict[str, Any]], *, file_
     if problems:
         raise DefinitionInvalid(problems)
     lane_roles = {lane: roles[lane] for lane in parsed.lanes if lane in roles}
+    texts = {locale: dict(sorted(items.items()))
+             for locale, items in sorted((translations or {}).get(parsed.process_id, {}).items()) if items}
     return Bundle(parsed=parsed, forms=used_forms, lane_roles=lane_roles,
-                  content_hash=bundle_hash(parsed.xml, used_forms))
+                  content_hash=bundle_hash(parsed.xml, used_forms, texts, used_decisions), translations=texts,
+                  decisions=used_decisions)
+
+
+def _approval_form_problems(form: dict[str, Any] | None) -> list[str]:
+    """An approval step's form must let the approver decide: a `decision` with approve and reject."""
+    if form is None:
+        return ["an approval step needs its form (the shipped 'approval' form, or one of its own)"]
+    decision = next((component for component in form.get("components", []) if isinstance(component, dict)
+                     and component.get("key") == "decision"), None)
+    values = {value.get("value") for value in (decision or {}).get("values", []) if isinstance(value, dict)}
+    if decision is None or decision.get("type") not in ("radio", "select"):
+        return ["an approval step's form needs a 'decision' radio or select"]
+    if not {"approve", "reject"} <= values or not values <= {"approve", "reject", "return"}:
+        return ["an approval step's 'decision' offers approve and reject (and may offer return), nothing else"]
+    return []
 
 
 def _store(bundle: Bundle, *, file_name: str, user: User | None) -> tuple[ProcessDefinition, bool]:
@@ -121,7 +200,9 @@ def _store(bundle: Bundle, *, file_name: str, user: User | None) -> tuple[Proces
     definition = ProcessDefinition(
         process_id=parsed.process_id, name=parsed.name, version=(latest or 0) + 1,
         content_hash=bundle.content_hash, bpmn_xml=parsed.xml, file_name=file_name,
-        forms=bundle.forms, lane_roles=bundle.lane_roles, deployed_by_id=user.id if user else None,
+        forms=bundle.forms, lane_roles=bundle.lane_roles, translations=bundle.translations,
+        decisions=bundle.decisions,
+        deployed_by_id=user.id if user else None,
     )
     db.session.add(definition)
     db.session.flush()
@@ -137,32 +218,64 @@ def _commit() -> None:
         raise Conflict("该流程刚被他人部署，请刷新后重试") from exc
 
 
-def _deployed_forms(xml: bytes | str) -> dict[str, dict[str, Any]]:
-    """The forms of the newest deployed version of the diagram's process, if it has been deployed."""
+def _process_id(xml: bytes | str) -> str | None:
+    """The id of the diagram's process, read without parsing it (parsing comes with validation)."""
     match = re.search(rb'<(?:\w+:)?process\b[^>]*\bid="([^"]+)"', xml if isinstance(xml, bytes) else xml.encode())
-    if match is None:
-        return {}
-    latest = db.session.scalar(
-        select(ProcessDefinition).where(ProcessDefinition.process_id == match.group(1).decode(errors="replace"))
-        .order_by(ProcessDefinition.version.desc()).limit(1))
-    return dict(latest.forms or {}) if latest is not None else {}
+    return match.group(1).decode(errors="replace") if match else None
 
 
-def deploy(*, xml: bytes | str, forms: dict[str, dict[str, Any]] | None = None, file_name: str,
-           user: User | None = None) -> tuple[ProcessDefinition, bool]:
+def _latest_deployed(process_id: str | None) -> ProcessDefinition | None:
+    """The newest deployed version of a process, if it has been deployed."""
+    if process_id is None:
+        return None
+    return db.session.scalar(select(ProcessDefinition).where(ProcessDefinition.process_id == process_id)
+                             .order_by(ProcessDefinition.version.desc()).limit(1))
+
+
+def deploy(*, xml: bytes | str, forms: dict[str, dict[str, Any]] | None = None,
+           translations: dict[str, dict[str, str]] | None = None, decisions: dict[str, str] | None = None,
+           file_name: str, user: User | None = None) -> tuple[ProcessDefinition, bool]:
     """Deploy a diagram as a new version unless nothing changed; commits.
 
-    Forms not given keep what the newest version of the process has: a changed diagram need not
-    bring its unchanged forms along.
+    Forms and translations ({locale: {text: translation}}) not given keep what the newest version of
+    the process has: a changed diagram need not bring its unchanged forms and names along.
     """
     try:
-        bundle = validate_bundle(xml, {**_deployed_forms(xml), **(forms or {})}, file_name=file_name)
+        process_id = _process_id(xml)
+        latest = _latest_deployed(process_id)
+        kept_forms = dict(latest.forms or {}) if latest is not None else {}
+        texts = translations if translations is not None else (
+            dict(latest.translations or {}) if latest is not None else {})
+        kept_decisions = dict(latest.decisions or {}) if latest is not None else {}
+        bundle = validate_bundle(xml, {**kept_forms, **(forms or {})}, file_name=file_name,
+                                 translations={process_id: texts} if process_id else None,
+                                 decisions={**kept_decisions, **(decisions or {})})
         result = _store(bundle, file_name=file_name, user=user)
     except BaseException:
         db.session.rollback()
         raise
     _commit()
     return result
+
+
+def read_translations(directory: str | Path) -> dict[str, dict[str, dict[str, str]]]:
+    """The translations/ folder of a process directory: {process id: {locale: {text: translation}}}."""
+    found: dict[str, dict[str, dict[str, str]]] = {}
+    problems: list[Problem] = []
+    for path in sorted((Path(directory) / "translations").glob("*.json")):
+        name = TRANSLATION_FILE.match(path.name)
+        if name is None:
+            problems.append(Problem(None, f"{path.name}: a translation file is named <process id>.<locale>.json"))
+            continue
+        try:
+            texts = read_translation(path.read_bytes(), file_name=path.name)
+        except DefinitionInvalid as exc:
+            problems.extend(exc.problems)
+            continue
+        found.setdefault(name["process"], {})[name["locale"]] = texts
+    if problems:
+        raise DefinitionInvalid(problems)
+    return found
 
 
 def read_directory(directory: str | Path) -> tuple[list[tuple[str, bytes]], dict[str, dict[str, Any]]]:
@@ -185,14 +298,35 @@ def read_directory(directory: str | Path) -> tuple[list[tuple[str, bytes]], dict
     return diagrams, forms
 
 
+def read_decisions(directory: str | Path) -> dict[str, str]:
+    """The decision tables (*.dmn) of a process directory, by decision id."""
+    decisions: dict[str, str] = {}
+    problems: list[Problem] = []
+    for path in sorted(Path(directory).glob("*.dmn")):
+        try:
+            decision_id, text = read_decision(path.read_bytes(), file_name=path.name)
+        except DefinitionInvalid as exc:
+            problems.extend(exc.problems)
+            continue
+        if decision_id in decisions:
+            problems.append(Problem(None, f"{path.name}: another file already holds the decision '{decision_id}'"))
+        decisions[decision_id] = text
+    if problems:
+        raise DefinitionInvalid(problems)
+    return decisions
+
+
 def deploy_directory(directory: str | Path, *, user: User | None = None) -> list[tuple[ProcessDefinition, bool]]:
-    """Deploy every diagram of a directory with its forms, all or nothing; commits."""
+    """Deploy every diagram of a directory with its forms and translations, all or nothing; commits."""
     diagrams, forms = read_directory(directory)
+    translations = read_translations(directory)
+    decisions = read_decisions(directory)
     problems: list[Problem] = []
     bundles: list[tuple[str, Bundle]] = []
     for name, xml in diagrams:
         try:
-            bundles.append((name, validate_bundle(xml, forms, file_name=name)))
+            bundles.append((name, validate_bundle(xml, forms, file_name=name, translations=translations,
+                                                  decisions=decisions)))
         except DefinitionInvalid as exc:
             problems.extend(Problem(p.element_id, f"{name}: {p.message}") for p in exc.problems)
     if problems:
@@ -228,6 +362,15 @@ class Version:
     parsed: ParsedDefinition
     forms: dict[str, dict[str, Any]]
     lane_roles: dict[str, str]
+    translations: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def texts(self, locale: str) -> dict[str, str]:
+        """The bundle's texts in a language: {text as deployed: translation}; empty for the deployed language."""
+        return self.translations.get(locale) or self.translations.get(locale.split("_")[0]) or {}
+
+    def text(self, text: str, locale: str) -> str:
+        """One text of the bundle (a process or step name, a form label) in a language, else as deployed."""
+        return self.texts(locale).get(text, text)
 
     def form(self, form_id: str | None) -> FormSchema | None:
         """A form of this version, parsed once."""
@@ -247,12 +390,18 @@ def version(definition_id: int) -> Version:
         if row is None:
             raise NotFound("流程定义不存在")
         cached = Version(id=row.id, process_id=row.process_id, name=row.name, number=row.version,
-                         parsed=load_definition(row.bpmn_xml), forms=dict(row.forms or {}),
-                         lane_roles=dict(row.lane_roles or {}))
+                         parsed=load_definition(row.bpmn_xml, row.decisions), forms=dict(row.forms or {}),
+                         lane_roles=dict(row.lane_roles or {}), translations=dict(row.translations or {}))
         if len(_versions) > 256:
             _versions.clear()
         _versions[definition_id] = cached
     return cached
+
+
+def latest_version_id(process_id: str) -> int | None:
+    """The id of the newest deployed version of a process, if any."""
+    return db.session.scalar(select(ProcessDefinition.id).where(ProcessDefinition.process_id == process_id)
+                             .order_by(ProcessDefinition.version.desc()).limit(1))
 
 
 def forget_versions() -> None:
@@ -263,7 +412,7 @@ def forget_versions() -> None:
 
 def parsed(definition: ProcessDefinition) -> ParsedDefinition:
     """The executable form of a deployed version (parsed once per content)."""
-    return load_definition(definition.bpmn_xml)
+    return load_definition(definition.bpmn_xml, definition.decisions)
 
 
 def form(definition: ProcessDefinition, form_id: str | None) -> FormSchema | None:

@@ -39,6 +39,26 @@ REGIONS: dict[str, list[str]] = {
     "山东省": ["济南市", "青岛市", "烟台市"],
 }
 
+# English labels of the seeded items; admins give their own items one in the dictionary page.
+ENGLISH: dict[str, str] = {
+    "普通": "Regular", "重点": "Key account", "VIP": "VIP",
+    "咨询": "Inquiry", "建议": "Suggestion", "投诉": "Complaint",
+    "生日": "Birthday", "节日": "Festival", "售后回访": "After-sales follow-up", "自定义": "Custom",
+    "制造业": "Manufacturing", "批发零售": "Wholesale and retail", "信息技术": "Information technology",
+    "餐饮": "Catering", "物流": "Logistics", "建筑": "Construction", "医疗": "Healthcare", "教育": "Education",
+    "金融": "Finance", "其他": "Other",
+    "展会": "Trade fair", "老客户介绍": "Customer referral", "官网咨询": "Website inquiry",
+    "电话营销": "Telemarketing", "广告": "Advertising",
+    "北京市": "Beijing", "东城区": "Dongcheng", "西城区": "Xicheng", "朝阳区": "Chaoyang", "海淀区": "Haidian",
+    "上海市": "Shanghai", "黄浦区": "Huangpu", "浦东新区": "Pudong", "徐汇区": "Xuhui", "闵行区": "Minhang",
+    "广东省": "Guangdong", "广州市": "Guangzhou", "深圳市": "Shenzhen", "佛山市": "Foshan", "东莞市": "Dongguan",
+    "浙江省": "Zhejiang", "杭州市": "Hangzhou", "宁波市": "Ningbo", "温州市": "Wenzhou", "嘉兴市": "Jiaxing",
+    "江苏省": "Jiangsu", "南京市": "Nanjing", "苏州市": "Suzhou", "无锡市": "Wuxi", "常州市": "Changzhou",
+    "四川省": "Sichuan", "成都市": "Chengdu", "绵阳市": "Mianyang", "宜宾市": "Yibin",
+    "湖北省": "Hubei", "武汉市": "Wuhan", "宜昌市": "Yichang", "襄阳市": "Xiangyang",
+    "山东省": "Shandong", "济南市": "Jinan", "青岛市": "Qingdao", "烟台市": "Yantai",
+}
+
 
 def choices(entry_type: str) -> list[str]:
     """The items of a flat dictionary type, in their order."""
@@ -78,11 +98,13 @@ def seed_dictionary() -> int:
         entry = existing.get(key)
         if entry is None:
             entry = DictionaryEntry(type=entry_type, item=item, value=item, sort=sort, parent_id=key[1],
-                                    editable=entry_type not in READ_ONLY_TYPES)
+                                    editable=entry_type not in READ_ONLY_TYPES, label_en=ENGLISH.get(item))
             db.session.add(entry)
             db.session.flush()
             existing[key] = entry
             added += 1
+        elif entry.label_en is None and item in ENGLISH:  # seeded before entries had English labels
+            entry.label_en = ENGLISH[item]
         return entry
 
     for entry_type, items in DEFAULTS.items():
@@ -93,6 +115,13 @@ def seed_dictionary() -> int:
         for city_sort, city in enumerate(cities):
             ensure(REGION, city, city_sort, parent)
     return added
+
+
+def english_labels() -> dict[str, str]:
+    """Item -> its English label, for every entry that has one (pages show items through it in English)."""
+    return {item: str(label) for item, label in db.session.execute(
+        select(DictionaryEntry.item, DictionaryEntry.label_en).where(DictionaryEntry.label_en.is_not(None))
+        .order_by(DictionaryEntry.id.desc()))}
 
 
 def types() -> list[str]:
@@ -137,6 +166,8 @@ def _clean(values: dict[str, Any]) -> tuple[str, str | None, int]:
         errors["item"] = ["请填写字典项，最长60个字符"]
     if value and len(value) > 120:
         errors["value"] = ["值最长120个字符"]
+    if len(_english(values) or "") > 120:
+        errors["label_en"] = ["英文名称最长120个字符"]
     sort = values.get("sort")
     if sort in (None, ""):
         sort = 0
@@ -146,6 +177,11 @@ def _clean(values: dict[str, Any]) -> tuple[str, str | None, int]:
     if errors:
         raise Invalid("字典项信息有误", errors)
     return item, value, sort
+
+
+def _english(values: dict[str, Any]) -> str | None:
+    label = values.get("label_en")
+    return label.strip() or None if isinstance(label, str) else None
 
 
 def _parent(entry_type: str, parent_id: Any) -> DictionaryEntry | None:
@@ -186,7 +222,7 @@ def create_entry(*, user: User, entry_type: str, values: dict[str, Any]) -> Dict
     parent = _parent(entry_type, values.get("parent_id"))
     _unique(entry_type, parent.id if parent else None, item)
     entry = DictionaryEntry(type=entry_type, item=item, value=value or item, sort=sort,
-                            parent_id=parent.id if parent else None, editable=True)
+                            parent_id=parent.id if parent else None, editable=True, label_en=_english(values))
     db.session.add(entry)
     db.session.flush()
     return entry
@@ -214,6 +250,8 @@ def update_entry(*, user: User, entry_id: int, values: dict[str, Any]) -> Dictio
             ancestor = ancestor.parent
     _unique(entry.type, parent.id if parent else None, item, entry.id)
     entry.item, entry.value, entry.sort = item, value or item, sort
+    if "label_en" in values:
+        entry.label_en = _english(values)
     entry.parent_id = parent.id if parent else None
     return entry
 

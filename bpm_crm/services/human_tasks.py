@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 from sqlalchemy.orm import joinedload
 
+from bpm_crm.engine.approval import vote_variable
 from bpm_crm.errors import Conflict, Forbidden, Invalid, NotFound
 from bpm_crm.extensions import db
 from bpm_crm.forms.schema import FormSchema
@@ -131,6 +132,12 @@ def actions(user: User, task: HumanTask) -> list[str]:
     return [name for name in ACTION_ORDER if name in allowed]
 
 
+def approval_step(task: HumanTask) -> str | None:
+    """The approval step (审批节点) a task belongs to, or None for an ordinary task."""
+    properties = definitions.version(task.instance.definition_id).parsed.user_tasks.get(task.bpmn_id, {})
+    return properties.get("approval_step")
+
+
 def get_task(*, task_id: int, user: User) -> HumanTask:
     """A task the user may see; NotFound otherwise (never reveals others' tasks)."""
     task = db.session.get(HumanTask, task_id)
@@ -243,12 +250,23 @@ def _ensure_actor(task: HumanTask, instance: ProcessInstance, user: User) -> Non
 
 
 @unit_of_work
-def complete_task(*, task_id: int, user: User, data: Any, comment: str | None = None) -> HumanTask:
-    """Complete a task with its form's data and run the process on, in one transaction; commits."""
+def complete_task(*, task_id: int, user: User, data: Any, comment: str | None = None,
+                  on_behalf: bool = False) -> HumanTask:
+    """Complete a task with its form's data and run the process on, in one transaction; commits.
+
+    `on_behalf`: the caller has checked that the user may act on the task's record (a supervisor recording a
+    measure on his account manager's churn warning), so the task need not be his.
+    """
     task, instance = locked_open_task(task_id, user)
-    _ensure_actor(task, instance, user)
+    if not on_behalf:
+        _ensure_actor(task, instance, user)
     with db.session.no_autoflush:  # the claim above is written with the completion, in one UPDATE
         cleaned = _clean(task, user, data, final=True)
+    step_id = approval_step(task)
+    if step_id is not None:
+        # The step counts votes: who decided what, with the comment (the completion condition reads them).
+        cleaned[vote_variable(step_id)] = {"approver": user.id, "decision": cleaned.get("decision"),
+                                           "comment": cleaned.get("comment")}
     guid = task.task_guid
 
     def step(runtime: Any) -> None:
@@ -256,9 +274,11 @@ def complete_task(*, task_id: int, user: User, data: Any, comment: str | None = 
             raise Conflict("此任务已结束，无需再处理", code="task_closed")
         runtime.complete(guid, cleaned)
 
+    # Recorded before the run: what the completion sets off (the next step's approvers, who are not asked
+    # twice; the approval trail a printed quote carries) already counts this decision.
+    instances.record(instance, "completed_task", task=task, user=user, data=cleaned, comment=comment)
     runtime = instances.run(instance, user, step)
     task.draft = None
-    instances.record(instance, "completed_task", task=task, user=user, data=cleaned, comment=comment)
     instances.save(instance, runtime, user=user, completed_guid=guid)
     return task
 
@@ -306,23 +326,54 @@ def reassign_task(*, task_id: int, user: User, assignee_id: int, comment: str | 
     if target.id not in {person.id for person in reassign_targets(user, task)}:
         message = "转派对象须在您的管理范围内并具有此任务的处理角色"
         raise Invalid(message, {"assignee_id": [message]}, code="reassign_target")
+    hand_over(task, instance, to_user_id=target.id, by=user, comment=comment)
+    return task
+
+
+def hand_over(task: HumanTask, instance: ProcessInstance, *, to_user_id: int, by: User | None,
+              comment: str | None = None, kind: str = "task_assigned") -> None:
+    """Give an open, locked task to another person: the process variable, the record, history, a notice.
+
+    The caller checked that the move is allowed (转派, or a customer transfer taking its work along).
+    """
     previous = task.assignee_id
-    task.assignee_id = target.id
+    task.assignee_id = to_user_id
     variable = task.assignee_variable
     if variable:
         # Later steps read the same variable: they go to the new assignee too.
-        runtime = instances.run(instance, user, lambda r: r.set_task_data(task.task_guid, variable, target.id))
+        runtime = instances.run(instance, by, lambda r: r.set_task_data(task.task_guid, variable, to_user_id))
         instance.state = runtime.dump()
     record_type = RECORDS.find(instance.business_type)
     if record_type is not None and record_type.on_reassign is not None and instance.business_id is not None:
         record = record_type.get(instance.business_id)
         if record is not None:
-            record_type.on_reassign(record, previous, target.id)
-    instances.record(instance, "reassigned", task=task, user=user, data={"assignee_id": target.id,
-                                                                          "from": previous}, comment=comment)
-    db.session.add(Notification(user_id=target.id, kind="task_assigned", title=task.name, task_id=task.id,
+            record_type.on_reassign(record, previous, to_user_id)
+    instances.record(instance, "reassigned", task=task, user=by, data={"assignee_id": to_user_id,
+                                                                        "from": previous}, comment=comment)
+    db.session.add(Notification(user_id=to_user_id, kind=kind, title=task.name, task_id=task.id,
                                 instance_id=instance.id, body=comment))
-    return task
+
+
+def hand_over_from_leaver(leaver: User, *, by: User | None) -> int:
+    """A person leaves (停用): his open tasks go to his superior, or back to their candidates; joins the caller.
+
+    An approval waiting on him is not stuck and not silently passed: his superior decides in his place.
+    """
+    successor = db.session.get(User, leaver.superior_id) if leaver.superior_id else None
+    if successor is not None and not successor.active:
+        successor = None
+    tasks = list(db.session.scalars(select(HumanTask).where(
+        HumanTask.assignee_id == leaver.id, HumanTask.status == TaskStatus.OPEN).order_by(HumanTask.id)))
+    for task in tasks:
+        instance = instances.lock(task.instance_id)
+        if instance is None:
+            continue
+        if successor is not None:
+            hand_over(task, instance, to_user_id=successor.id, by=by, comment=f"{leaver.full_name} 已停用")
+        else:
+            task.assignee_id = None
+            instances.record(instance, "released", task=task, user=by, data={"from": leaver.id})
+    return len(tasks)
 
 
 @unit_of_work

@@ -60,6 +60,14 @@ class RowResult:
     errors: list[Issue] = field(default_factory=list)
     duplicate: Issue | None = None  # why the row is skipped as a duplicate
     clean: dict[str, Any] = field(default_factory=dict)  # converted values, for commit
+    # Field -> what is wrong with its cell (the preview marks the cell); duplicates mark the rule's field.
+    cell_issues: dict[str, Issue] = field(default_factory=dict)
+
+    def fail(self, name: str | None, issue: Issue) -> None:
+        """A problem of the row, of one cell when `name` is given."""
+        self.errors.append(issue)
+        if name is not None:
+            self.cell_issues.setdefault(name, issue)
 
     @property
     def status(self) -> str:
@@ -267,17 +275,17 @@ def _resolve_customers(user: User, rows: list[RowResult]) -> None:
             if number in by_number:
                 row.clean["customer_id"] = by_number[number]
             else:
-                row.errors.append(Issue("客户编号“%(value)s”不存在或您无权修改该客户", {"value": number}))
+                row.fail("customer_number", Issue("客户编号“%(value)s”不存在或您无权修改该客户", {"value": number}))
         elif name:
             ids = by_name.get(name, [])
             if len(ids) == 1:
                 row.clean["customer_id"] = ids[0]
             elif ids:
-                row.errors.append(Issue("有多个名为“%(value)s”的客户，请用客户编号指明", {"value": name}))
+                row.fail("customer_name", Issue("有多个名为“%(value)s”的客户，请用客户编号指明", {"value": name}))
             else:
-                row.errors.append(Issue("客户“%(value)s”不存在或您无权修改该客户", {"value": name}))
+                row.fail("customer_name", Issue("客户“%(value)s”不存在或您无权修改该客户", {"value": name}))
         else:
-            row.errors.append(Issue("“客户编号”或“客户名称”必填"))
+            row.fail(None, Issue("“客户编号”或“客户名称”必填"))
 
 
 def _check(job: ImportJob, user: User) -> Preview:
@@ -298,7 +306,7 @@ def _check(job: ImportJob, user: User) -> Preview:
                 continue
             value, error = checker.convert(spec, values.get(spec.name, ""))
             if error:
-                row.errors.append(error)
+                row.fail(spec.name, error)
             elif value is not None:
                 row.clean[spec.name] = value
         rows.append(row)
@@ -327,6 +335,8 @@ def _mark_duplicates(job: ImportJob, rows: list[RowResult]) -> None:
                 row.duplicate = Issue("与第 %(line)s 行的%(field)s相同", {"line": str(first_line[k]), "field": label})
             else:
                 first_line[k] = row.line
+            if row.duplicate is not None:
+                row.cell_issues[rule] = row.duplicate
         return
     existing_contacts = _existing_contacts(rule, [row for row in rows if not row.errors])
     what = "姓名" if rule == "name" else "电话"
@@ -340,6 +350,9 @@ def _mark_duplicates(job: ImportJob, rows: list[RowResult]) -> None:
         else:
             for pair in keys:
                 first_line.setdefault(pair, row.line)
+        if row.duplicate is not None:
+            for name in ("name",) if rule == "name" else ("mobile", "office_phone"):
+                row.cell_issues.setdefault(name, row.duplicate)
 
 
 def preview(*, job_id: int, user: User) -> Preview:

@@ -93,12 +93,12 @@ def start_instance(*, process_id: str, business_type: str | None, business_id: i
     )
     db.session.add(instance)
     db.session.flush()
+    record(instance, "started", user=user, data=data, task_name=definition.name)  # before what the start sets off
     try:
         runtime = ProcessRuntime.start(definitions.version(definition.id).parsed, data, engine_for(instance, user),
                                        start_event=start_event)
     except (ServiceTaskFailed, ScriptFailed, EngineLimitExceeded) as exc:
         raise ProcessFailed("流程启动失败：%(detail)s", detail=str(exc)) from exc
-    record(instance, "started", user=user, data=data, task_name=definition.name)
     save(instance, runtime, user=user, completed_guid=None)
     return instance
 

@@ -8,13 +8,15 @@ from sqlalchemy.orm import joinedload
 
 from bpm_crm.errors import Forbidden, NotFound
 from bpm_crm.extensions import db
+from bpm_crm.forms.interaction import INTERACTION
+from bpm_crm.forms.rules import read_all
 from bpm_crm.models import Customer, Interaction, User
 from bpm_crm.services import permissions, recycle
-from bpm_crm.services.customer_records import Checker, customer_label, local_today, writable_customer
+from bpm_crm.services.customer_records import customer_label, local_today, writable_customer
 from bpm_crm.services.paging import Page, paginate
 from bpm_crm.services.transaction import unit_of_work
 
-FIELDS = ("customer_id", "date", "place", "summary", "detail", "remarks")
+FIELDS = INTERACTION.names
 SORTS = ("date", "newest")
 WRITE = "customer.update"
 
@@ -54,20 +56,11 @@ def export_interactions(*, user: User, limit: int, **filters: Any) -> list[Inter
 
 
 def _clean(values: dict[str, Any]) -> dict[str, Any]:
-    check = Checker(values)
-    day = check.day("date", "请填写日期")
+    checked = read_all(values, INTERACTION)
+    day = checked.values.get("date")
     if day is not None and day > local_today():
-        check.fail("date", "交往日期不能晚于今天")
-    cleaned = {
-        "customer_id": check.identifier("customer_id", "请选择客户"),
-        "date": day,
-        "place": check.text("place", 120, "请填写地点"),
-        "summary": check.text("summary", 200, "请填写概要"),
-        "detail": check.text("detail", 4000),
-        "remarks": check.text("remarks", 2000),
-    }
-    check.done()
-    return cleaned
+        checked.fail("date", "交往日期不能晚于今天")
+    return checked.done()
 
 
 @unit_of_work

@@ -52,9 +52,16 @@ def enqueue(kind: str, payload: dict[str, Any], *, run_after: datetime | None = 
     return job
 
 
+def dispatch_after_commit(session: Session, job: Job) -> None:
+    """Hand a job added during a flush (its id comes with the next flush) to the dispatcher after the commit."""
+    session.info.setdefault("flushed_jobs", []).append(job)
+
+
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     ids = session.info.pop("committed_jobs", None)
+    flushed = [job.id for job in session.info.pop("flushed_jobs", []) if job.id is not None]
+    ids = (ids or []) + flushed
     if ids and _dispatcher is not None:
         try:
             _dispatcher(list(ids))
@@ -65,6 +72,7 @@ def _after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
     session.info.pop("committed_jobs", None)
+    session.info.pop("flushed_jobs", None)
 
 
 def run_job(job_id: int) -> bool:

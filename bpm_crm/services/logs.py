@@ -87,7 +87,7 @@ def _may_read_record(user: User, record_type: str, record_id: int) -> bool:
         return permissions.customer_in_scope(user, record_id)
     # A record that belongs to a customer: its history is readable by whoever may read the customer.
     declared = RECORDS.find(record_type)
-    model = declared.model if declared is not None else None
+    model: Any = declared.model if declared is not None else None
     if model is None or not hasattr(model, "customer_id"):
         return False
     customer_id = db.session.scalar(select(model.customer_id).where(model.id == record_id))

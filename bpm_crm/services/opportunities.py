@@ -8,6 +8,8 @@ from sqlalchemy.orm import selectinload
 
 from bpm_crm.errors import Conflict, Forbidden, NotFound
 from bpm_crm.extensions import db
+from bpm_crm.forms.opportunity import OPPORTUNITY
+from bpm_crm.forms.rules import check
 from bpm_crm.models import Opportunity, OpportunityStatus, ProcessInstance, User
 from bpm_crm.services import instances, permissions
 from bpm_crm.services.paging import Page, paginate
@@ -15,7 +17,7 @@ from bpm_crm.services.records import RECORDS
 from bpm_crm.services.transaction import unit_of_work
 
 PROCESS_ID = "opportunity"
-EDITABLE_FIELDS = ("source", "customer_name", "probability", "summary", "contact", "contact_phone", "description")
+EDITABLE_FIELDS = OPPORTUNITY.names
 OWNER_COLUMNS = (Opportunity.created_by_id, Opportunity.assignee_id)
 
 
@@ -57,7 +59,7 @@ def create_opportunity(*, user: User, values: dict[str, Any]) -> Opportunity:
     """Record a new opportunity and start its assignment process; commits."""
     permissions.require(user, "opportunity.create")
     opportunity = Opportunity(
-        **{name: values.get(name) for name in EDITABLE_FIELDS},
+        **check(values, OPPORTUNITY),
         status=OpportunityStatus.UNASSIGNED.value,
         created_by_id=user.id,
         updated_by_id=user.id,
@@ -90,11 +92,12 @@ def _editable(opportunity_id: int, user: User, action: str) -> Opportunity:
 
 @unit_of_work
 def update_opportunity(*, opportunity_id: int, user: User, values: dict[str, Any]) -> Opportunity:
-    """Edit an opportunity while it is still 未指派; commits."""
+    """Edit the given fields of an opportunity while it is still 未指派 (the result must still be valid); commits."""
     opportunity = _editable(opportunity_id, user, "opportunity.update")
+    cleaned = check({**{name: getattr(opportunity, name) for name in EDITABLE_FIELDS}, **values}, OPPORTUNITY)
     for name in EDITABLE_FIELDS:
         if name in values:
-            setattr(opportunity, name, values[name])
+            setattr(opportunity, name, cleaned[name])
     opportunity.updated_by_id = user.id
     return opportunity
 

@@ -40,6 +40,19 @@ def _departments(_user: User, _parameter: str) -> list[Option]:
     return [{"label": row.name, "value": row.id} for row in rows]
 
 
+def _sign_off_departments(_user: User, _parameter: str) -> list[Option]:
+    """Departments whose head can sign off (会签), labelled with the head."""
+    rows = db.session.execute(select(Department.id, Department.name, User.full_name)
+                              .join(User, Department.head_id == User.id).where(User.active.is_(True))
+                              .order_by(Department.name))
+    return [{"label": f"{name}（{head}）", "value": department_id} for department_id, name, head in rows]
+
+
+def _service_handlers(_user: User, _parameter: str) -> list[Option]:
+    """Active people who handle service requests (service.update), by department and name."""
+    return [_person(u) for u in people.active_users_with_action("service.update")]
+
+
 def _dictionary(_user: User, entry_type: str) -> list[Option]:
     return [{"label": item, "value": item} for item in dictionary.choices(entry_type)]
 
@@ -50,6 +63,8 @@ SOURCES: dict[str, tuple[bool, Callable[[User, str], list[Option]]]] = {
     "role": (True, _role),
     "departments": (False, _departments),
     "dictionary": (True, _dictionary),
+    "sign_off_departments": (False, _sign_off_departments),
+    "service_handlers": (False, _service_handlers),
 }
 
 

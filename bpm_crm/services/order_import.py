@@ -19,7 +19,7 @@ from bpm_crm.errors import Conflict, Invalid, NotFound
 from bpm_crm.extensions import db
 from bpm_crm.i18n import _
 from bpm_crm.models import ORDER_STATUS_LABELS, Customer, ImportJob, Order, OrderLine, Product, User
-from bpm_crm.services import excel, levels, permissions
+from bpm_crm.services import churn_scan, excel, levels, permissions
 from bpm_crm.services.transaction import unit_of_work
 
 KIND = "orders"
@@ -338,6 +338,8 @@ def commit(*, user: User, job_id: int) -> ImportResult:
         raise Conflict("有订单号刚被他人导入，未导入任何订单；请重新上传") from exc
     customer_ids = {order.customer_id for order in orders.values()}
     changed = levels.apply_rules(customer_ids=customer_ids, user_id=user.id)
+    # A customer who orders again closes his open churn warning: its process catches the message.
+    churn_scan.orders_placed(customer_ids=customer_ids, user=user)
     job.status = "committed"
     job.result = {"orders": len(orders), "lines": len(parsed), "customers": len(customer_ids),
                   "levels_changed": changed.changed}

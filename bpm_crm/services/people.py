@@ -15,10 +15,11 @@ from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from bpm_crm import clock
+from bpm_crm.config import Config
 from bpm_crm.errors import Conflict, DomainError, Invalid
 from bpm_crm.extensions import db
 from bpm_crm.i18n import _
-from bpm_crm.models import ApiToken, Department, LoginEvent, Role, User
+from bpm_crm.models import ApiToken, Department, LoginEvent, Role, RolePermission, User
 from bpm_crm.models.people import new_session_stamp
 from bpm_crm.services import audit, permissions
 from bpm_crm.services.transaction import unit_of_work
@@ -188,6 +189,15 @@ def change_password(*, user: User, current_password: str, new_password: str) -> 
     return user
 
 
+@unit_of_work
+def set_locale(*, user: User, locale: str) -> User:
+    """Keep the interface language the user chose, for his next sign-in on any browser; commits."""
+    if locale not in Config.LANGUAGES:
+        raise Invalid("不支持的语言", {"locale": ["不支持的语言"]}, code="locale")
+    user.locale = locale
+    return user
+
+
 def get_user(user_id: int) -> User | None:
     return db.session.get(User, user_id)
 
@@ -242,6 +252,17 @@ def active_users_with_role(user: User, role_code: str, action: str) -> list[User
         .join(User.roles)
         .where(Role.code == role_code, User.active.is_(True))
         .where(permissions.scope_clause(user, action, [User.id]))
+        .options(joinedload(User.department), selectinload(User.roles))
+        .order_by(User.department_id, User.full_name)
+    )
+    return list(db.session.scalars(query).unique())
+
+
+def active_users_with_action(action: str) -> list[User]:
+    """Active people any of whose roles grants `action` (in any scope), by department and name."""
+    query = (
+        select(User).join(User.roles).join(Role.permissions)
+        .where(RolePermission.action == action, User.active.is_(True))
         .options(joinedload(User.department), selectinload(User.roles))
         .order_by(User.department_id, User.full_name)
     )

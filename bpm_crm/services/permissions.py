@@ -29,6 +29,7 @@ ROLES: dict[str, str] = {
     "sales_director": "销售总监",
     "executive": "高管",
     "service_agent": "客服",
+    "service_supervisor": "客服主管",
     "department_head": "部门负责人",
     "process_owner": "流程负责人",
 }
@@ -91,8 +92,12 @@ DEFAULT_POLICY: dict[str, dict[str, Scope]] = {
         "task.claim": _A, "product.read": _A,
         **_grant(_A, "customer.read", "service.read", "service.create", "service.update", "order.read"),
     },
-    "department_head": {"customer.read": _D, "process.read": _D, "task.claim": _D, "service.read": _A,
-                        "service.update": _D},
+    # He reads a complaint only while his department signs it off (services.service_requests reads it so).
+    "service_supervisor": {
+        "task.claim": _A, "task.reassign": _A, "process.read": _A, "product.read": _A,
+        **_grant(_A, "customer.read", "service.read", "service.create", "service.update", "order.read"),
+    },
+    "department_head": {"customer.read": _D, "process.read": _D, "task.claim": _D, "service.update": _D},
     "process_owner": {"process.read": _A, "process.deploy": _A},
 }
 

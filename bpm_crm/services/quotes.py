@@ -1,8 +1,7 @@
 """Quote use cases (报价): drafts with lines, totals recomputed on every change, scoped by customer."""
 from __future__ import annotations
 
-from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, false, or_, select
@@ -10,19 +9,17 @@ from sqlalchemy.orm import selectinload
 
 from bpm_crm.errors import Conflict, Forbidden, Invalid, NotFound
 from bpm_crm.extensions import db
-from bpm_crm.input_rules import coerce_id
+from bpm_crm.forms.quote import MAX_PRICE, QUOTE, QUOTE_LINE
+from bpm_crm.forms.rules import INVALID, read_all
 from bpm_crm.models import Contact, Customer, Product, Quote, QuoteLine, QuoteStatus, User
 from bpm_crm.services import permissions, recycle
 from bpm_crm.services.paging import Page, paginate
 from bpm_crm.services.transaction import unit_of_work
 
-HEADER_FIELDS = ("customer_id", "contact_id", "name", "quote_date", "remarks")
-LINE_FIELDS = ("product_id", "product_name", "quantity", "unit_price", "discount_pct")
+HEADER_FIELDS = QUOTE.names
+LINE_FIELDS = QUOTE_LINE.names
 CENT = Decimal("0.01")
-MAX_MONEY = Decimal("999999999999.99")
-MAX_QUANTITY = 1_000_000_000
 MAX_OPTIONS = 500
-INVALID = "请更正标出的字段"
 
 
 def line_amount(*, quantity: int, unit_price: Decimal, discount_pct: Decimal) -> Decimal:
@@ -32,9 +29,10 @@ def line_amount(*, quantity: int, unit_price: Decimal, discount_pct: Decimal) ->
 
 
 def _read_clause(user: User) -> ColumnElement[bool]:
+    """Quotes of customers the user may read, and the ones he wrote (after a transfer, read-only)."""
     if not permissions.can(user, "quote.read"):
         return false()
-    return permissions.via_customer(user, Quote.customer_id)
+    return or_(permissions.via_customer(user, Quote.customer_id), Quote.created_by_id == user.id)
 
 
 def _visible(user: User) -> Select:
@@ -42,7 +40,7 @@ def _visible(user: User) -> Select:
 
 
 def get_quote(*, quote_id: int, user: User) -> Quote:
-    """A quote whose customer the user may read (and who may read quotes); NotFound otherwise."""
+    """A quote whose customer the user may read, or that he wrote (and who may read quotes); NotFound otherwise."""
     quote = db.session.scalar(_visible(user).where(Quote.id == quote_id))
     if quote is None:
         raise NotFound("报价不存在或您无权查看")
@@ -107,147 +105,41 @@ def product_options() -> list[Product]:
     return list(db.session.scalars(select(Product).order_by(Product.name, Product.id).limit(MAX_OPTIONS)))
 
 
-def _int(value: Any) -> int | None:
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    if isinstance(value, Decimal | float) and value == int(value):
-        return int(value)
-    raise ValueError(value)
-
-
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError(value) from None
-    if not number.is_finite():
-        raise ValueError(value)
-    return number
-
-
-def _text(value: Any, limit: int) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ValueError(value)
-    return value.strip()[:limit] or None
-
-
 def _clean_header(values: dict[str, Any], user: User, current: Quote | None) -> dict[str, Any]:
-    errors: dict[str, list[str]] = {}
     merged = {name: getattr(current, name) for name in HEADER_FIELDS} if current else {}
     merged.update({name: values[name] for name in HEADER_FIELDS if name in values})
-    clean: dict[str, Any] = {}
-    try:
-        clean["name"] = _text(merged.get("name"), 120)
-    except ValueError:
-        clean["name"] = None
-    if not clean["name"]:
-        errors["name"] = ["请填写报价名称"]
-    try:
-        clean["remarks"] = _text(merged.get("remarks"), 4000)
-    except ValueError:
-        errors["remarks"] = ["备注应为文本"]
-    quote_date = merged.get("quote_date")
-    if isinstance(quote_date, str) and quote_date.strip():
-        try:
-            quote_date = date.fromisoformat(quote_date.strip())
-        except ValueError:
-            quote_date = None
-            errors["quote_date"] = ["日期格式应为 YYYY-MM-DD"]
-    if isinstance(quote_date, date):
-        clean["quote_date"] = quote_date
-    elif "quote_date" not in errors:
-        errors["quote_date"] = ["请填写报价日期"]
-    try:
-        customer_id = coerce_id(merged.get("customer_id"))
-    except ValueError:
-        customer_id = None
-    if customer_id is None:
-        errors["customer_id"] = ["请选择客户"]
-    elif customer_id != (current.customer_id if current else None) and not permissions.customer_in_scope(
-            user, customer_id, "customer.update"):
-        errors["customer_id"] = ["客户不存在或您无权为其报价"]
-    clean["customer_id"] = customer_id
-    try:
-        contact_id = coerce_id(merged.get("contact_id"))
-    except ValueError:
-        contact_id = None
-        errors["contact_id"] = ["请选择联系人"]
+    checked = read_all(merged, QUOTE)
+    customer_id, contact_id = checked.values.get("customer_id"), checked.values.get("contact_id")
+    if customer_id is not None and customer_id != (current.customer_id if current else None) \
+            and not permissions.customer_in_scope(user, customer_id, "customer.update"):
+        checked.fail("customer_id", "客户不存在或您无权为其报价")
     if contact_id is not None and customer_id is not None:
         owner = db.session.scalar(select(Contact.customer_id).where(Contact.id == contact_id))
         if owner != customer_id:
-            errors["contact_id"] = ["联系人不属于该客户"]
-    clean["contact_id"] = contact_id
-    if errors:
-        raise Invalid(INVALID, errors)
-    return clean
+            checked.fail("contact_id", "联系人不属于该客户")
+    return checked.done()
 
 
 def _clean_line(values: dict[str, Any], current: QuoteLine | None) -> dict[str, Any]:
-    errors: dict[str, list[str]] = {}
     merged = {name: getattr(current, name) for name in LINE_FIELDS} if current else {}
     merged.update({name: values[name] for name in LINE_FIELDS if name in values})
-    clean: dict[str, Any] = {}
+    checked = read_all(merged, QUOTE_LINE)
+    clean = checked.values
     product: Product | None = None
-    try:
-        product_id = coerce_id(merged.get("product_id"))
-    except ValueError:
-        product_id = None
-        errors["product_id"] = ["请选择产品"]
-    if product_id is not None:
-        product = db.session.get(Product, product_id)
+    if clean.get("product_id") is not None:
+        product = db.session.get(Product, clean["product_id"])
         if product is None:
-            errors["product_id"] = ["产品不存在"]
-    clean["product_id"] = product.id if product else None
-    try:
-        name = _text(merged.get("product_name"), 120)
-    except ValueError:
-        name = None
+            checked.fail("product_id", "产品不存在")
+    name = clean.get("product_name")
+    # A chosen product names the line unless a name is given with it.
     if product is not None and (not name or "product_id" in values and "product_name" not in values):
-        name = product.name
-    if not name and "product_id" not in errors:
-        errors["product_name"] = ["请选择产品或填写产品名称"]
-    clean["product_name"] = name
-    try:
-        quantity = _int(merged.get("quantity"))
-    except ValueError:
-        quantity = None
-        errors["quantity"] = ["数量应为正整数"]
-    if quantity is None:
-        errors.setdefault("quantity", ["请填写数量"])
-    elif not 0 < quantity <= MAX_QUANTITY:
-        errors["quantity"] = ["数量应为正整数"]
-    clean["quantity"] = quantity
-    try:
-        price = _decimal(merged.get("unit_price"))
-    except ValueError:
-        price = None
-        errors["unit_price"] = ["单价应为数字"]
-    if price is None:
-        errors.setdefault("unit_price", ["请填写单价"])
-    elif price < 0 or price > MAX_MONEY or price != price.quantize(CENT):
-        errors["unit_price"] = ["单价应为不小于 0 的金额，最多两位小数"]
-    clean["unit_price"] = price
-    try:
-        discount = _decimal(merged.get("discount_pct"))
-    except ValueError:
-        discount = None
-        errors["discount_pct"] = ["折扣应为数字"]
-    discount = Decimal(0) if discount is None else discount
-    if not Decimal(0) <= discount <= Decimal(100) or discount != discount.quantize(CENT):
-        errors["discount_pct"] = ["折扣应在 0 到 100 之间"]
-    clean["discount_pct"] = discount
-    if errors or quantity is None or price is None:
-        raise Invalid(INVALID, errors)
-    clean["amount"] = line_amount(quantity=quantity, unit_price=price, discount_pct=discount)
-    if clean["amount"] > MAX_MONEY:
+        clean["product_name"] = name = product.name
+    if not name and "product_id" not in checked.errors and "product_name" not in checked.errors:
+        checked.fail("product_name", "请选择产品或填写产品名称")
+    clean = checked.done()
+    clean["amount"] = line_amount(quantity=clean["quantity"], unit_price=clean["unit_price"],
+                                  discount_pct=clean["discount_pct"])
+    if clean["amount"] > MAX_PRICE:
         raise Invalid(INVALID, {"quantity": ["金额过大"]})
     return clean
 
@@ -290,8 +182,11 @@ def _writable(quote_id: int, user: User, action: str = "quote.update") -> Quote:
     allowed = may_delete(user, quote) if action == "quote.delete" else may_update(user, quote)
     if not allowed:
         raise Forbidden("您没有修改此报价的权限")
-    if quote.status != QuoteStatus.DRAFT:
+    if action == "quote.delete" and quote.status != QuoteStatus.DRAFT:
         raise Conflict("报价当前为“%(status)s”，只有草稿可以修改或删除", code="quote_not_draft", status=quote.status)
+    if quote.status not in (QuoteStatus.DRAFT, QuoteStatus.REJECTED):
+        # In approval the quote is locked: approvers decide on what they see. A rejected one is revised.
+        raise Conflict("报价当前为“%(status)s”，审批中或已批准的报价不能修改", code="quote_locked", status=quote.status)
     return quote
 
 

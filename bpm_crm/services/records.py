@@ -3,8 +3,9 @@
 A declaration says what generic code needs to know about a record type: its model, label and
 number prefix, how to load one for a user (with the permission check), who owns it (the data
 scope of its processes), where its page is and which partial summarises it on a task page, what
-happens to it when its process's work moves to someone else, who may change it (and so attach
-files to it) and which rows go to the recycle bin with it. The workflow services, the task and
+happens to it when its process's work moves to someone else, which customer it belongs to and what
+of it follows that customer to a new account manager, who may change it (and so attach files to
+it) and which rows go to the recycle bin with it. The workflow services, the task and
 instance pages, attachments, the audit log (its record types and their labels), the recycle bin
 and the API read these declarations instead of naming record types; adding a record type is one
 more declaration.
@@ -17,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask_babel import LazyString
+from flask_babel import LazyString, lazy_pgettext
+from sqlalchemy import and_
 
 from bpm_crm.errors import NotFound
 from bpm_crm.extensions import db
@@ -25,6 +27,7 @@ from bpm_crm.i18n import _
 from bpm_crm.models import (
     CareTask,
     ChurnMeasure,
+    ChurnStatus,
     ChurnWarning,
     Contact,
     Customer,
@@ -36,6 +39,7 @@ from bpm_crm.models import (
     OrderLine,
     Quote,
     QuoteLine,
+    QuoteStatus,
     ServiceRequest,
     User,
 )
@@ -50,6 +54,17 @@ class Dependant:
     column: str
     # Its own dependants, for a model that is not a declared record type (a declared one brings its own).
     dependants: tuple[Dependant, ...] = ()
+
+
+@dataclass(frozen=True)
+class Handover:
+    """Which of a customer's records of one type go to the new account manager when the customer is transferred."""
+
+    label: LazyString  # how the transfer dialog names them ("未完成的客户关怀")
+    # A WHERE clause: the rows of this customer (id) that follow it from the previous owner (id or None).
+    pending: Callable[[int, int | None], Any]
+    # Gives one row to the new owner; None: the row follows by belonging to the customer alone.
+    move: Callable[[Any, int], None] | None = None
 
 
 @dataclass
@@ -74,6 +89,11 @@ class RecordType:
     dependants: tuple[Dependant, ...] = ()
     # Called when a task about the record is reassigned: the record follows the work (e.g. its assignee).
     on_reassign: Callable[[Any, int | None, int], None] | None = None
+    # The column naming the customer it belongs to ("id" for the customer itself): the open process work
+    # about it follows that customer on a transfer.
+    customer_column: str | None = None
+    # What of it follows its customer to a new account manager (客户转移); None: nothing changes hands.
+    handover: Handover | None = None
     serializer: Callable[[Any], dict[str, Any]] | None = field(default=None, repr=False)
 
     def number(self, record_id: int) -> str:
@@ -150,10 +170,40 @@ class Registry:
         return {"type": record_type.key, **record_type.serializer(record)}
 
 
+def record_label(text: str) -> LazyString:
+    """A record type's name for one record ("客户" reads "Customer" in English, where the section says "Customers")."""
+    return lazy_pgettext("record", text)
+
+
 def _opportunity_follows(record: Opportunity, old_user_id: int | None, new_user_id: int) -> None:
     # The development plan's work moved: so does the opportunity (its assignee reads and acts on it).
     if record.assignee_id is not None and record.assignee_id == old_user_id:
         record.assignee_id = new_user_id
+
+
+def _service_request_follows(record: ServiceRequest, old_user_id: int | None, new_user_id: int) -> None:
+    # 转办: the handling moved to someone else, so does the request (its handler).
+    if record.handler_id is None or record.handler_id == old_user_id:
+        record.handler_id = new_user_id
+
+
+def _follows(column: str) -> Callable[[Any, int | None, int], None]:
+    """An on_reassign: the person the record names in `column` follows the work when it was the previous holder."""
+
+    def follow(record: Any, old_user_id: int | None, new_user_id: int) -> None:
+        if getattr(record, column) is not None and getattr(record, column) == old_user_id:
+            setattr(record, column, new_user_id)
+
+    return follow
+
+
+def _assign(column: str) -> Callable[[Any, int], None]:
+    """A Handover.move that names the new owner in one column."""
+
+    def move(record: Any, new_user_id: int) -> None:
+        setattr(record, column, new_user_id)
+
+    return move
 
 
 def _service(service: str, function: str) -> Callable[..., Any]:
@@ -192,18 +242,18 @@ def _named(record: Any) -> str:
 
 RECORDS = Registry()
 RECORDS.add(RecordType(
-    key="opportunity", model=Opportunity, label=_("销售机会"), number_prefix="JH",
+    key="opportunity", model=Opportunity, label=record_label("销售机会"), number_prefix="JH",
     load=_loader("opportunities", "get_opportunity", "opportunity_id"),
     owner_id=lambda record: record.created_by_id, title=_named,
     endpoint="opportunities.show", id_arg="opportunity_id", summary_template="records/opportunity.html",
     on_reassign=_opportunity_follows,
 ))
 RECORDS.add(RecordType(
-    key="customer", model=Customer, label=_("客户"), number_prefix="KH",
+    key="customer", model=Customer, label=record_label("客户"), number_prefix="KH",
     load=_loader("customers", "get_customer", "customer_id"),
     owner_id=lambda record: record.owner_id, title=_named,
     endpoint="customers.show", id_arg="customer_id", summary_template="records/customer.html",
-    attachments=True, may_update=_customer_updatable, recyclable=True,
+    customer_column="id", attachments=True, may_update=_customer_updatable, recyclable=True,
     dependants=(
         Dependant(Contact, "customer_id"), Dependant(Interaction, "customer_id"),
         Dependant(CustomerShare, "customer_id"), Dependant(CustomerTransfer, "customer_id"),
@@ -213,42 +263,55 @@ RECORDS.add(RecordType(
     ),
 ))
 RECORDS.add(RecordType(
-    key="contact", model=Contact, label=_("联系人"),
+    key="contact", model=Contact, label=record_label("联系人"),
     load=_loader("contacts", "get_contact", "contact_id"),
     owner_id=lambda record: record.customer.owner_id if record.customer else None, title=_named,
-    endpoint="contacts.show", id_arg="contact_id", recyclable=True,
+    endpoint="contacts.show", id_arg="contact_id", customer_column="customer_id", recyclable=True,
 ))
 RECORDS.add(RecordType(
-    key="interaction", model=Interaction, label=_("交往记录"),
+    key="interaction", model=Interaction, label=record_label("交往记录"),
     load=_loader("interactions", "get_interaction", "interaction_id"),
     owner_id=lambda record: record.customer.owner_id if record.customer else None,
     title=lambda record: f"#{record.id}",
-    endpoint="interactions.show", id_arg="interaction_id", recyclable=True,
+    endpoint="interactions.show", id_arg="interaction_id", customer_column="customer_id", recyclable=True,
 ))
 RECORDS.add(RecordType(
-    key="quote", model=Quote, label=_("报价"), number_prefix="BJ",
+    key="quote", model=Quote, label=record_label("报价"), number_prefix="BJ",
     load=_loader("quotes", "get_quote", "quote_id"),
     owner_id=lambda record: record.created_by_id, title=_named,
-    endpoint="quotes.show", id_arg="quote_id",
+    endpoint="quotes.show", id_arg="quote_id", customer_column="customer_id",
+    # The new manager finishes the drafts (editing follows the customer); their author still reads them.
+    handover=Handover(_("草稿报价"), lambda customer_id, _old: and_(
+        Quote.customer_id == customer_id, Quote.status == QuoteStatus.DRAFT.value)),
     attachments=True, may_update=_service("quotes", "may_update"), recyclable=True,
     dependants=(Dependant(QuoteLine, "quote_id"),),
 ))
 RECORDS.add(RecordType(
-    key="service_request", model=ServiceRequest, label=_("客户服务"), number_prefix="FW",
+    key="service_request", model=ServiceRequest, label=record_label("客户服务"), number_prefix="FW",
     load=_loader("service_requests", "get_request", "request_id"),
     owner_id=lambda record: record.created_by_id, title=_named,
-    endpoint="service.show", id_arg="request_id", recyclable=True,
+    endpoint="service.show", id_arg="request_id", customer_column="customer_id", recyclable=True,
+    summary_template="records/service_request.html", on_reassign=_service_request_follows,
 ))
 RECORDS.add(RecordType(
-    key="churn_warning", model=ChurnWarning, label=_("流失预警"),
+    key="churn_warning", model=ChurnWarning, label=record_label("流失预警"),
     load=_loader("churn", "get_warning", "warning_id"),
     owner_id=lambda record: record.manager_id, title=lambda record: f"#{record.id}",
-    endpoint="churn.show", id_arg="warning_id", recyclable=True,
-    dependants=(Dependant(ChurnMeasure, "warning_id"),),
+    endpoint="churn.show", id_arg="warning_id", customer_column="customer_id", recyclable=True,
+    # Open warnings are the new manager's to act on; closed ones keep the manager who closed them.
+    handover=Handover(_("未关闭的流失预警"), lambda customer_id, old: and_(
+        ChurnWarning.customer_id == customer_id, ChurnWarning.manager_id == old,
+        ChurnWarning.status.in_((ChurnStatus.WARNING.value, ChurnStatus.DEFERRED.value))), _assign("manager_id")),
+    dependants=(Dependant(ChurnMeasure, "warning_id"),), on_reassign=_follows("manager_id"),
 ))
 RECORDS.add(RecordType(
-    key="care_task", model=CareTask, label=_("客户关怀"),
+    key="care_task", model=CareTask, label=record_label("客户关怀"),
     load=_loader("care", "get_care_task", "care_task_id"),
     owner_id=lambda record: record.assignee_id, title=lambda record: f"#{record.id}",
-    endpoint="care.show", id_arg="care_task_id", recyclable=True,
+    endpoint="care.show", id_arg="care_task_id", customer_column="customer_id", recyclable=True,
+    # Care still to give goes to the new manager; care given stays with who gave it.
+    handover=Handover(_("未完成的客户关怀"), lambda customer_id, old: and_(
+        CareTask.customer_id == customer_id, CareTask.assignee_id == old, CareTask.done_at.is_(None)),
+        _assign("assignee_id")),
+    on_reassign=_follows("assignee_id"),
 ))

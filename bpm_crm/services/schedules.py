@@ -14,6 +14,7 @@ import ast
 import logging
 import re
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -23,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bpm_crm import clock
 from bpm_crm.extensions import db
-from bpm_crm.models import ProcessDefinition, ProcessSchedule, ScheduleRun
+from bpm_crm.models import ProcessDefinition, ProcessInstance, ProcessSchedule, ScheduleRun
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +143,6 @@ def due_schedule_ids(*, now: datetime | None = None) -> list[int]:
 
 def run_schedule(*, schedule_id: int) -> int | None:
     """Start the instance of a due schedule once; commits. The instance id, or None when not due or taken."""
-    from bpm_crm.services import instances
-
     schedule = db.session.scalar(select(ProcessSchedule).where(ProcessSchedule.id == schedule_id)
                                  .with_for_update(skip_locked=True).execution_options(populate_existing=True))
     now = clock.utcnow_naive()
@@ -164,18 +163,37 @@ def run_schedule(*, schedule_id: int) -> int | None:
     schedule.active = schedule.next_run_at is not None
     schedule.last_run_at = now
     try:
-        instance = instances.start_instance(
-            process_id=schedule.process_id, business_type=None, business_id=None, owner_id=None,
-            title=f"{schedule.process_id} {due:%Y-%m-%d %H:%M}", data={"scheduled_at": due.isoformat() + "Z"},
-            user=None, start_event=schedule.start_event_id)
+        instance = start_scheduled(schedule, due)
     except Exception as exc:
         log.exception("schedule %s (%s) failed to start", schedule.id, schedule.process_id)
         db.session.rollback()
         _record_failure(schedule_id, due, str(exc))
         return None
     run.instance_id = instance.id
+    run.figures = run_figures(instance)
     db.session.commit()
     return instance.id
+
+
+def start_scheduled(schedule: ProcessSchedule, due: datetime) -> ProcessInstance:
+    """Start the schedule's process for one due time (naive UTC); joins the caller's transaction."""
+    from bpm_crm.services import instances
+
+    zone = _zone(None)
+    local = due.replace(tzinfo=clock.now().tzinfo).astimezone(zone)
+    name = db.session.scalar(select(ProcessDefinition.name).where(ProcessDefinition.id == schedule.definition_id))
+    return instances.start_instance(
+        process_id=schedule.process_id, business_type=None, business_id=None, owner_id=None,
+        title=f"{name or schedule.process_id} {local:%Y-%m-%d %H:%M}", data={"scheduled_at": due.isoformat() + "Z"},
+        user=None, start_event=schedule.start_event_id)
+
+
+def run_figures(instance: ProcessInstance) -> dict[str, Any] | None:
+    """What a scheduled run reports: its process variable `figures` (a dict), if it sets one."""
+    from bpm_crm.services import instances
+
+    value = instances.instance_variables(instance).get("figures")
+    return value if isinstance(value, dict) else None
 
 
 def _record_failure(schedule_id: int, due: datetime, message: str) -> None:

@@ -1,33 +1,72 @@
-"""Service request use cases (客户服务): record, read, edit and delete while 新创建, scoped by customer."""
+"""Service request use cases (客户服务): record (which starts its process), read, edit and delete while 新创建.
+
+A complaint (投诉) runs the `complaint` process (受理 → 部门会签 → 扣款决定 → 回访), a consultation or a
+suggestion the `service_request` process (分配 → 处理 → 反馈 → 归档, or closed at once when answered on the
+call); the request's status follows its process. Who reads a request: those whose scope covers its customer,
+its creator and its handler, and the head of a department while that department signs the complaint off.
+"""
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select
+from sqlalchemy.orm import aliased, selectinload
 
+from bpm_crm import clock
 from bpm_crm.errors import Conflict, Forbidden, Invalid, NotFound
 from bpm_crm.extensions import db
-from bpm_crm.i18n import _
-from bpm_crm.input_rules import parse_id
-from bpm_crm.models import Customer, ServiceRequest, ServiceStatus, User
-from bpm_crm.services import dictionary, permissions, recycle
+from bpm_crm.forms.rules import read_all
+from bpm_crm.forms.service_request import SERVICE_REQUEST
+from bpm_crm.models import (
+    CandidateKind,
+    Customer,
+    Department,
+    HumanTask,
+    ProcessInstance,
+    ServiceRequest,
+    ServiceStatus,
+    TaskCandidate,
+    TaskStatus,
+    User,
+)
+from bpm_crm.services import dictionary, instances, permissions, recycle, service_levels
 from bpm_crm.services.paging import Page, paginate
 from bpm_crm.services.transaction import unit_of_work
 
-EDITABLE_FIELDS = ("type", "summary", "customer_id", "detail")
-LIMITS = {"type": 20, "summary": 200, "detail": 4000}
-REQUIRED = {"type": "请选择服务类型", "summary": "请填写概要", "detail": "请填写服务请求"}
+EDITABLE_FIELDS = SERVICE_REQUEST.names
 MAX_OPTIONS = 500
-INVALID = "请更正标出的字段"
+MAX_ANSWER = 2000
+COMPLAINT = "投诉"
+SIGN_OFF_STEP = "sign_off"
+
+
+def process_for(kind: str) -> str:
+    """The process a request of this type runs."""
+    return "complaint" if kind == COMPLAINT else "service_request"
+
+
+def signing_clause(user: User) -> ColumnElement[bool]:
+    """Requests whose sign-off (会签) is running and includes the user's department (or him by name)."""
+    heads = [str(department_id) for department_id in
+             db.session.scalars(select(Department.id).where(Department.head_id == user.id))]
+    mine = aliased(HumanTask)
+    his = or_(mine.assignee_id == user.id, mine.completed_by_id == user.id,
+              exists().where(TaskCandidate.task_id == mine.id, TaskCandidate.kind == CandidateKind.DEPARTMENT.value,
+                             TaskCandidate.value.in_(heads)) if heads else false())
+    running = aliased(HumanTask)
+    return and_(
+        exists().where(mine.instance_id == ServiceRequest.process_instance_id, mine.bpmn_id == SIGN_OFF_STEP, his),
+        exists().where(running.instance_id == ServiceRequest.process_instance_id, running.bpmn_id == SIGN_OFF_STEP,
+                       running.status == TaskStatus.OPEN.value),
+    )
 
 
 def _read_clause(user: User) -> ColumnElement[bool]:
-    """Requests of customers within the user's service.read scope, plus those he created or handles."""
+    """Requests of customers within the user's service.read scope, those he created or handles, those he signs."""
+    own = or_(ServiceRequest.created_by_id == user.id, ServiceRequest.handler_id == user.id, signing_clause(user))
     if not permissions.can(user, "service.read"):
-        return false()
-    return or_(permissions.via_customer(user, ServiceRequest.customer_id, "service.read"),
-               ServiceRequest.created_by_id == user.id, ServiceRequest.handler_id == user.id)
+        return own
+    return or_(permissions.via_customer(user, ServiceRequest.customer_id, "service.read"), own)
 
 
 def get_request(*, request_id: int, user: User) -> ServiceRequest:
@@ -38,9 +77,19 @@ def get_request(*, request_id: int, user: User) -> ServiceRequest:
     return record
 
 
+def overdue_clause() -> ColumnElement[bool]:
+    """Open requests past a target (not accepted in time, or not closed in time) or with an overdue task."""
+    now = clock.utcnow_naive()
+    late_task = exists().where(HumanTask.instance_id == ServiceRequest.process_instance_id,
+                               HumanTask.status == TaskStatus.OPEN.value, HumanTask.due_at < now)
+    return and_(ServiceRequest.status != ServiceStatus.ARCHIVED.value, or_(
+        ServiceRequest.resolution_due_at < now,
+        and_(ServiceRequest.assigned_at.is_(None), ServiceRequest.response_due_at < now), late_task))
+
+
 def request_query(
     *, user: User, q: str | None = None, type: str | None = None, status: str | None = None,  # noqa: A002
-    customer_id: int | None = None,
+    customer_id: int | None = None, handler_id: int | None = None, overdue: bool = False,
 ) -> Select:
     """The scoped, searched and filtered query shared by the list, the export and the API."""
     query = select(ServiceRequest).where(_read_clause(user))
@@ -55,17 +104,37 @@ def request_query(
         query = query.where(ServiceRequest.status == status)
     if customer_id:
         query = query.where(ServiceRequest.customer_id == customer_id)
+    if handler_id:
+        query = query.where(ServiceRequest.handler_id == handler_id)
+    if overdue:
+        query = query.where(overdue_clause())
     return query.options(selectinload(ServiceRequest.customer), selectinload(ServiceRequest.created_by),
                          selectinload(ServiceRequest.handler)).order_by(ServiceRequest.id.desc())
 
 
 def list_requests(
     *, user: User, q: str | None = None, type: str | None = None, status: str | None = None,  # noqa: A002
-    customer_id: int | None = None, page: int = 1, per_page: int = 20,
+    customer_id: int | None = None, handler_id: int | None = None, overdue: bool = False, page: int = 1,
+    per_page: int = 20,
 ) -> Page:
     """The user's visible service requests, newest first."""
-    return paginate(request_query(user=user, q=q, type=type, status=status, customer_id=customer_id),
-                    page=page, per_page=per_page)
+    return paginate(request_query(user=user, q=q, type=type, status=status, customer_id=customer_id,
+                                  handler_id=handler_id, overdue=overdue), page=page, per_page=per_page)
+
+
+def service_levels_of(
+    *, user: User, q: str | None = None, type: str | None = None, status: str | None = None,  # noqa: A002
+    customer_id: int | None = None, handler_id: int | None = None, overdue: bool = False,
+) -> service_levels.Summary:
+    """The SLA figures (响应时效, 办结时效, 办结率) of the requests the list shows with these filters."""
+    return service_levels.summarize(request_query(user=user, q=q, type=type, status=status, customer_id=customer_id,
+                                                  handler_id=handler_id, overdue=overdue))
+
+
+def handler_options(*, user: User) -> list[User]:
+    """People who handle requests the user can see, for the list's handler filter."""
+    ids = select(ServiceRequest.handler_id).where(_read_clause(user), ServiceRequest.handler_id.is_not(None))
+    return list(db.session.scalars(select(User).where(User.id.in_(ids)).order_by(User.full_name).limit(MAX_OPTIONS)))
 
 
 def customer_options(*, user: User) -> list[Customer]:
@@ -87,42 +156,69 @@ def may_change(user: User, record: ServiceRequest) -> bool:
 
 
 def _clean(values: dict[str, Any], user: User, current: ServiceRequest | None) -> dict[str, Any]:
-    errors: dict[str, list[str]] = {}
     merged: dict[str, Any] = {name: getattr(current, name) for name in EDITABLE_FIELDS} if current else {}
     merged.update({name: values[name] for name in EDITABLE_FIELDS if name in values})
-    clean: dict[str, Any] = {}
-    for name, limit in LIMITS.items():
-        value = merged.get(name)
-        text = value.strip() if isinstance(value, str) else None
-        if not text:
-            errors[name] = [REQUIRED[name]]
-        elif len(text) > limit:
-            errors[name] = [str(_("最多 %(count)s 个字符", count=limit))]
-        clean[name] = text
-    if "type" not in errors and clean["type"] not in dictionary.choices(dictionary.SERVICE_TYPE):
-        errors["type"] = ["服务类型不在数据字典中"]
-    customer_id = parse_id(merged.get("customer_id"))
-    if customer_id is None:
-        errors["customer_id"] = ["请选择客户"]
-    elif customer_id != (current.customer_id if current else None) and not permissions.customer_in_scope(
-            user, customer_id, "service.create"):
-        errors["customer_id"] = ["客户不存在或您无权为其新建客户服务"]
-    clean["customer_id"] = customer_id
-    if errors:
-        raise Invalid(INVALID, errors)
-    return clean
+    checked = read_all(merged, SERVICE_REQUEST, options={"type": dictionary.choices(dictionary.SERVICE_TYPE)})
+    customer_id = checked.values.get("customer_id")
+    if customer_id is not None and customer_id != (current.customer_id if current else None) \
+            and not permissions.customer_in_scope(user, customer_id, "service.create"):
+        checked.fail("customer_id", "客户不存在或您无权为其新建客户服务")
+    return checked.done()
+
+
+def _answer(values: dict[str, Any], kind: str | None) -> str:
+    """What the agent answered on the call (简易工单): a consultation or suggestion closes at once."""
+    raw = values.get("answer")
+    if raw in (None, ""):
+        return ""
+    if not isinstance(raw, str):
+        raise Invalid("请更正标出的字段", {"answer": ["应为文本"]})
+    answer = raw.strip()
+    if len(answer) > MAX_ANSWER:
+        raise Invalid("请更正标出的字段", {"answer": ["最多 2000 个字符"]})
+    if answer and kind == COMPLAINT:
+        message = "投诉须经受理和部门会签，不能当场办结"
+        raise Invalid(message, {"answer": [message]}, code="complaint_answered_on_call")
+    return answer
 
 
 @unit_of_work
 def create_request(*, user: User, values: dict[str, Any]) -> ServiceRequest:
-    """Record a customer's consultation, suggestion or complaint (status 新创建); commits."""
+    """Record a customer's consultation, suggestion or complaint (新创建) and start its process; commits.
+
+    `values` may carry `answer`: a consultation or suggestion answered on the call is closed at once.
+    """
     permissions.require(user, "service.create")
-    record = ServiceRequest(**_clean(values, user, None), status=ServiceStatus.NEW.value,
-                            created_by_id=user.id, updated_by_id=user.id)
+    cleaned = _clean(values, user, None)
+    answer = _answer(values, cleaned.get("type"))
+    record = ServiceRequest(**cleaned, status=ServiceStatus.NEW.value, created_by_id=user.id, updated_by_id=user.id,
+                            created_at=clock.utcnow_naive())
     db.session.add(record)
     db.session.flush()
     record.number = f"FW{record.id:06d}"
+    _start_process(record, user, answer)
     return record
+
+
+def _start_process(record: ServiceRequest, user: User, answer: str = "") -> ProcessInstance:
+    target = service_levels.set_targets(record)
+    customer = db.session.get(Customer, record.customer_id)
+    instance = instances.start_instance(
+        process_id=process_for(record.type), business_type="service_request", business_id=record.id,
+        owner_id=record.created_by_id, title=f"{record.number} {record.summary} · {customer.name if customer else ''}",
+        data={"request_id": record.id, "service_type": record.type, "summary": record.summary,
+              "response_hours": target.response_hours, "resolution_hours": target.resolution_hours,
+              "answer": answer, "instructions": "", "handling": "", "compensation_amount": None,
+              "deduction_amount": None, "deduction_department_id": None},
+        user=user,
+    )
+    record.process_instance_id = instance.id
+    return instance
+
+
+def process_of(record: ServiceRequest) -> ProcessInstance | None:
+    """The process a request runs (or ran)."""
+    return db.session.get(ProcessInstance, record.process_instance_id) if record.process_instance_id else None
 
 
 def _changeable(request_id: int, user: User) -> ServiceRequest:
@@ -139,9 +235,19 @@ def _changeable(request_id: int, user: User) -> ServiceRequest:
 def update_request(*, request_id: int, user: User, values: dict[str, Any]) -> ServiceRequest:
     """Change a request while it is 新创建; commits."""
     record = _changeable(request_id, user)
-    for name, value in _clean(values, user, record).items():
+    cleaned = _clean(values, user, record)
+    other_process = process_for(cleaned.get("type", record.type)) != process_for(record.type)
+    for name, value in cleaned.items():
         setattr(record, name, value)
     record.updated_by_id = user.id
+    instance = process_of(record)
+    if other_process:
+        # A complaint recorded as a consultation (or the other way round) runs the other process from its start.
+        if instance is not None:
+            instances.cancel_instance(instance=instance, user=user, reason=f"服务类型改为{record.type}")
+        _start_process(record, user)
+    elif instance is not None and record.customer is not None:
+        instance.title = f"{record.number} {record.summary} · {record.customer.name}"[:200]
     return record
 
 
@@ -149,6 +255,9 @@ def update_request(*, request_id: int, user: User, values: dict[str, Any]) -> Se
 def delete_request(*, request_id: int, user: User) -> None:
     """Move a 新创建 request to the recycle bin; commits."""
     record = _changeable(request_id, user)
+    instance = process_of(record)
+    if instance is not None:
+        instances.cancel_instance(instance=instance, user=user, reason=f"客户服务 {record.number} 已删除")
     customer = db.session.get(Customer, record.customer_id)
     recycle.move_to_bin(record=record, user=user, label=f"客户服务 {record.summary} ({record.number})",
                         owner_id=customer.owner_id if customer else None)

@@ -5,7 +5,8 @@ row's people come from the diagram: `assignee` (an expression giving a user id �
 his), else `candidates` or the lane's role (the task is offered to them), plus `watchers` (抄送).
 Its deadlines come from `due` (a moment, or a duration from now) or the boundary timer on the
 task, `remind` (a moment, or a duration before due) and `escalate` (a moment, or a duration
-after due). A failing expression names its element.
+after due); with `calendar` = working the durations count working time on the Chinese calendar.
+A failing expression names its element.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from sqlalchemy.orm import lazyload
 from bpm_crm import clock
 from bpm_crm.engine.runtime import ProcessRuntime, ReadyUserTask, ScriptFailed
 from bpm_crm.extensions import db
+from bpm_crm.handlers import calendar
 from bpm_crm.models import (
     CandidateKind,
     Department,
@@ -151,22 +153,25 @@ def _watcher_ids(runtime: ProcessRuntime, spec: ReadyUserTask) -> list[int]:
 def _deadlines(row: HumanTask, runtime: ProcessRuntime, spec: ReadyUserTask) -> None:
     now = clock.now()
     due: datetime | None = spec.timer_due
+    # `calendar` = working: the durations count working hours of working days (SLA time), not the clock.
+    working = spec.properties.get("calendar", "").strip() == "working"
     if spec.properties.get("due"):
         due = _moment(_evaluate(runtime, spec, spec.properties["due"], "due"), base=now, sign=1, spec=spec,
-                      what="due") or due
+                      what="due", working=working) or due
     remind = escalate = None
     if spec.properties.get("remind"):
         remind = _moment(_evaluate(runtime, spec, spec.properties["remind"], "remind"), base=due, sign=-1,
-                         spec=spec, what="remind")
+                         spec=spec, what="remind", working=working)
     if spec.properties.get("escalate"):
         escalate = _moment(_evaluate(runtime, spec, spec.properties["escalate"], "escalate"), base=due, sign=1,
-                           spec=spec, what="escalate")
+                           spec=spec, what="escalate", working=working)
     row.due_at, row.remind_at, row.escalate_at = _utc(due), _utc(remind), _utc(escalate)
     pending = [moment for moment in (row.remind_at, row.escalate_at) if moment is not None]
     row.next_deadline_at = min(pending) if pending else None
 
 
-def _moment(value: Any, *, base: datetime | None, sign: int, spec: ReadyUserTask, what: str) -> datetime | None:
+def _moment(value: Any, *, base: datetime | None, sign: int, spec: ReadyUserTask, what: str,
+            working: bool = False) -> datetime | None:
     """A deadline from an expression's value: an ISO moment or date, or a duration relative to `base`."""
     if value in (None, ""):
         return None
@@ -177,7 +182,17 @@ def _moment(value: Any, *, base: datetime | None, sign: int, spec: ReadyUserTask
         if base is None:
             raise TaskSetupFailed(spec.bpmn_id, what, "a duration needs a due time to count from")
         days, hours, minutes = (int(part or 0) for part in match.groups())
-        return base + sign * timedelta(days=days, hours=hours, minutes=minutes)
+        if days * 24 * 60 + hours * 60 + minutes > 3660 * 24 * 60:
+            raise TaskSetupFailed(spec.bpmn_id, what, f"'{value[:40]}' is longer than ten years")
+        delta = sign * timedelta(days=days, hours=hours, minutes=minutes)
+        if working:  # a day of working time is a working day's hours
+            delta = sign * timedelta(hours=days * calendar.working_hours().seconds_per_day / 3600 + hours,
+                                     minutes=minutes)
+            try:
+                return calendar.add_working_time(base, delta)
+            except ValueError as exc:
+                raise TaskSetupFailed(spec.bpmn_id, what, str(exc)) from None
+        return base + delta
     try:
         if len(value) == 10:  # a day in the company's time zone, from its start
             day = date.fromisoformat(value)

@@ -12,12 +12,22 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import select
 
 from bpm_crm import clock
 from bpm_crm.extensions import db
-from bpm_crm.models import HumanTask, InstanceStatus, Notification, ProcessInstance, TaskStatus, User
-from bpm_crm.services import instances, jobs, schedules
+from bpm_crm.models import (
+    Department,
+    HumanTask,
+    InstanceStatus,
+    Notification,
+    ProcessInstance,
+    Role,
+    TaskStatus,
+    User,
+)
+from bpm_crm.services import definitions, instances, jobs, schedules
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +77,32 @@ def due_deadline_task_ids(*, now: datetime | None = None, limit: int = 200) -> l
     ))
 
 
+MAX_HOLDERS = 20
+
+
+def holders(task: HumanTask) -> list[int]:
+    """Who holds the task: its assignee, else the people, department heads and role holders it is offered to."""
+    if task.assignee_id:
+        return [task.assignee_id]
+    people = [int(c.value) for c in task.candidates if c.kind == "user"]
+    departments = [int(c.value) for c in task.candidates if c.kind == "department" and c.value.isdigit()]
+    if departments:
+        people += [head for head in db.session.scalars(select(Department.head_id).where(
+            Department.id.in_(departments))) if head]
+    roles = [c.value for c in task.candidates if c.kind == "role"]
+    if roles:
+        from bpm_crm.services import permissions
+
+        holders_of_role = db.session.scalars(select(User).join(User.roles).where(
+            Role.code.in_(roles), User.active.is_(True)).order_by(User.id)).unique()
+        people += [user.id for user in holders_of_role
+                   if permissions.in_scope(user, "task.claim", [task.scope_user_id])][:MAX_HOLDERS]
+    return list(dict.fromkeys(people))[:MAX_HOLDERS]
+
+
 def _notify(task: HumanTask, kind: str, title: str) -> list[int]:
     """Notify whoever holds the task (its assignee, else its named candidates); the ids notified."""
-    people = [task.assignee_id] if task.assignee_id else [int(c.value) for c in task.candidates if c.kind == "user"]
+    people = holders(task)
     for user_id in people:
         db.session.add(Notification(user_id=user_id, kind=kind, title=title, task_id=task.id,
                                     instance_id=task.instance_id))
@@ -99,19 +132,35 @@ def fire_deadlines(*, task_id: int) -> bool:
     return True
 
 
+def escalation_mode(task: HumanTask) -> str:
+    """What escalating this task does: the diagram's `escalate_mode`, else BPM_CRM_ESCALATION_MODE."""
+    properties = definitions.version(task.instance.definition_id).parsed.user_tasks.get(task.bpmn_id, {})
+    mode = (properties.get("escalate_mode") or current_app.config["ESCALATION_MODE"]).strip()
+    return mode if mode in ("watch", "reassign") else "watch"
+
+
 def _escalate(task: HumanTask) -> None:
-    """Past its escalation time a task goes to the attention of the assignee's superior (as a watcher)."""
+    """Past its escalation time a task goes to the assignee's superior: copied to him (watch) or given to him."""
     from bpm_crm.models import TaskWatcher
+    from bpm_crm.services import human_tasks
 
     superior_id = None
-    if task.assignee_id is not None:
-        superior_id = db.session.scalar(select(User.superior_id).where(User.id == task.assignee_id))
-    if superior_id is not None:
+    held_by = holders(task)
+    if held_by:
+        superior_id = db.session.scalar(select(User.superior_id).where(User.id == held_by[0]))
+    mode = escalation_mode(task)
+    if superior_id is not None and mode == "reassign":
+        instance = instances.lock(task.instance_id)
+        if instance is not None:
+            human_tasks.hand_over(task, instance, to_user_id=superior_id, by=None, kind="escalation",
+                                  comment="超时未处理，已升级给上级")
+    elif superior_id is not None:
         if superior_id not in {w.user_id for w in task.watchers}:
             task.watchers.append(TaskWatcher(user_id=superior_id))
         db.session.add(Notification(user_id=superior_id, kind="escalation", title=task.name, task_id=task.id,
                                     instance_id=task.instance_id))
-    instances.record(task.instance, "escalated", task=task, user=None, data={"superior_id": superior_id})
+    instances.record(task.instance, "escalated", task=task, user=None,
+                     data={"superior_id": superior_id, "mode": mode})
 
 
 def fire_due_deadlines(*, now: datetime | None = None, limit: int = 200) -> int:

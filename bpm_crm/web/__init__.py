@@ -19,9 +19,9 @@ def _load_user(session_id: str) -> User | None:
 
 # Page modules, each with a blueprint `bp` of the same name.
 PAGE_MODULES = (
-    "auth", "language", "inbox", "tasks", "opportunities", "customers", "instances", "vendor",
+    "auth", "language", "inbox", "tasks", "approvals", "opportunities", "customers", "instances", "vendor",
     "contacts", "interactions", "care", "churn", "products", "orders", "levels", "quotes", "service",
-    "attachments", "imports", "admin", "recycle",
+    "attachments", "imports", "admin", "recycle", "notifications", "decisions", "schedules", "care_rules",
 )
 
 # Pages run only their own static scripts and inline <script> elements carrying this response's nonce;
@@ -62,11 +62,12 @@ def register(app: Flask) -> None:
     import importlib
     import importlib.util
 
-    from bpm_crm.web import display, errors
+    from bpm_crm.web import display, errors, kept_forms
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = _("请先登录")
     login_manager.login_message_category = "warning"
+    login_manager.unauthorized_handler(kept_forms.unauthorized)
     if app.config.get("SECURE_COOKIES"):
         app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = True
     for name in PAGE_MODULES:
@@ -76,5 +77,7 @@ def register(app: Flask) -> None:
     display.init_app(app)
     errors.register_error_handlers(app)
     app.add_template_global(csp_nonce)
+    app.add_template_global(kept_forms.kept_form)
     app.before_request(_new_nonce)
+    app.before_request(kept_forms.restore)
     app.after_request(_security_headers)

@@ -1,7 +1,8 @@
 """Administration pages: users, roles and permissions, departments, data dictionary, audit and login logs."""
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import date, datetime
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext
@@ -11,9 +12,19 @@ from flask_wtf import FlaskForm
 from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError, Invalid
 from bpm_crm.forms.admin import DepartmentForm, DictionaryEntryForm, EditUserForm, PasswordForm, RoleForm, UserForm
+from bpm_crm.forms.care import CARE_TASK
+from bpm_crm.forms.churn import CHURN_WARNING
+from bpm_crm.forms.contact import CONTACT
+from bpm_crm.forms.customer import CUSTOMER
+from bpm_crm.forms.interaction import INTERACTION
+from bpm_crm.forms.opportunity import OPPORTUNITY
+from bpm_crm.forms.quote import QUOTE, QUOTE_LINE
+from bpm_crm.forms.service_request import SERVICE_REQUEST
 from bpm_crm.i18n import _
 from bpm_crm.models import User
 from bpm_crm.services import admin, audit, dictionary, logs, permissions
+from bpm_crm.services.records import RECORDS
+from bpm_crm.web.display import date_text, datetime_text, status_label
 from bpm_crm.web.query_args import id_arg, page_arg
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -49,18 +60,37 @@ FIELD_LABELS = {
     "unit_price": _("单价"), "discount_pct": _("折扣 (%)"), "amount": _("金额"), "product_name": _("产品名称"),
     "min_total": _("最低金额"), "months": _("月数"), "model": _("型号"), "batch": _("批次"), "unit": _("单位"),
 }
+# Columns no form shows, named for the log's readers.
+FIELD_LABELS.update({
+    "process_instance_id": _("流程实例"), "opportunity_id": _("来源销售机会"), "customer_name": _("客户名称"),
+    "handled_at": _("处理时间"), "feedback_at": _("反馈时间"), "archived_at": _("归档时间"),
+    "last_order_date": _("最后下单日期"), "content": _("内容"), "warning_id": _("流失预警"), "quote_id": _("报价"),
+    "product_id": _("产品"), "warehouse_id": _("仓库"), "label_en": _("英文名称"), "locale": _("语言"),
+})
 USER_FIELDS = {"owner_id", "assignee_id", "handler_id", "manager_id", "done_by_id", "superior_id", "head_id",
                "user_id", "author_id", "uploaded_by_id"}
+CHOICE_FIELDS = {"status", "level"}  # stored Chinese, shown in the reader's language
+REFERENCE_FIELDS = {"process_instance_id", "opportunity_id", "warning_id", "quote_id", "product_id",
+                    "warehouse_id", "contact_id", "customer_id"}
+# The record forms' own labels: the log names a field as the form that changes it does.
+FORM_LABELS = {(rules.name, rule.name): rule.label for rules in (
+    CUSTOMER, CONTACT, INTERACTION, OPPORTUNITY, QUOTE, QUOTE_LINE, SERVICE_REQUEST, CHURN_WARNING, CARE_TASK,
+) for rule in rules}
+_ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @bp.app_template_filter("field_label")
-def field_label(key: str) -> str:
-    return str(FIELD_LABELS.get(key, key))
+@bp.app_template_global("field_label")
+def field_label(key: str, record_type: str | None = None) -> str:
+    """A logged field as its record's form labels it, else by its common name."""
+    label = FORM_LABELS.get((record_type or "", key)) or FIELD_LABELS.get(key)
+    return str(label) if label is not None else key
 
 
 @bp.app_template_global("audit_value")
 def audit_value(key: str, value: object) -> str:
-    """A logged value as a reader understands it: names for user ids, 是/否 for flags, — for nothing."""
+    """A logged value as a reader understands it: names for user ids, local times, 是/否 for flags, — for nothing."""
     if value is None or value == "":
         return "—"
     if isinstance(value, bool):
@@ -70,9 +100,27 @@ def audit_value(key: str, value: object) -> str:
         if names is None:
             names = g._audit_user_names = {u.id: u.full_name for u in admin.all_users()}
         return names.get(value, f"#{value}")
+    if key in REFERENCE_FIELDS and isinstance(value, int):
+        return f"#{value}"
     if key == "scope" and value in SCOPE_LABELS:
         return str(SCOPE_LABELS[str(value)])
+    if isinstance(value, str) and _ISO_MOMENT.match(value):
+        return datetime_text(datetime.fromisoformat(value))  # stored UTC, shown in the configured time zone
+    if isinstance(value, str) and _ISO_DAY.match(value):
+        return date_text(date.fromisoformat(value))
+    if key in CHOICE_FIELDS:
+        return status_label(str(value))
     return str(value)
+
+
+@bp.app_template_global("audit_record")
+def audit_record(record_type: str | None, record_id: int | None) -> str:
+    """The logged record by its label and business number ("销售机会 JH000012"), else its id."""
+    label = audit.type_label(record_type)
+    declared = RECORDS.find(record_type)
+    if declared is not None and declared.number_prefix and record_id is not None:
+        return f"{label} {declared.number(record_id)}"
+    return f"{label} #{record_id}" if record_id is not None else label
 
 
 @bp.app_template_filter("record_type_label")

@@ -13,6 +13,7 @@ from bpm_crm.errors import Invalid
 from bpm_crm.i18n import _
 from bpm_crm.models import User
 from bpm_crm.services import people
+from bpm_crm.web import kept_forms, language
 from bpm_crm.web.redirects import safe_next
 
 bp = Blueprint("auth", __name__)
@@ -64,8 +65,10 @@ def login():
             return _throttled_page(form, exc)
         if user is not None:
             login_user(user, remember=bool(form.remember.data))
+            language.settle_at_sign_in(user)
+            kept_forms.settle_at_sign_in(user.id)
             flash(gettext("欢迎回来，%(name)s", name=user.full_name), "success")
-            return redirect(safe_next(form.next.data) or url_for("inbox.index"))
+            return kept_forms.remember_user(redirect(safe_next(form.next.data) or url_for("inbox.index")), user.id)
         flash(gettext("用户名或密码错误"), "danger")
         status = 401
     return render_template("auth/login.html", form=form), status
@@ -77,7 +80,7 @@ def logout():
     """Sign out and go back to the sign-in page."""
     logout_user()
     flash(gettext("您已安全退出"), "info")
-    return redirect(url_for("auth.login"))
+    return kept_forms.forget_user(redirect(url_for("auth.login")))
 
 
 def _account_page(form: PasswordChangeForm, status: int = 200):

@@ -10,7 +10,7 @@ from bpm_crm.errors import DomainError
 from bpm_crm.forms.care import CareDoneForm, CareTaskForm
 from bpm_crm.i18n import _
 from bpm_crm.models import CareTask, Customer
-from bpm_crm.services import care, customer_records, dictionary, permissions
+from bpm_crm.services import care, customer_records, dictionary, human_tasks, permissions
 from bpm_crm.web import exports
 from bpm_crm.web.customer_records import (
     apply_errors,
@@ -18,6 +18,7 @@ from bpm_crm.web.customer_records import (
     current,
     fill_customer_choices,
 )
+from bpm_crm.web.display import dictionary_label
 from bpm_crm.web.query_args import id_arg, page_arg, text_arg
 
 bp = Blueprint("care", __name__, url_prefix="/care")
@@ -37,7 +38,8 @@ def _filters() -> dict:
 
 def _prepare(form: CareTaskForm, customer: Customer | None, assignee_id: int | None) -> None:
     """Choices of the selects: kinds from the dictionary, the customer's contacts, possible assignees."""
-    form.kind.choices = [("", str(_("请选择")))] + [(kind, kind) for kind in dictionary.choices(dictionary.CARE_KIND)]
+    form.kind.choices = [("", str(_("请选择")))] + [(kind, dictionary_label(kind))
+                                                  for kind in dictionary.choices(dictionary.CARE_KIND)]
     contacts = care.contact_choices(customer_id=customer.id) if customer else []
     form.contact_id.choices = [("", str(_("不指定联系人")))] + contacts
     people = care.assignee_choices(user=current(), include_id=assignee_id)
@@ -109,8 +111,10 @@ def show(care_task_id: int):
     """One care task: who, what, when due, done by whom; the 完成 form while open."""
     task = care.get_care_task(care_task_id=care_task_id, user=current())
     may_write = permissions.customer_in_scope(current(), task.customer_id, WRITE)
+    step = care.open_task(task)
     return render_template("care/show.html", task=task, may_write=may_write, done_form=CareDoneForm(),
-                           overdue=care.is_overdue(task))
+                           overdue=care.is_overdue(task), step=step, rule_name=care.rule_name(task),
+                           step_visible=step is not None and human_tasks.may_see_task(current(), step))
 
 
 @bp.route("/<id:care_task_id>/edit", methods=["GET", "POST"])

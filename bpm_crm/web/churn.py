@@ -9,10 +9,11 @@ from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError
 from bpm_crm.forms.churn import ChurnWarningForm, ConfirmForm, MeasureForm
 from bpm_crm.models import ChurnWarning
-from bpm_crm.services import churn, customer_records, permissions
+from bpm_crm.services import churn, churn_scan, customer_records, human_tasks, permissions
 from bpm_crm.web import exports
 from bpm_crm.web.customer_records import apply_errors, current, fill_customer_choices
 from bpm_crm.web.query_args import id_arg, page_arg, text_arg
+from bpm_crm.web.schedules import figures_of, rule_words
 
 bp = Blueprint("churn", __name__, url_prefix="/churn")
 
@@ -38,7 +39,9 @@ def index():
                                per_page=current_app.config["PAGE_SIZE"])
     return render_template("churn/index.html", page=page, filters=filters, customer=customer,
                            statuses=churn.STATUSES, managers=churn.manager_choices(user=current()),
-                           may_write=permissions.can(current(), WRITE))
+                           may_write=permissions.can(current(), WRITE), scan=churn_scan.status(),
+                           rule_words=rule_words, figures_of=figures_of,
+                           owner_view=permissions.can(current(), "process.deploy"))
 
 
 @bp.get("/export.xlsx")
@@ -79,12 +82,16 @@ def create():
 
 
 def _show(warning: ChurnWarning, *, measure: MeasureForm | None = None, confirm: ConfirmForm | None = None,
-          status: int = 200):
+          acknowledge_error: str | None = None, status: int = 200):
     may_write = permissions.customer_in_scope(current(), warning.customer_id, WRITE)
+    step = churn.open_task(warning)
     return render_template("churn/show.html", warning=warning, may_write=may_write,
-                           is_open=warning.status in churn.OPEN_STATUSES,
+                           is_open=warning.status in churn.OPEN_STATUSES, step=step,
+                           step_visible=step is not None and human_tasks.may_see_task(current(), step),
                            measure_form=measure or MeasureForm(formdata=None),
-                           confirm_form=confirm or ConfirmForm(formdata=None)), status
+                           confirm_form=confirm or ConfirmForm(formdata=None),
+                           acknowledged=request.method == "POST" and request.form.get("acknowledge") == "1",
+                           acknowledge_error=acknowledge_error), status
 
 
 @bp.get("/<id:warning_id>")
@@ -114,11 +121,14 @@ def add_measure(warning_id: int):
 @bp.post("/<id:warning_id>/confirm")
 @login_required
 def confirm(warning_id: int):
-    """Confirm the churn with its reason; the customer becomes 已流失."""
+    """Confirm the churn with its reason and an explicit acknowledgement; the customer becomes 已流失."""
     warning = churn.get_warning(warning_id=warning_id, user=current())
     form = ConfirmForm()
-    if not form.validate_on_submit():
-        return _show(warning, confirm=form, status=422)
+    # Checked with the reason, on the server: no browser dialog that asks before the reason is known to be valid.
+    acknowledged = request.form.get("acknowledge") == "1"
+    if not form.validate_on_submit() or not acknowledged:
+        error = None if acknowledged else gettext("请勾选此项：确认流失后不可撤销")
+        return _show(warning, confirm=form, acknowledge_error=error, status=422)
     try:
         churn.confirm(warning_id=warning_id, user=current(), reason=form.reason.data)
     except DomainError as exc:

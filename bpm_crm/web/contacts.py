@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import gettext, pgettext
 from flask_login import login_required
 
 from bpm_crm.error_messages import translate
@@ -51,7 +51,7 @@ def export():
     rows = contacts.export_contacts(user=current(), limit=exports.MAX_EXPORT_ROWS, **_filters())
     headers = [gettext("客户编号"), gettext("客户名称"), gettext("姓名"), gettext("性别"), gettext("职位"),
                gettext("办公电话"), gettext("手机"), gettext("电子邮箱"), gettext("生日"), gettext("备注")]
-    return exports.xlsx_response(name=gettext("联系人"), headers=headers, rows=(
+    return exports.xlsx_response(name=pgettext("section", "联系人"), headers=headers, rows=(
         [c.customer.number, c.customer.name, c.name, gettext(c.gender), c.position, c.office_phone, c.mobile,
          c.email, c.birthday, c.remarks] for c in rows))
 

@@ -13,9 +13,9 @@ from bpm_crm.errors import DomainError, Invalid
 from bpm_crm.forms.customer import CustomerForm, ShareForm, TransferForm
 from bpm_crm.i18n import _
 from bpm_crm.models import ORDER_STATUS_LABELS, Customer, User
-from bpm_crm.services import customers, dictionary, permissions
+from bpm_crm.services import customers, dictionary, handover, permissions
 from bpm_crm.web import exports
-from bpm_crm.web.display import status_label
+from bpm_crm.web.display import labelled_choices, status_label
 from bpm_crm.web.query_args import id_arg, page_arg
 from bpm_crm.web.redirects import safe_next
 
@@ -95,6 +95,7 @@ def index():
         statuses=customers.STATUSES, owners=[(u.id, _label(u)) for u in customers.owner_filter_choices(user)],
         shared=customers.shared_ids(user=user, customer_ids=[c.id for c in page.items]),
         transfer_to=[(u.id, _label(u)) for u in customers.assignable_owners(user)],
+        handover_rules=handover.rules(),
         filtered=any(filters[k] for k in ("q", "region", "level", "status", "owner_id")),
     )
 
@@ -123,6 +124,8 @@ def _form(customer: Customer | None = None) -> tuple[CustomerForm, bool]:
     form.set_choices(levels=dictionary.choices(dictionary.LEVEL), statuses=list(customers.STATUSES),
                      regions=dictionary.region_paths(), industries=dictionary.choices(dictionary.INDUSTRY),
                      sources=dictionary.choices(dictionary.SOURCE), owners=choices)
+    for name in ("region", "industry", "source"):  # the stored item is Chinese, the label the reader's
+        form[name].choices = labelled_choices(form[name].choices)
     form.lock(customers.locked_fields(user, creating=customer is None))
     if customer is None and request.method == "GET":
         form.owner_id.data = user.id
@@ -168,10 +171,11 @@ def show(customer_id: int):
                    if u.id != overview.customer.owner_id] if "transfer" in actions else []
     share_to = [(u.id, _label(u)) for u in customers.share_candidates(customer=overview.customer)] \
         if "share" in actions else []
+    handed_over = handover.preview(customer=overview.customer) if transfer_to else []
     return render_template("customers/show.html", overview=overview, customer=overview.customer,
                            sections=overview.sections, actions=actions, transfer_form=transfer_form,
                            share_form=share_form, transfer_to=transfer_to, share_to=share_to,
-                           kinds=TRANSFER_KINDS, order_labels=ORDER_STATUS_LABELS)
+                           handed_over=handed_over, kinds=TRANSFER_KINDS, order_labels=ORDER_STATUS_LABELS)
 
 
 @bp.route("/<id:customer_id>/edit", methods=["GET", "POST"])
@@ -238,6 +242,9 @@ def claim(customer_id: int):
 
 def _transfer(ids: list[int], back_to: int | None):
     form = TransferForm()
+    # What one customer takes along, said in the message (the dialog showed the same counts).
+    single = customers.get_customer(customer_id=back_to, user=_user()) if back_to is not None else None
+    taken = [item for item in handover.preview(customer=single) if item.count] if single is not None else []
     try:
         moved = customers.transfer_customers(customer_ids=ids, to_user_id=form.to_user_id.data or 0,
                                              reason=form.reason.data, user=_user())
@@ -250,7 +257,11 @@ def _transfer(ids: list[int], back_to: int | None):
                                              if translate(m) != message])
         flash(message, "danger")
         return _back(back_to)
-    flash(gettext("已转移 %(count)s 个客户", count=len(moved)), "success")
+    if moved and taken:
+        flash(gettext("已转移 %(count)s 个客户，随之转交：%(work)s", count=len(moved),
+                      work=gettext("、").join(f"{item.label} {item.count}" for item in taken)), "success")
+    else:
+        flash(gettext("已转移 %(count)s 个客户", count=len(moved)), "success")
     return _back(back_to)
 
 
@@ -258,7 +269,6 @@ def _transfer(ids: list[int], back_to: int | None):
 @login_required
 def transfer(customer_id: int):
     """Give one customer to another account manager."""
-    customers.get_customer(customer_id=customer_id, user=_user())
     return _transfer([customer_id], customer_id)
 
 

@@ -5,14 +5,14 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
-from flask import Flask, request, url_for
+from flask import Flask, g, request, url_for
 from flask_babel import format_date, format_datetime, format_timedelta, get_locale, gettext
 from flask_login import current_user
 
 from bpm_crm import clock
 from bpm_crm.error_messages import translate
 from bpm_crm.i18n import _
-from bpm_crm.services import inbox, permissions
+from bpm_crm.services import definitions, dictionary, inbox, permissions
 from bpm_crm.web import navigation
 
 # Stored values are Chinese; these labels translate them for the reader.
@@ -113,6 +113,7 @@ ROLE_NAMES = {
     "sales_director": _("销售总监"),
     "executive": _("高管"),
     "service_agent": _("客服"),
+    "service_supervisor": _("客服主管"),
     "department_head": _("部门负责人"),
     "process_owner": _("流程负责人"),
 }
@@ -173,6 +174,66 @@ def candidates_label(task: Any) -> str:
     return "、".join(parts)
 
 
+def _this_request() -> object:
+    """The request object itself: what `g` caches for one request is tagged with it (tests share `g`)."""
+    return request._get_current_object()  # type: ignore[attr-defined]
+
+
+def _reader_locale() -> str:
+    locale = get_locale()
+    return str(locale) if locale is not None else "zh_CN"
+
+
+def process_texts(definition_id: int | None) -> dict[str, str]:
+    """The translated texts of a deployed bundle in the reader's language.
+
+    An instance keeps its version; a text that version has no translation for takes the newest
+    version's, so instances started before a translation was deployed read translated too.
+    """
+    if definition_id is None:
+        return {}
+    locale = _reader_locale()
+    version = definitions.version(definition_id)
+    own = version.texts(locale)
+    if locale.split("_")[0] == "zh":
+        return own
+    cached = g.get("latest_versions")
+    if cached is None or cached[0] is not _this_request():
+        cached = g.latest_versions = (_this_request(), {})
+    latest: dict[str, int | None] = cached[1]
+    if version.process_id not in latest:
+        latest[version.process_id] = definitions.latest_version_id(version.process_id)
+    newest = latest[version.process_id]
+    if newest is None or newest == definition_id:
+        return own
+    return {**definitions.version(newest).texts(locale), **own}
+
+
+def process_text(text: str | None, definition_id: int | None) -> str:
+    """A text of a deployed process bundle (its name, a step's name) in the reader's language."""
+    if not text or definition_id is None:
+        return text or ""
+    return process_texts(definition_id).get(text, text)
+
+
+def dictionary_label(value: str | None) -> str:
+    """A data-dictionary item as the reader sees it: its English label in English; a region path part by part."""
+    if not value:
+        return ""
+    labels: dict[str, str] = {}
+    if _reader_locale().split("_")[0] == "en":
+        cached = g.get("dictionary_labels")
+        if cached is None or cached[0] is not _this_request():
+            cached = g.dictionary_labels = (_this_request(), dictionary.english_labels())
+        labels = cached[1]
+    return " / ".join(labels.get(part, part) for part in value.split("/"))
+
+
+def labelled_choices(choices: list[Any]) -> list[tuple[Any, str]]:
+    """Select options whose values are dictionary items, labelled for the reader (blank options kept)."""
+    return [(value, dictionary_label(value) if value else label) for value, label in choices]
+
+
 def pretty_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, indent=2, default=str, sort_keys=True)
 
@@ -215,15 +276,19 @@ def init_app(app: Flask) -> None:
         candidates_label=candidates_label,
         translate=translate,
         pretty_json=pretty_json,
+        dict_label=dictionary_label,
     )
     app.jinja_env.globals.update(
         nav_counts=nav_counts,
+        process_text=process_text,
+        process_texts=process_texts,
         get_locale=get_locale,
         page_url=page_url,
         user_can=user_can,
         url_or_none=url_or_none,
         nav_main=navigation.main_items,
         nav_more=navigation.more_items,
+        nav_more_groups=navigation.more_groups,
         action_icons=ACTION_ICONS,
         languages={"zh_CN": "中文", "en": "English"},
     )

@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from flask import Flask, jsonify, render_template, request
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -13,6 +14,7 @@ from bpm_crm.error_messages import params_json, translate, translate_fields
 from bpm_crm.errors import DomainError, Invalid
 from bpm_crm.i18n import _
 from bpm_crm.input_rules import storable
+from bpm_crm.web import kept_forms
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,8 @@ def _domain_error(exc: DomainError):
 def _csrf_error(exc: CSRFError):
     if _wants_json():
         return _json(400, exc.description)
-    return _page(400, str(_("页面已过期或表单来源无效，请刷新页面后重新提交。")))
+    # An expired session or token is no dead end: the form is kept and the user signs in again if need be.
+    return kept_forms.lost_session(signed_out=not current_user.is_authenticated)
 
 
 def _http_error(exc: HTTPException):

@@ -1,15 +1,32 @@
-"""Switching the interface language (中文 / English), kept in the session."""
+"""Switching the interface language (中文 / English): kept with the user, or in the session before signing in."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, redirect, request, session, url_for
 from flask_babel import refresh
+from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
+from bpm_crm.models import User
+from bpm_crm.services import people
 from bpm_crm.web.redirects import same_site_path
 
 bp = Blueprint("language", __name__)
+
+CHOSEN_BEFORE_SIGN_IN = "locale_chosen"
+
+
+def settle_at_sign_in(user: User) -> None:
+    """A language picked on the sign-in page becomes the user's; else his own language applies here."""
+    chosen = session.pop(CHOSEN_BEFORE_SIGN_IN, False)
+    if chosen and session.get("locale") in current_app.config["LANGUAGES"]:
+        people.set_locale(user=user, locale=session["locale"])
+    elif user.locale:
+        session["locale"] = user.locale
+    else:  # not what the previous user of this browser picked
+        session.pop("locale", None)
+    refresh()
 
 
 def _return_path(target: str | None) -> str | None:
@@ -30,6 +47,10 @@ def switch():
     code = request.form.get("locale", "")
     if code in current_app.config["LANGUAGES"]:
         session["locale"] = code
+        if current_user.is_authenticated:
+            people.set_locale(user=current_user._get_current_object(), locale=code)
+        else:
+            session[CHOSEN_BEFORE_SIGN_IN] = True  # signing in keeps it for the user
         refresh()
     back = _return_path(request.form.get("next")) or _return_path(request.referrer)
     return redirect(back or url_for("inbox.index"))

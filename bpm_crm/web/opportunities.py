@@ -72,13 +72,15 @@ def show(opportunity_id: int):
     """Everything about one opportunity: fields, plan, customer, process history and open task."""
     user = _user()
     opportunity = opportunities.get_opportunity(opportunity_id=opportunity_id, user=user)
-    history, open_tasks = [], []
+    history, open_tasks, definition_id = [], [], None
     if opportunity.process_instance_id:
         history = instances.history(opportunity.process_instance_id)
         open_tasks = [t for t in instances.instance_tasks(opportunity.process_instance_id)
                       if t.status == TaskStatus.OPEN and human_tasks.may_see_task(user, t)]
+        definition_id = next((instance.definition_id for instance in instances.instances_of(
+            "opportunity", opportunity.id) if instance.id == opportunity.process_instance_id), None)
     return render_template("opportunities/show.html", opportunity=opportunity, history=history,
-                           open_tasks=open_tasks, may_change=may_change(opportunity))
+                           open_tasks=open_tasks, may_change=may_change(opportunity), definition_id=definition_id)
 
 
 @bp.route("/<id:opportunity_id>/edit", methods=["GET", "POST"])

@@ -1,10 +1,12 @@
-"""Quote pages (报价): list with export, create, detail with lines and attachments, draft editing, delete."""
+"""Quote pages (报价): list with export, create, detail with lines, attachments and its approval, draft editing,
+delete; submitting for approval (提交审批, 修改后重新提交), withdrawing it (撤回) and reminding the approvers (催办)."""
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import format_timedelta, gettext
 from flask_login import current_user, login_required
 
 from bpm_crm import clock
@@ -12,7 +14,16 @@ from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError, Invalid
 from bpm_crm.forms.quote import QuoteForm, QuoteLineForm
 from bpm_crm.models import Quote, QuoteStatus
-from bpm_crm.services import attachments, permissions, quotes
+from bpm_crm.services import (
+    approval_trail,
+    approvals,
+    attachments,
+    inbox,
+    permissions,
+    quote_approval,
+    quote_pdf,
+    quotes,
+)
 from bpm_crm.web import exports
 from bpm_crm.web.display import status_label
 from bpm_crm.web.query_args import id_arg, page_arg
@@ -20,6 +31,8 @@ from bpm_crm.web.query_args import id_arg, page_arg
 bp = Blueprint("quotes", __name__, url_prefix="/quotes")
 
 STATUSES = [status.value for status in QuoteStatus]
+# A quote's content may change while it is a draft, and after a rejection (revised, then submitted again).
+EDITABLE = (QuoteStatus.DRAFT, QuoteStatus.REJECTED)
 
 
 def _user():
@@ -70,7 +83,9 @@ def index():
     filters = _filters()
     page = quotes.list_quotes(user=_user(), **filters, page=page_arg(),
                               per_page=current_app.config["PAGE_SIZE"])
-    return render_template("quotes/index.html", page=page, statuses=STATUSES, **filters)
+    pending = [q.process_instance_id for q in page.items if q.status == QuoteStatus.PENDING and q.process_instance_id]
+    return render_template("quotes/index.html", page=page, statuses=STATUSES, **filters,
+                           waiting=inbox.waiting_tasks(pending))
 
 
 @bp.get("/export")
@@ -108,17 +123,97 @@ def create():
     return render_template("quotes/form.html", form=form, quote=None), 422 if form.errors else 200
 
 
+def _duration(seconds: int | None) -> str:
+    return format_timedelta(timedelta(seconds=seconds), threshold=1.1) if seconds is not None else ""
+
+
+def _approval(quote: Quote, files: list[Any]) -> dict[str, Any]:
+    """The quote's approval as its page shows it: the timeline, who it waits for, what the user may do."""
+    user = _user()
+    latest = approval_trail.request(quote.process_instance_id)
+    instance = quote_approval.pending_for(quote)
+    trail = approval_trail.trail(latest.id) if latest is not None else []
+    requester = instance is not None and approvals.is_requester(user, instance)
+    waiting = approval_trail.waiting(instance.id) if instance is not None else []
+    untouched = instance is not None and not approvals.decided_this_round(instance.id)
+    rejection = next((entry for entry in reversed(trail) if entry.kind in ("reject", "return")), None)
+    return {
+        "trail": trail,
+        "instance_id": latest.id if latest is not None else None,
+        "definition_id": latest.definition_id if latest is not None else None,
+        "waiting": [task for task in waiting if approvals.step_of(task) is not None],
+        "my_task": next((task for task in waiting if task.assignee_id == user.id
+                         and approvals.step_of(task) is not None), None),
+        "steps": [(step, _duration(step.seconds)) for step in quote_approval.step_times(latest.id)]
+        if latest is not None else [],
+        "can_submit": quote.status == QuoteStatus.DRAFT and quotes.may_update(user, quote) and bool(quote.lines),
+        "can_resubmit": quote.status == QuoteStatus.REJECTED and requester and quotes.may_update(user, quote),
+        "can_withdraw": requester and (quote.status == QuoteStatus.REJECTED
+                                       or (quote.status == QuoteStatus.PENDING and untouched)),
+        "can_nudge": requester and quote.status == QuoteStatus.PENDING and any(t.assignee_id for t in waiting),
+        "rejection": rejection if quote.status == QuoteStatus.REJECTED else None,
+        "pdf": next((f for f in files if f.filename == quote_pdf.pdf_filename(quote)), None),
+        "ended": instance is None and latest is not None,  # withdrawn, or approved
+    }
+
+
 @bp.get("/<id:quote_id>")
 @login_required
 def show(quote_id: int):
-    """One quote: header, lines with the total, attachments."""
+    """One quote: header, lines with the total, attachments, and its approval (timeline, actions, PDF)."""
     user = _user()
     quote = quotes.get_quote(quote_id=quote_id, user=user)
     files = attachments.list_attachments(user=user, record_type="quote", record_id=quote.id)
-    editable = quote.status == QuoteStatus.DRAFT and quotes.may_update(user, quote)
+    editable = quote.status in EDITABLE and quotes.may_update(user, quote)
     deletable = quote.status == QuoteStatus.DRAFT and quotes.may_delete(user, quote)
+    # Its author still reads a quote whose customer went to another manager, but not the customer.
+    customer_readable = permissions.customer_in_scope(user, quote.customer_id)
     return render_template("quotes/show.html", quote=quote, attachments=files, record_type="quote",
-                           record_id=quote.id, editable=editable, deletable=deletable)
+                           record_id=quote.id, editable=editable, deletable=deletable,
+                           customer_readable=customer_readable, approval=_approval(quote, files))
+
+
+def _after_action(quote_id: int, action: Any, message: str):
+    """Run an approval action on the quote; its page again, with the outcome or the reason it was refused."""
+    try:
+        action()
+    except DomainError as exc:
+        flash(translate(exc), "warning" if exc.status == 409 else "danger")
+    else:
+        flash(message, "success")
+    return redirect(url_for("quotes.show", quote_id=quote_id) + "#approval")
+
+
+@bp.post("/<id:quote_id>/submit")
+@login_required
+def submit(quote_id: int):
+    """提交审批 a draft, or 修改后重新提交 a rejected quote."""
+    quote = quotes.get_quote(quote_id=quote_id, user=_user())
+    message = gettext("已重新提交审批") if quote.status == QuoteStatus.REJECTED else gettext("已提交审批")
+    return _after_action(quote_id, lambda: quote_approval.submit(quote_id=quote_id, user=_user()), message)
+
+
+@bp.post("/<id:quote_id>/withdraw")
+@login_required
+def withdraw(quote_id: int):
+    """撤回 the approval (with the reason asked for): the quote is a draft again."""
+    quotes.get_quote(quote_id=quote_id, user=_user())
+    reason = (request.form.get("reason") or "").strip()[:2000] or None
+    return _after_action(quote_id, lambda: quote_approval.withdraw(quote_id=quote_id, user=_user(), reason=reason),
+                         gettext("已撤回，报价回到草稿状态"))
+
+
+@bp.post("/<id:quote_id>/nudge")
+@login_required
+def nudge(quote_id: int):
+    """催办: remind the approvers the quote waits for."""
+    quote = quotes.get_quote(quote_id=quote_id, user=_user())
+    instance = quote_approval.pending_for(quote)
+    if instance is None:
+        flash(gettext("此报价不在审批中"), "warning")
+        return redirect(url_for("quotes.show", quote_id=quote_id))
+    return _after_action(quote_id, lambda: approvals.nudge(instance_id=instance.id, user=_user()),
+                         gettext("已提醒审批人尽快处理"))
 
 
 def _render_editor(quote: Quote, form: QuoteForm, line_form: QuoteLineForm, editing_line: int | None,
@@ -131,8 +226,8 @@ def _render_editor(quote: Quote, form: QuoteForm, line_form: QuoteLineForm, edit
 
 def _editable(quote_id: int) -> Quote | None:
     quote = quotes.get_quote(quote_id=quote_id, user=_user())
-    if quote.status != QuoteStatus.DRAFT or not quotes.may_update(_user(), quote):
-        flash(gettext("只有草稿状态的报价可以由有权限的人修改"), "warning")
+    if quote.status not in EDITABLE or not quotes.may_update(_user(), quote):
+        flash(gettext("只有草稿或未获批准的报价可以由有权限的人修改"), "warning")
         return None
     return quote
 

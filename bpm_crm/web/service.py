@@ -1,4 +1,6 @@
-"""Service request pages (客户服务): list with filters and export, record, detail, edit and delete while 新创建."""
+"""Service request pages (客户服务): list with filters, SLA figures and export; record (its process starts); the
+request with its process, sign-off results, status trail, deadlines and history; 转办 and 催办; edit and delete
+while 新创建."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,13 +9,23 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
+from bpm_crm import clock
 from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError, Invalid
 from bpm_crm.forms.service_request import ServiceRequestForm
 from bpm_crm.models import ServiceRequest, ServiceStatus
-from bpm_crm.services import dictionary, permissions, service_requests
+from bpm_crm.services import (
+    dictionary,
+    human_tasks,
+    instances,
+    permissions,
+    service_levels,
+    service_requests,
+    service_work,
+)
+from bpm_crm.services.records import RECORDS
 from bpm_crm.web import exports
-from bpm_crm.web.display import status_label
+from bpm_crm.web.display import dictionary_label, status_label
 from bpm_crm.web.query_args import id_arg, page_arg
 
 bp = Blueprint("service", __name__, url_prefix="/service")
@@ -33,11 +45,13 @@ def _filters() -> dict[str, Any]:
         "type": kind if kind in dictionary.choices(dictionary.SERVICE_TYPE) else None,
         "status": status if status in STATUSES else None,
         "customer_id": id_arg("customer_id"),
+        "handler_id": id_arg("handler_id"),
+        "overdue": request.args.get("overdue") == "1",
     }
 
 
 def _choices(form: ServiceRequestForm, record: ServiceRequest | None) -> None:
-    form.type.choices = [("", gettext("请选择"))] + [(t, gettext(t)) for t in dictionary.choices(
+    form.type.choices = [("", gettext("请选择"))] + [(t, dictionary_label(t)) for t in dictionary.choices(
         dictionary.SERVICE_TYPE)]
     customers = service_requests.customer_options(user=_user())
     if record is not None and all(c.id != record.customer_id for c in customers):
@@ -63,7 +77,10 @@ def index():
     page = service_requests.list_requests(user=_user(), **filters, page=page_arg(),
                                           per_page=current_app.config["PAGE_SIZE"])
     return render_template("service/index.html", page=page, statuses=STATUSES,
-                           types=dictionary.choices(dictionary.SERVICE_TYPE), **filters)
+                           types=dictionary.choices(dictionary.SERVICE_TYPE),
+                           handlers=service_requests.handler_options(user=_user()),
+                           levels=service_requests.service_levels_of(user=_user(), **filters),
+                           figures={r.id: service_levels.figures(r) for r in page.items}, **filters)
 
 
 @bp.get("/export")
@@ -91,7 +108,8 @@ def create():
     _choices(form, None)
     if form.validate_on_submit():
         try:
-            record = service_requests.create_request(user=_user(), values=form.values())
+            record = service_requests.create_request(user=_user(), values={**form.values(),
+                                                                            "answer": form.answer.data or ""})
         except DomainError as exc:
             _apply_errors(form, exc)
             return render_template("service/form.html", form=form, record=None), exc.status
@@ -103,10 +121,53 @@ def create():
 @bp.get("/<id:request_id>")
 @login_required
 def show(request_id: int):
-    """One service request with its handling and feedback once the process has recorded them."""
-    record = service_requests.get_request(request_id=request_id, user=_user())
-    return render_template("service/show.html", record=record,
-                           may_change=service_requests.may_change(_user(), record))
+    """One service request: its process and where it stands, sign-off results, SLA figures, deadlines, history."""
+    user = _user()
+    record = service_requests.get_request(request_id=request_id, user=user)
+    instance = service_requests.process_of(record)
+    waiting = service_work.running_deadlines(record)
+    return render_template(
+        "service/show.html", record=record, may_change=service_requests.may_change(user, record),
+        instance=instance, figures=service_levels.figures(record), rounds=service_work.sign_off_rounds(record),
+        trail=service_work.status_trail(record), waiting=waiting,
+        my_tasks=[task for task in waiting if human_tasks.actions(user, task)],
+        history=instances.history(instance.id) if instance is not None else [],
+        may_transfer=service_work.may_transfer(user, record),
+        transfer_targets=service_work.transfer_targets(user, record), may_nudge=service_work.may_nudge(user, record),
+        record_type=RECORDS.get("service_request"), now=clock.utcnow_naive())
+
+
+@bp.post("/<id:request_id>/transfer")
+@login_required
+def transfer(request_id: int):
+    """转办: the handling goes to another handler, who is told at once."""
+    try:
+        service_work.transfer(request_id=request_id, user=_user(), to_user_id=id_arg_form("to_user_id"),
+                              comment=request.form.get("comment"))
+    except DomainError as exc:
+        flash(translate(exc), "danger")
+    else:
+        flash(gettext("已转办"), "success")
+    return redirect(url_for("service.show", request_id=request_id))
+
+
+@bp.post("/<id:request_id>/nudge")
+@login_required
+def nudge(request_id: int):
+    """催办: remind whoever the request waits for."""
+    try:
+        people = service_work.nudge(request_id=request_id, user=_user())
+    except DomainError as exc:
+        flash(translate(exc), "danger")
+    else:
+        flash(gettext("已催办 %(count)s 人", count=len(people)), "success")
+    return redirect(url_for("service.show", request_id=request_id))
+
+
+def id_arg_form(name: str) -> int:
+    """A record id posted by a form; 0 (found by nobody) when it is not one."""
+    raw = (request.form.get(name) or "").strip()
+    return int(raw) if raw.isdigit() and len(raw) < 12 else 0
 
 
 @bp.route("/<id:request_id>/edit", methods=["GET", "POST"])

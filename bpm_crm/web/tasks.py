@@ -1,18 +1,25 @@
-"""The task page: a user task's form, its record, diagram and history; claim, release, save, complete, reassign."""
+"""The task page: a user task's form, its record, diagram and history; claim, release, save, complete, reassign.
+
+An approval step's task shows the approver's controls instead (同意, 拒绝, and 退回, 转交, 加签, 抄送 under 更多),
+what changed since he last decided, and the request's approval timeline; those actions post to
+bpm_crm.web.approvals, which renders this page again when one of them is refused.
+"""
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required
+from jinja2 import TemplateNotFound
 
 from bpm_crm.error_messages import translate
 from bpm_crm.errors import Conflict, DomainError, Invalid
 from bpm_crm.models import HumanTask, TaskStatus
-from bpm_crm.services import human_tasks, inbox, instances
-from bpm_crm.services.records import RECORDS
+from bpm_crm.services import approval_trail, approvals, human_tasks, inbox, instances, quote_approval
+from bpm_crm.services.records import RECORDS, RecordType
+from bpm_crm.web import kept_forms
 from bpm_crm.web.form_data import from_formdata
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
@@ -24,8 +31,49 @@ def _user():
     return current_user._get_current_object()
 
 
-def _render(task: HumanTask, *, values: dict[str, Any] | None = None,
-            errors: dict[str, list[str]] | None = None, comment: str = "", status: int = 200):
+# The fields of the shipped approval form: a step with only these gets the explicit 同意/拒绝 controls.
+DECISION_FIELDS = {"decision", "comment"}
+
+
+def _summary_template(record_type: RecordType | None) -> str | None:
+    """The partial summarising the record: the one its type declares, else records/<key>.html if it exists."""
+    if record_type is None:
+        return None
+    name = record_type.summary_template or f"records/{record_type.key}.html"
+    try:
+        current_app.jinja_env.get_template(name)
+    except TemplateNotFound:
+        return None
+    return name
+
+
+def _approval(task: HumanTask, user: Any, form: human_tasks.TaskForm, failed: str | None,
+              errors: dict[str, list[str]] | None, values: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the approval parts of the page need, when the task is an approval step's."""
+    if approvals.step_of(task) is None:
+        return None
+    allowed = approvals.actions(user, task)
+    keys = {".".join(one.path) for one in form.schema.walk() if one.path} if form.schema else set()
+    instance = task.instance
+    return {
+        "actions": allowed,
+        "explicit": keys <= DECISION_FIELDS,  # a step with a form of its own keeps that form for deciding
+        "changes": quote_approval.changes_since_seen(instance.id, user) if task.status == TaskStatus.OPEN else None,
+        "trail": approval_trail.trail(instance.id),
+        "waiting": approval_trail.waiting(instance.id),
+        "return_targets": approval_trail.return_targets(task) if "return" in allowed else [],
+        "colleagues": approval_trail.colleagues(user) if {"transfer", "add_signer", "cc"} & set(allowed) else [],
+        "requester": instance.started_by,
+        "failed": failed,
+        "errors": errors or {},
+        "submitted": values or {},
+    }
+
+
+def render_task(task: HumanTask, *, values: dict[str, Any] | None = None,
+                errors: dict[str, list[str]] | None = None, comment: str = "", status: int = 200,
+                approval_form: str | None = None, approval_values: dict[str, Any] | None = None):
+    """The task page; `approval_form` names the approval control whose submission `errors` belong to."""
     user = _user()
     instance = task.instance
     allowed = human_tasks.actions(user, task)
@@ -33,17 +81,20 @@ def _render(task: HumanTask, *, values: dict[str, Any] | None = None,
     record_type = RECORDS.find(instance.business_type)
     steps = instances.instance_tasks(instance.id)
     definition = form.definition
+    approval = _approval(task, user, form, approval_form, errors if approval_form else None, approval_values)
     return render_template(
         "tasks/show.html",
         task=task,
         instance=instance,
         record=human_tasks.task_record(task),
         record_type=record_type,
+        summary_template=_summary_template(record_type),
+        approval=approval,
         form_spec={
             "schema": definition, "data": {**form.data, **(values or {})}, "errors": errors or {},
             "readonly": "complete" not in allowed,
-        } if definition else None,
-        error_labels=_error_labels(form.schema, errors or {}),
+        } if definition and not (approval and approval["explicit"]) else None,
+        error_labels=_error_labels(form.schema, {} if approval_form else errors or {}),
         comment=comment,
         is_open=task.status == TaskStatus.OPEN,
         overdue=inbox.is_overdue(task),
@@ -102,16 +153,21 @@ def _failed(task_id: int, exc: DomainError, values: Any = None, comment: str | N
         return redirect(url_for("inbox.index"))
     flash(translate(exc), "danger")
     task = human_tasks.get_task(task_id=task_id, user=_user())
-    return _render(task, values=values if isinstance(values, dict) else None,
-                   errors=exc.field_errors if isinstance(exc, Invalid) else None, comment=comment or "",
-                   status=exc.status)
+    return render_task(task, values=values if isinstance(values, dict) else None,
+                       errors=exc.field_errors if isinstance(exc, Invalid) else None, comment=comment or "",
+                       status=exc.status)
 
 
 @bp.get("/<id:task_id>")
 @login_required
 def show(task_id: int):
-    """The task page."""
-    return _render(human_tasks.get_task(task_id=task_id, user=_user()))
+    """The task page; with what the user typed before his session ran out, if it was kept."""
+    task = human_tasks.get_task(task_id=task_id, user=_user())
+    for action in (url_for("tasks.complete", task_id=task_id), url_for("tasks.save", task_id=task_id)):
+        values = kept_forms.kept_json(action, "form_data")
+        if isinstance(values, dict):
+            return render_task(task, values=values, comment=kept_forms.kept_values(action).get("comment", ""))
+    return render_task(task)
 
 
 @bp.post("/<id:task_id>/claim")
@@ -143,12 +199,13 @@ def release(task_id: int):
 def save(task_id: int):
     """Keep the form as a draft without completing the task."""
     data, comment = None, None
+    taking = human_tasks.get_task(task_id=task_id, user=_user()).assignee_id is None
     try:
         data, comment = _submitted()
         human_tasks.save_draft(task_id=task_id, user=_user(), data=data)
     except DomainError as exc:
         return _failed(task_id, exc, data, comment)
-    flash(gettext("已保存"), "success")
+    flash(gettext("已保存，此任务现在由您处理") if taking else gettext("已保存"), "success")
     return redirect(url_for("tasks.show", task_id=task_id))
 
 

@@ -141,7 +141,7 @@ def test_an_address_that_names_nobody_is_a_clear_error(review, users):
     rate = open_step(instance.id, "rate")
     with pytest.raises(process_errors.ProcessFailed, match="'sign': candidates"):
         human_tasks.complete_task(task_id=rate.id, user=users["supervisor1"],
-                                  data={"rating": "good", "sign_department": "财务部"})  # no such department
+                                  data={"rating": "good", "sign_department": "法务部"})  # no such department
     assert open_step(instance.id, "rate") is not None and open_step(instance.id, "sign") is None
 
 
@@ -250,12 +250,13 @@ def test_a_message_wakes_exactly_the_instance_of_its_record(review, users):
     assert messages.correlate(message_name="order_placed", business_type="customer", business_id=first.id) == []
 
 
+@pytest.mark.commits  # two schedulers race on their own threads and connections
 def test_a_scheduled_start_fires_once_per_due_time(app, users, backend):
     clock.freeze(datetime(2026, 12, 1, 0, 0, tzinfo=UTC))  # a Tuesday
     definitions.deploy(xml=(BUNDLES / "scheduled_watch.bpmn").read_text(), file_name="scheduled_watch.bpmn")
     schedule = db.session.scalar(select(ProcessSchedule).where(ProcessSchedule.process_id == "scheduled_watch"))
     assert schedule.next_run_at == datetime(2026, 12, 4, 18, 0)  # Saturday 02:00 in Shanghai
-    assert schedules.run_due_schedules() == 0
+    assert schedules.run_schedule(schedule_id=schedule.id) is None  # not due yet (the shipped scans are others)
 
     clock.freeze(datetime(2026, 12, 4, 18, 0, 30, tzinfo=UTC))
     results: list[int | None] = []
@@ -277,11 +278,13 @@ def test_a_scheduled_start_fires_once_per_due_time(app, users, backend):
     assert len(started) == 1 and started[0].waits_for_message
 
     clock.freeze(datetime(2027, 1, 5, 0, 0, tzinfo=UTC))  # four missed weeks: one run, not four
-    assert schedules.run_due_schedules() == 1 and schedules.run_due_schedules() == 0
+    assert schedules.run_schedule(schedule_id=schedule.id) is not None
+    assert schedules.run_schedule(schedule_id=schedule.id) is None
     db.session.expire_all()
     assert db.session.get(ProcessSchedule, schedule.id).next_run_at == datetime(2027, 1, 8, 18, 0)
 
 
+@pytest.mark.commits  # the hand-off must follow a real COMMIT, not the release of a savepoint
 def test_work_after_a_commit_never_runs_when_the_transaction_rolls_back(app, users):
     ran: list[dict] = []
     dispatched: list[list[int]] = []

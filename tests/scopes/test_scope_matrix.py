@@ -6,12 +6,13 @@ scope is absent from his lists and its id answers 403/404 with none of its data.
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import flask_babel
 import pytest
 from flask import g
+from sqlalchemy import select
 
 from bpm_crm.extensions import db
 from bpm_crm.models import (
@@ -27,6 +28,7 @@ from bpm_crm.models import (
     Quote,
     QuoteLine,
     ServiceRequest,
+    User,
 )
 from bpm_crm.services.demo import DEMO_PASSWORD
 
@@ -50,13 +52,14 @@ SALES_CHAIN = {"manager1": M1, "manager2": M2, "manager3": NONE, "supervisor1": 
                "director": BOTH, "ceo": BOTH, "admin": BOTH, "quality": NONE, "owner": NONE}
 # Who sees which owner's records, per type. Account managers see their own, supervisors their subordinates',
 # the director, the executive and the admin everyone's; the service agent reads every customer for his calls
-# but not the sales records (quotes, churn, care); the department head works only on service requests.
+# but not the sales records (quotes, churn, care); the department head reads a complaint only while his
+# department signs it off (tests/processes/test_complaint_process.py), so none of these.
 EXPECTED: dict[str, dict[str, set[str]]] = {
     "customer": {**SALES_CHAIN, "agent": BOTH},
     "contact": {**SALES_CHAIN, "agent": BOTH},
     "interaction": {**SALES_CHAIN, "agent": BOTH},
     "quote": {**SALES_CHAIN, "agent": NONE},
-    "service_request": {**SALES_CHAIN, "agent": BOTH, "quality": BOTH},
+    "service_request": {**SALES_CHAIN, "agent": BOTH},
     "churn_warning": {**SALES_CHAIN, "agent": NONE},
     "care_task": {**SALES_CHAIN, "agent": NONE},
     "order": {**SALES_CHAIN, "agent": BOTH},
@@ -216,3 +219,162 @@ def test_updates_outside_the_scope_change_nothing(app, world, username):
         assert db.session.get(Contact, records["contact"]).position == "经理"
         assert db.session.get(Quote, records["quote"]).name == "报价单M1"
         assert db.session.get(CareTask, records["care_task"]) is not None
+
+
+# Transfers (客户转移): supervisor1 gives manager1's customer to manager3 (same team). Each row is one rule of
+# what follows the customer and what stays, as the transfer dialog states it: who of the previous (manager1)
+# and the new account manager (manager3) reads the record afterwards, and who holds it.
+FOLLOW_UP_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
+                  id="customer_follow_up_definitions" targetNamespace="http://bpm-crm.example/tests">
+  <bpmn:process id="customer_follow_up" name="客户跟进" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:parallelGateway id="split"><bpmn:incoming>f1</bpmn:incoming>
+      <bpmn:outgoing>f2</bpmn:outgoing><bpmn:outgoing>f3</bpmn:outgoing></bpmn:parallelGateway>
+    <bpmn:userTask id="call" name="电话回访">
+      <bpmn:extensionElements><spiffworkflow:properties>
+        <spiffworkflow:property name="assignee" value="assignee_id"/>
+      </spiffworkflow:properties></bpmn:extensionElements>
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f4</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:userTask id="review" name="主管复核">
+      <bpmn:extensionElements><spiffworkflow:properties>
+        <spiffworkflow:property name="candidates" value="role:sales_supervisor"/>
+      </spiffworkflow:properties></bpmn:extensionElements>
+      <bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f5</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:parallelGateway id="join"><bpmn:incoming>f4</bpmn:incoming><bpmn:incoming>f5</bpmn:incoming>
+      <bpmn:outgoing>f6</bpmn:outgoing></bpmn:parallelGateway>
+    <bpmn:endEvent id="end"><bpmn:incoming>f6</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="split"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="split" targetRef="call"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="split" targetRef="review"/>
+    <bpmn:sequenceFlow id="f4" sourceRef="call" targetRef="join"/>
+    <bpmn:sequenceFlow id="f5" sourceRef="review" targetRef="join"/>
+    <bpmn:sequenceFlow id="f6" sourceRef="join" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+OLD, NEW = "manager1", "manager3"
+
+# rule -> (record kind, who of OLD/NEW reads it afterwards, who holds it afterwards or None)
+TRANSFER_RULES: dict[str, tuple[str, set[str], str | None]] = {
+    "customer goes to the new manager": ("customer", {NEW}, NEW),
+    "contacts belong to the customer": ("contact", {NEW}, None),
+    "interactions belong to the customer": ("interaction", {NEW}, None),
+    "orders belong to the customer": ("order", {NEW}, None),
+    "attachments belong to the customer": ("attachment", {NEW}, None),
+    "open care follows": ("care_task", {NEW}, NEW),
+    "care given stays with who gave it": ("care_done", {NEW}, OLD),
+    "open churn warning follows": ("churn_warning", {NEW}, NEW),
+    "closed churn warning keeps its manager": ("churn_closed", {NEW}, OLD),
+    "draft quote: the new manager edits, its author reads": ("quote", {OLD, NEW}, NEW),
+    "quote under approval: its author still reads it": ("quote_pending", {OLD, NEW}, None),
+    "service request: its creator still reads it": ("service_request", {OLD, NEW}, None),
+    "open process task of the old manager follows": ("task_mine", {NEW}, NEW),
+    "offered process task moves into the new manager's scope": ("task_offered", {NEW}, NEW),
+    "opportunity stays with its assignee": ("opportunity", {OLD}, OLD),
+}
+DETAIL_PAGES = {**{kind: urls[0] for kind, urls in ROUTES.items()}, "care_done": "/care/{id}",
+                "churn_closed": "/churn/{id}", "quote_pending": "/quotes/{id}", "task_mine": "/tasks/{id}",
+                "task_offered": "/tasks/{id}", "opportunity": "/opportunities/{id}"}
+
+
+def _holder(kind: str, record_id: int) -> int | None:
+    """Who holds a record after the transfer (owner, assignee, manager, the quote's editor)."""
+    from bpm_crm.models import HumanTask, Opportunity
+    from bpm_crm.services import quotes
+
+    db.session.expire_all()
+    if kind == "customer":
+        return db.session.get(Customer, record_id).owner_id
+    if kind in ("care_task", "care_done"):
+        return db.session.get(CareTask, record_id).assignee_id
+    if kind in ("churn_warning", "churn_closed"):
+        return db.session.get(ChurnWarning, record_id).manager_id
+    if kind == "quote":
+        quote = db.session.get(Quote, record_id)
+        editors = [user for user in db.session.scalars(select(User).where(User.username.in_((OLD, NEW))))
+                   if quotes.may_update(user, quote)]
+        return editors[0].id if len(editors) == 1 else None
+    if kind == "task_mine":
+        return db.session.get(HumanTask, record_id).assignee_id
+    if kind == "task_offered":
+        return db.session.get(HumanTask, record_id).scope_user_id
+    if kind == "opportunity":
+        return db.session.get(Opportunity, record_id).assignee_id
+    raise AssertionError(kind)
+
+
+@pytest.fixture
+def transferred(app, world, users):
+    """manager1's customer with finished and open work of every kind, transferred by supervisor1 to manager3."""
+    from bpm_crm.models import ChurnStatus, HumanTask, Opportunity, QuoteStatus, TaskStatus
+    from bpm_crm.services import definitions, instances
+
+    m1 = users[OLD]
+    records = dict(world["m1"])
+    customer_id = records["customer"]
+    done = CareTask(customer_id=customer_id, kind="节日", title="中秋关怀", due_date=date(2026, 9, 20),
+                    assignee_id=m1.id, done_by_id=m1.id, done_at=datetime(2026, 9, 20, 2), created_by_id=m1.id)
+    closed = ChurnWarning(customer_id=customer_id, manager_id=m1.id, status=ChurnStatus.RECOVERED.value,
+                          last_order_date=date(2025, 1, 1), created_by_id=m1.id)
+    pending = Quote(customer_id=customer_id, name="审批中的报价", number="BJSP1", quote_date=date(2026, 11, 3),
+                    total=Decimal("0"), status=QuoteStatus.PENDING.value, created_by_id=m1.id)
+    opportunity = Opportunity(number="JHS001", source="展会", customer_name="范围测试客户M1", probability=50,
+                              summary="老客户加购", description="加购", status="已指派", assignee_id=m1.id,
+                              created_by_id=m1.id)
+    db.session.add_all([done, closed, pending, opportunity])
+    db.session.commit()
+    definitions.deploy(xml=FOLLOW_UP_BPMN, file_name="customer_follow_up.bpmn")
+    instance = instances.start_instance(process_id="customer_follow_up", business_type="customer",
+                                        business_id=customer_id, owner_id=m1.id, title="客户跟进",
+                                        data={"assignee_id": m1.id}, user=m1)
+    db.session.commit()
+    tasks = {task.bpmn_id: task.id for task in db.session.scalars(
+        select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.OPEN))}
+    records.update(care_done=done.id, churn_closed=closed.id, quote_pending=pending.id, opportunity=opportunity.id,
+                   task_mine=tasks["call"], task_offered=tasks["review"])
+
+    supervisor = _client(app, "supervisor1")
+    dialog = supervisor.get(f"/customers/{customer_id}").get_data(as_text=True)
+    response = supervisor.post(f"/customers/{customer_id}/transfer",
+                               data={"to_user_id": users[NEW].id, "reason": "区域调整"}, follow_redirects=True)
+    assert response.status_code == 200
+    return {"records": records, "dialog": dialog, "message": response.get_data(as_text=True)}
+
+
+def test_the_transfer_dialog_states_the_rule_with_counts(transferred):
+    dialog = transferred["dialog"]
+    assert 'id="transfer-rule"' in dialog
+    for key, label in (("care_task", "未完成的客户关怀"), ("churn_warning", "未关闭的流失预警"),
+                       ("quote", "草稿报价"), ("task", "原客户经理在此客户流程中的待办任务")):
+        item = dialog.split(f'data-handover="{key}"')[1].split("</li>")[0]
+        assert label in item and "<strong>1</strong>" in item, key
+    assert "报价的制作人仍可查看自己制作的报价" in dialog and "销售机会仍由其负责人跟进" in dialog
+    assert "随之转交" in transferred["message"] and "未完成的客户关怀 1" in transferred["message"]
+
+
+@pytest.mark.parametrize("rule", list(TRANSFER_RULES))
+def test_transfer_rule(app, users, transferred, rule):
+    kind, readers, holder = TRANSFER_RULES[rule]
+    records = transferred["records"]
+    url = DETAIL_PAGES[kind].format(id=records[kind])
+    for username in (OLD, NEW):
+        response = _client(app, username).get(url)
+        if username in readers:
+            assert response.status_code == 200, (rule, username, response.status_code)
+        else:
+            assert response.status_code in (403, 404), (rule, username, response.status_code)
+    if holder is not None:
+        assert _holder(kind, records[kind]) == users[holder].id, rule
+
+
+def test_handed_over_tasks_leave_the_old_inbox_for_the_new_one(app, transferred):
+    task_id = transferred["records"]["task_mine"]
+    assert f'href="/tasks/{task_id}"' not in _client(app, OLD).get("/?view=mine").get_data(as_text=True)
+    new_inbox = _client(app, NEW).get("/?view=mine").get_data(as_text=True)
+    assert f'href="/tasks/{task_id}"' in new_inbox
+    history = _client(app, NEW).get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert "转派" in history and "区域调整" in history

@@ -131,3 +131,39 @@ def test_a_rolled_back_change_leaves_no_entry(app, users):
     db.session.flush()
     db.session.rollback()
     assert [e.action for e in entries("customer", customer.id)] == ["create"]
+
+
+def test_one_create_is_one_entry_however_many_flushes_it_takes(app, users):
+    """Creating an opportunity sets its number and starts its process in later flushes: still one entry."""
+    from bpm_crm.models import Opportunity
+    from bpm_crm.services import opportunities
+
+    opportunity = opportunities.create_opportunity(user=users["manager1"], values=dict(
+        source="展会", customer_name="杭州审计测试有限公司", probability=60, summary="采购", description="有意向"))
+    (entry,) = entries("opportunity", opportunity.id)
+    assert entry.action == "create"
+    assert entry.changes["number"] == [None, opportunity.number]
+    assert entry.changes["process_instance_id"] == [None, opportunity.process_instance_id]
+    assert isinstance(db.session.get(Opportunity, opportunity.id), Opportunity)
+
+
+def test_changes_of_one_transaction_fold_into_one_entry(app, users):
+    customer = new_customer(users, phone="0571-1", fax="0571-9")
+    customer.phone = "0571-2"
+    db.session.flush()
+    customer.phone = "0571-3"
+    customer.fax = "0571-9x"
+    db.session.flush()
+    customer.fax = "0571-9"  # back where it started: no change to log
+    db.session.commit()
+    create, update = entries("customer", customer.id)
+    assert update.action == "update" and update.changes == {"phone": ["0571-1", "0571-3"]}
+
+
+def test_fold_rules():
+    from bpm_crm.services.audit import fold
+
+    assert fold("create", {"name": [None, "甲"]}, {"number": [None, "KH1"], "name": ["甲", "乙"]}) == {
+        "name": [None, "乙"], "number": [None, "KH1"]}
+    assert fold("create", {"remarks": [None, "x"]}, {"remarks": ["x", None]}) == {}
+    assert fold("update", {"phone": ["1", "2"]}, {"phone": ["2", "1"], "fax": [None, "3"]}) == {"fax": [None, "3"]}

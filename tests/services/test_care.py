@@ -154,6 +154,7 @@ def test_delete_to_bin_and_restore(users):
     assert back.title == "生日祝福并送蛋糕" and back.contact.name == "钱伟"
 
 
+@pytest.mark.commits  # each click runs on its own thread and connection
 def test_two_clicks_on_done_at_once_complete_it_once(app, users):
     task = add(users, "manager1", make_customer(users, "manager1"))
     task_id, user_ids = task.id, [users["manager1"].id, users["supervisor1"].id]

@@ -25,17 +25,18 @@ def raise_for(users, username: str, customer: Customer) -> ChurnWarning:
     return churn.create_warning(user=users[username], values={"customer_id": customer.id})
 
 
-def test_create_names_the_owner_and_the_last_shipped_or_paid_order(users):
+def test_create_names_the_owner_and_the_last_order(users):
     customer = make_customer(users, "manager1")
     db.session.add_all([
         Order(number="DD1", customer_id=customer.id, order_date=date(2026, 3, 1), status=6),
         Order(number="DD2", customer_id=customer.id, order_date=date(2026, 5, 1), status=5),
-        Order(number="DD3", customer_id=customer.id, order_date=date(2026, 9, 1), status=1),  # not shipped
+        Order(number="DD3", customer_id=customer.id, order_date=date(2026, 9, 1), status=1),  # placed: it counts
     ])
     db.session.commit()
     warning = raise_for(users, "supervisor1", customer)
     assert warning.status == "预警" and warning.manager_id == users["manager1"].id
-    assert warning.last_order_date == date(2026, 5, 1) and warning.created_by_id == users["supervisor1"].id
+    assert warning.last_order_date == date(2026, 9, 1) and warning.created_by_id == users["supervisor1"].id
+    assert churn.open_task(warning).bpmn_id == "handle"  # its process: the account manager's task
     with pytest.raises(Conflict) as caught:
         raise_for(users, "manager1", customer)
     assert caught.value.message == "该客户已有未关闭的流失预警"

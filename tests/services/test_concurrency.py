@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from sqlalchemy import func, select, text
 
 from bpm_crm.errors import Conflict
 from bpm_crm.extensions import db
 from bpm_crm.models import HumanTask, Opportunity, ProcessEvent, TaskStatus, User
 from bpm_crm.services import human_tasks, opportunities
+
+pytestmark = pytest.mark.commits  # each thread works on its own connection
 
 
 def test_concurrent_double_completion_succeeds_once(app, users):

@@ -210,6 +210,7 @@ def test_release_to_the_pool_and_claim_once(users):
         ("release", users["manager1"].id, None, "长期无法联系"), ("claim", None, users["manager2"].id, None)]
 
 
+@pytest.mark.commits  # each claim runs on its own thread and connection
 def test_two_simultaneous_claims_one_wins(app, users):
     customer = make(users, "manager1")
     customers.release_customer(customer_id=customer.id, user=users["manager1"])

@@ -103,3 +103,23 @@ def test_orders_alone_go_to_the_existing_customers(app):
     result = demo_data.generate(customers=0, orders=60, seed=4)
     assert result.orders == 60 and count(Customer) == 15
     assert set(db.session.scalars(select(Order.customer_id))) <= set(db.session.scalars(select(Customer.id)))
+
+
+def test_demo_quotes_stand_in_every_state_of_their_approval(app):
+    from bpm_crm.models import HumanTask, Job, Quote, QuoteStatus, TaskStatus
+
+    demo_data.generate(customers=36, orders=40, seed=2026)
+    assert demo.load_demo_quotes() == len(demo.DEMO_QUOTES)
+    by_name = {quote.name: quote for quote in db.session.scalars(select(Quote))}
+    assert {name: quote.status for name, quote in by_name.items()} == {
+        "办公软件年度授权（草稿）": QuoteStatus.DRAFT, "车间设备维保服务": QuoteStatus.PENDING,
+        "门店收银系统一期": QuoteStatus.PENDING, "小批量备件": QuoteStatus.APPROVED,
+        "集团信息化整体方案": QuoteStatus.REJECTED, "展会样机": QuoteStatus.DRAFT,
+    }
+    waiting_at = {quote.name: db.session.scalar(select(HumanTask.bpmn_id).where(
+        HumanTask.instance_id == quote.process_instance_id, HumanTask.status == TaskStatus.OPEN))
+        for quote in by_name.values() if quote.process_instance_id}
+    assert waiting_at == {"车间设备维保服务": "approve_supervisor", "门店收银系统一期": "approve_director",
+                          "小批量备件": None, "集团信息化整体方案": "revise", "展会样机": None}
+    assert db.session.scalar(select(func.count()).select_from(Job).where(Job.kind == "quote.pdf")) == 1
+    assert demo.load_demo_quotes() == 0  # once

@@ -296,6 +296,7 @@ def test_contacts_find_their_customer_by_number_or_name_within_scope(users):
     assert imports.preview(job_id=again.id, user=manager).duplicate_count == 1
 
 
+@pytest.mark.commits  # each request runs on its own thread and connection
 def test_two_concurrent_commits_write_once(app, users):
     import threading
 

@@ -129,7 +129,8 @@ def test_importing_the_same_file_twice_refuses_the_duplicates(setup):
 
 def test_a_number_imported_between_preview_and_commit_stops_the_commit(setup):
     preview = order_import.upload(user=setup["director"], data=xlsx(GOOD), filename="a.xlsx")
-    db.session.add(Order(number="DD002", customer_id=1, order_date=clock.now().date(), status=5))
+    customer_id = db.session.scalar(select(Customer.id).where(Customer.number == "KH000001"))
+    db.session.add(Order(number="DD002", customer_id=customer_id, order_date=clock.now().date(), status=5))
     db.session.commit()
     with pytest.raises(Invalid):
         order_import.commit(user=setup["director"], job_id=preview.job_id)

@@ -105,10 +105,13 @@ def test_only_drafts_can_be_changed_or_deleted(users):
         lambda: quotes.delete_line(quote_id=quote.id, line_id=line_id, user=manager),
         lambda: quotes.delete_quote(quote_id=quote.id, user=manager),
     ]
-    for attempt in attempts:
+    for attempt in attempts[:-1]:
         with pytest.raises(Conflict) as err:
             attempt()
-        assert err.value.message == "报价当前为“审批中”，只有草稿可以修改或删除"
+        assert err.value.message == "报价当前为“审批中”，审批中或已批准的报价不能修改"
+    with pytest.raises(Conflict) as err:
+        attempts[-1]()
+    assert err.value.message == "报价当前为“审批中”，只有草稿可以修改或删除"
     db.session.expire_all()
     stored = db.session.get(Quote, quote.id)
     assert stored.name == "办公软件报价" and len(stored.lines) == 1 and stored.total == Decimal("100.00")

@@ -103,6 +103,7 @@ def test_a_user_revokes_all_his_tokens(app, users):
     assert people.user_for_token(kept) is not None and people.active_api_tokens(manager) == 0
 
 
+@pytest.mark.commits  # the migration runs on its own connection, down and up again
 def test_the_migration_gives_every_existing_user_his_own_stamp(app, users):
     directory = app.extensions["migrate"].directory
     db.session.remove()

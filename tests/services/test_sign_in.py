@@ -98,6 +98,7 @@ def test_limits_come_from_the_configuration(app, users):
     assert people.authenticate(username="manager1", password=DEMO_PASSWORD) is not None
 
 
+@pytest.mark.commits  # a second app reads the failures on its own connection
 def test_the_lock_holds_for_every_process_on_the_database(app, users, database_urls, backend):
     clock.freeze(START)
     fail("manager1", 5)

@@ -16,6 +16,8 @@ from bpm_crm.models import Customer, User
 from bpm_crm.services import customers
 from bpm_crm.services.demo import DEMO_PASSWORD
 
+pytestmark = pytest.mark.commits  # another connection holds the lock or reads what was written
+
 
 @pytest.fixture
 def backend() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from bpm_crm import clock
@@ -13,6 +14,7 @@ from bpm_crm.services import opportunities
 from bpm_crm.tasks import scheduler
 
 
+@pytest.mark.commits  # the loop runs on its own thread and connection
 def test_one_pass_fires_due_timers_and_the_loop_stops_on_request(app, users):
     start = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
     clock.freeze(start)

@@ -173,6 +173,7 @@ def test_the_account_page_needs_a_login(client):
     assert client.post("/account/api-tokens/revoke").status_code == 302
 
 
+@pytest.mark.commits  # a second app signs in on its own connection
 def test_cookies_are_http_only_same_site_and_secure_when_configured(app, database_urls):
     app.test_client_class = PageClient
     browser = app.test_client()

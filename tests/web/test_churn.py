@@ -48,9 +48,18 @@ def test_raise_from_the_customer_then_measures_then_confirm(login, users):
     page = page_text(browser.get(f"/churn/{warning.id}"))
     assert page.index("上门拜访") < page.index("给予九折优惠") and "暂缓流失" in page and 'id="confirm-form"' in page
 
-    no_reason = browser.post(f"/churn/{warning.id}/confirm", data={"reason": ""})
+    # No browser dialog: the reason and the acknowledgement are checked together, on the server.
+    assert "data-confirm" not in page.split('id="confirm-form"')[1].split("</form>")[0]
+    no_reason = browser.post(f"/churn/{warning.id}/confirm", data={"reason": "", "acknowledge": "1"})
     assert no_reason.status_code == 422 and "请填写流失原因" in page_text(no_reason)
-    assert browser.post(f"/churn/{warning.id}/confirm", data={"reason": "转向竞争对手"}).status_code == 302
+    assert 'id="confirm-acknowledge" checked' in page_text(no_reason)  # what was ticked stays ticked
+    unacknowledged = browser.post(f"/churn/{warning.id}/confirm", data={"reason": "转向竞争对手"})
+    assert unacknowledged.status_code == 422 and 'data-field-error="acknowledge"' in page_text(unacknowledged)
+    assert "转向竞争对手" in page_text(unacknowledged)  # the reason typed is kept
+    db.session.expire_all()
+    assert db.session.get(ChurnWarning, warning.id).status != "确认流失"
+    assert browser.post(f"/churn/{warning.id}/confirm",
+                        data={"reason": "转向竞争对手", "acknowledge": "1"}).status_code == 302
     db.session.expire_all()
     assert db.session.get(ChurnWarning, warning.id).status == "确认流失"
     assert db.session.get(Customer, customer.id).status == "已流失"

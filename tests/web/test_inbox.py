@@ -63,3 +63,19 @@ def test_paging_keeps_the_view(login, new_opportunity, app):
     assert "第 1 / 2 页" in first and "view=claimable" in first and "page=2" in first
     second = page_text(browser.get("/?view=claimable&page=2"))
     assert second.count('href="/tasks/') == 1
+
+
+def test_the_inbox_opens_on_everything_to_do(login, new_opportunity, users):
+    """Offered and assigned tasks together on the landing page; its count is the navigation badge's."""
+    offered = open_task(new_opportunity("manager1"), "assign")
+    taken = open_task(new_opportunity("manager1", customer_name="已认领公司"), "assign")
+    browser = login("supervisor1")
+    browser.post(f"/tasks/{taken.id}/save", data={"form_data": "{}"})
+
+    page = page_text(browser.get("/"))
+    assert 'id="tab-todo"' in page and 'aria-current="page"' in page.split('id="tab-todo"')[1][:200]
+    assert f'href="/tasks/{offered.id}"' in page and f'href="/tasks/{taken.id}"' in page
+    assert 'id="nav-inbox-count">2<' in page
+    assert "待处理" in page and "待认领" in page
+    assert f'href="/tasks/{offered.id}"' not in page_text(browser.get("/?view=mine"))
+    assert f'href="/tasks/{taken.id}"' not in page_text(browser.get("/?view=claimable"))

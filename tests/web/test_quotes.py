@@ -99,7 +99,7 @@ def test_a_quote_under_approval_cannot_be_edited(login, users):
     assert browser.get(f"/quotes/{quote.id}/edit").status_code == 302
     response = browser.post(f"/quotes/{quote.id}/lines", data={"product_name": "x", "quantity": "1",
                                                                "unit_price": "1"})
-    assert response.status_code == 409 and "只有草稿可以修改或删除" in page_text(response)
+    assert response.status_code == 409 and "审批中或已批准的报价不能修改" in page_text(response)
     refused = browser.post(f"/quotes/{quote.id}/delete", follow_redirects=True)
     assert "只有草稿可以修改或删除" in page_text(refused)
     assert db.session.get(Quote, quote.id) is not None

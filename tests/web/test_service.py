@@ -36,7 +36,9 @@ def test_an_agent_records_a_complaint_for_any_customer(login, users):
     assert response.status_code == 302 and response.headers["Location"] == f"/service/{record.id}"
     page = page_text(browser.get(response.headers["Location"]))
     assert record.number in page and "设备频繁死机" in page and "新创建" in page and "孙客服" in page
-    assert 'id="edit-service-request"' in page and "尚未分配处理人" in page
+    # Its process has started: the supervisor's step waits, with its deadline, on the request's page.
+    assert 'id="edit-service-request"' in page and "尚未受理" in page
+    assert "受理投诉并指定责任部门" in page and "客服主管" in page and 'id="sla-response"' in page
 
 
 def test_wrong_type_missing_fields_and_foreign_customer_show_field_errors(login, users):
@@ -48,9 +50,10 @@ def test_wrong_type_missing_fields_and_foreign_customer_show_field_errors(login,
     assert response.status_code == 422
     assert 'data-field-error="summary"' in page and 'data-field-error="detail"' in page
     response = browser.post("/service/new", data={**VALUES, "type": "表扬", "customer_id": theirs.id})
-    page = page_text(response)
-    assert response.status_code == 422 and "服务类型不在数据字典中" in page
-    assert "客户不存在或您无权为其新建客户服务" in page
+    assert response.status_code == 422 and "服务类型不在数据字典中" in page_text(response)
+    # The form checks each field's rule; the customer's scope (a database rule) is the service's, checked next.
+    response = browser.post("/service/new", data={**VALUES, "customer_id": theirs.id})
+    assert response.status_code == 422 and "客户不存在或您无权为其新建客户服务" in page_text(response)
     assert count() == 0
 
 

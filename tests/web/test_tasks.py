@@ -37,7 +37,9 @@ def test_task_page_shows_form_record_diagram_and_history(login, new_opportunity,
     assert 'data-bpmn-diagram="diagram-data"' in page and "bpmn-navigated-viewer.production.min.js" in page
     assert '"current": ["assign"]' in page and "bpmn:definitions" in page
     assert "发起流程" in page  # the history table
-    assert 'id="claim-button"' in page and 'id="complete-button"' in page and 'id="save-button"' in page
+    # Offered to the supervisor's role: the form is his to fill now; submitting takes the task, no claim step.
+    assert 'id="task-offered"' in page and 'id="claim-button"' not in page
+    assert 'id="complete-button"' in page and 'id="save-button"' in page
     assert 'id="reassign-form"' not in page
 
 
@@ -113,11 +115,12 @@ def test_double_submit_gets_the_conflict_message(login, new_opportunity, users):
     assert len(completions) == 1
 
 
-def test_claim_and_release(login, new_opportunity, users):
+def test_saving_an_offered_task_takes_it_and_release_gives_it_back(login, new_opportunity, users):
     task = open_task(new_opportunity("manager1"), "assign")
     browser = login("supervisor1")
-    response = browser.post(f"/tasks/{task.id}/claim", follow_redirects=True)
-    assert "已认领" in page_text(response) and 'id="release-button"' in page_text(response)
+    response = browser.post(f"/tasks/{task.id}/save", data={"form_data": "{}"}, follow_redirects=True)
+    assert "已保存，此任务现在由您处理" in page_text(response) and 'id="release-button"' in page_text(response)
+    assert 'id="task-offered"' not in page_text(response)
     db.session.refresh(task)
     assert task.assignee_id == users["supervisor1"].id
     assert f'href="/tasks/{task.id}"' in page_text(browser.get("/?view=mine"))

@@ -8,7 +8,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
-KEYWORDS = {"_": None, "gettext": None, "lazy_gettext": None}
+KEYWORDS = {"_": None, "gettext": None, "lazy_gettext": None, "N_": None}
 
 
 def _extracted() -> set[str]:

@@ -36,3 +36,30 @@ document.addEventListener("click", function (event) {
     window.history.back();
   }
 });
+
+// A form kept when the session ran out comes back filled in: the fields of the form sent to the same address.
+(function () {
+  var data = document.getElementById("kept-form");
+  if (!data) return;
+  var kept;
+  try { kept = JSON.parse(data.textContent); } catch (error) { return; }
+  var form = Array.prototype.find.call(document.forms, function (candidate) {
+    return (candidate.method || "").toLowerCase() === "post" && new URL(candidate.action, window.location.href).pathname === kept.action;
+  });
+  if (!form) return;
+  var values = {};
+  kept.fields.forEach(function (pair) { (values[pair[0]] = values[pair[0]] || []).push(pair[1]); });
+  Object.keys(values).forEach(function (name) {
+    var fields = form.querySelectorAll("[name='" + CSS.escape(name) + "']");
+    fields.forEach(function (field, index) {
+      if (field.type === "hidden" || field.type === "file" || field.type === "password") return;
+      if (field.type === "checkbox" || field.type === "radio") {
+        field.checked = values[name].indexOf(field.value) !== -1;
+      } else if (field.tagName === "SELECT" && field.multiple) {
+        Array.prototype.forEach.call(field.options, function (option) { option.selected = values[name].indexOf(option.value) !== -1; });
+      } else if (index < values[name].length) {
+        field.value = values[name][index];
+      }
+    });
+  });
+})();

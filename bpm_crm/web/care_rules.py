@@ -1,0 +1,125 @@
+"""关怀规则: the rules the daily timer makes care tasks from — birthdays, festivals, follow-ups, the owner's own."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user, login_required
+
+from bpm_crm.error_messages import translate
+from bpm_crm.errors import DomainError, Invalid
+from bpm_crm.forms.care import CareRuleForm
+from bpm_crm.i18n import _
+from bpm_crm.models import CareRule
+from bpm_crm.services import care_rules, dictionary
+from bpm_crm.web.display import dictionary_label
+
+bp = Blueprint("care_rules", __name__, url_prefix="/care-rules")
+
+TRIGGER_WORDS = {"birthday": _("联系人生日"), "order": _("下单"), "service": _("客户服务办结")}
+
+
+def _user():
+    return current_user._get_current_object()
+
+
+def describe(rule: CareRule) -> str:
+    """When a rule's task is due and made, in words: 农历 1月1日前 2 天到期，提前 7 天生成."""
+    if rule.trigger == "annual":
+        calendar = gettext("农历") if rule.calendar == "lunar" else gettext("公历")
+        what = gettext("每年%(calendar)s %(month)s月%(day)s日", calendar=calendar, month=rule.month, day=rule.day)
+    else:
+        what = str(TRIGGER_WORDS.get(rule.trigger, rule.trigger))
+    if rule.offset_days > 0:
+        when = gettext("%(what)s后 %(days)s 天到期", what=what, days=rule.offset_days)
+    elif rule.offset_days < 0:
+        when = gettext("%(what)s前 %(days)s 天到期", what=what, days=-rule.offset_days)
+    else:
+        when = gettext("%(what)s当天到期", what=what)
+    if rule.lead_days:
+        return gettext("%(when)s，提前 %(days)s 天生成", when=when, days=rule.lead_days)
+    return when
+
+
+def _form(**kwargs) -> CareRuleForm:
+    form = CareRuleForm(**kwargs)
+    form.kind.choices = [("", str(_("请选择")))] + [(kind, dictionary_label(kind))
+                                                  for kind in dictionary.choices(dictionary.CARE_KIND)]
+    return form
+
+
+def _page(form: CareRuleForm, editing: CareRule | None = None, status: int = 200):
+    return render_template("care_rules/index.html", rules=care_rules.list_rules(user=_user()), form=form,
+                           editing=editing, describe=describe, sample=care_rules.sample_subject()), status
+
+
+def _save(form: CareRuleForm, rule_id: int | None) -> bool:
+    if not form.validate_on_submit():
+        return False
+    try:
+        if rule_id is None:
+            care_rules.create_rule(user=_user(), values=form.values())
+        else:
+            care_rules.update_rule(rule_id=rule_id, user=_user(), values=form.values())
+    except DomainError as exc:
+        flash(translate(exc), "danger")
+        if isinstance(exc, Invalid):
+            for name, messages in exc.field_errors.items():
+                if name in form:
+                    form[name].errors = list(form[name].errors) + [translate(m) for m in messages]
+        return False
+    return True
+
+
+@bp.route("/", methods=["GET", "POST"])
+@login_required
+def index():
+    """The rules, active ones first, with a form to add one."""
+    care_rules.list_rules(user=_user())  # the permission check, before reading the form
+    form = _form()
+    if request.method == "POST":
+        if _save(form, None):
+            flash(gettext("关怀规则已添加：从下一次运行起生成关怀任务"), "success")
+            return redirect(url_for("care_rules.index"))
+        return _page(form, status=422)
+    return _page(form)
+
+
+@bp.route("/<id:rule_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(rule_id: int):
+    """Change one rule (tasks it already made stay as they are)."""
+    rule = care_rules.get_rule(rule_id=rule_id, user=_user())
+    form = _form(obj=rule)
+    if request.method == "POST":
+        if _save(form, rule_id):
+            flash(gettext("已保存修改"), "success")
+            return redirect(url_for("care_rules.index"))
+        return _page(form, rule, 422)
+    return _page(form, rule)
+
+
+@bp.post("/<id:rule_id>/active")
+@login_required
+def toggle(rule_id: int):
+    """Pause or resume a rule."""
+    active = request.form.get("active") == "1"
+    try:
+        care_rules.set_active(rule_id=rule_id, user=_user(), active=active)
+    except DomainError as exc:
+        flash(translate(exc), "danger")
+        return redirect(url_for("care_rules.index"))
+    flash(gettext("规则已启用") if active else gettext("规则已停用"), "success")
+    return redirect(url_for("care_rules.index"))
+
+
+@bp.post("/<id:rule_id>/delete")
+@login_required
+def delete(rule_id: int):
+    """Remove a rule that never made a task."""
+    try:
+        care_rules.delete_rule(rule_id=rule_id, user=_user())
+    except DomainError as exc:
+        flash(translate(exc), "warning")
+        return redirect(url_for("care_rules.index"))
+    flash(gettext("规则已删除"), "success")
+    return redirect(url_for("care_rules.index"))

@@ -1,0 +1,97 @@
+"""The service pages driven by the process: the bell, the notification list, the request page with its sign-off,
+SLA figures and deadlines, the list's handler and overdue filters, 转办 and 催办."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from bpm_crm import clock
+from bpm_crm.extensions import db
+from bpm_crm.models import Customer, Department, HumanTask, Notification, TaskStatus
+from bpm_crm.services import human_tasks, service_requests
+
+from .helpers import page_text
+
+MONDAY = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+
+
+def complaint(users, summary="设备故障"):
+    customer = Customer(name="页面测试有限公司", owner_id=users["manager1"].id)
+    db.session.add(customer)
+    db.session.flush()
+    return service_requests.create_request(user=users["agent"], values={
+        "type": "投诉", "customer_id": customer.id, "summary": summary, "detail": "三天两次停机"})
+
+
+def open_task(request, bpmn_id):
+    db.session.expire_all()
+    return db.session.scalar(select(HumanTask).where(HumanTask.instance_id == request.process_instance_id,
+                                                     HumanTask.bpmn_id == bpmn_id, HumanTask.status == TaskStatus.OPEN))
+
+
+def department(name):
+    return db.session.scalar(select(Department).where(Department.name == name)).id
+
+
+def test_the_request_page_shows_the_sign_off_side_by_side_and_the_sla(login, users):
+    clock.freeze(MONDAY)
+    request = complaint(users)
+    human_tasks.complete_task(task_id=open_task(request, "accept").id, user=users["service_lead"],
+                              data={"departments": [department("质量部"), department("生产部")]})
+    sign = [t for t in db.session.scalars(select(HumanTask).where(
+        HumanTask.instance_id == request.process_instance_id, HumanTask.bpmn_id == "sign_off"))]
+    quality_task = next(t for t in sign if t.candidate_values("department") == [str(department("质量部"))])
+    human_tasks.complete_task(task_id=quality_task.id, user=users["quality"],
+                              data={"decision": "agree", "comment": "安装质检记录不全，同意赔偿"})
+
+    page = page_text(login("quality").get(f"/service/{request.id}"))
+    assert 'id="sign-off-round-1"' in page and "安装质检记录不全，同意赔偿" in page
+    assert 'data-department="生产部"' in page and "待会签" in page and "会签中" in page
+    assert 'id="sla-response"' in page and "达标" in page and 'id="status-steps"' in page
+    assert login("finance").get(f"/service/{request.id}").status_code == 404
+
+    lead = login("service_lead")
+    listing = page_text(lead.get(f"/service/?handler_id={users['service_lead'].id}"))
+    assert request.number in listing and 'id="sla-summary"' in listing
+    assert request.number not in page_text(lead.get("/service/?overdue=1"))
+    clock.freeze(MONDAY + timedelta(days=10))
+    assert request.number in page_text(lead.get("/service/?overdue=1"))
+    assert 'id="service-overdue"' in page_text(lead.get(f"/service/{request.id}"))
+
+
+def test_the_bell_counts_unread_and_opening_one_leads_to_its_task(login, users):
+    request = complaint(users)
+    agent = login("agent")
+    response = agent.post(f"/service/{request.id}/nudge")
+    assert response.status_code == 302
+    again = agent.post(f"/service/{request.id}/nudge", follow_redirects=True)
+    assert "一小时内已催办过" in page_text(again)
+
+    lead = login("service_lead")
+    home = page_text(lead.get("/"))
+    assert 'id="bell-count">1<' in home and "受理投诉并指定责任部门" in home
+    [row] = db.session.scalars(select(Notification).where(Notification.user_id == users["service_lead"].id))
+    opened = lead.get(f"/notifications/{row.id}")
+    assert opened.status_code == 302 and opened.headers["Location"] == f"/tasks/{open_task(request, 'accept').id}"
+    assert 'id="bell-count"' not in page_text(lead.get("/"))
+    assert "催办" in page_text(lead.get("/notifications/"))
+    assert login("agent").get(f"/notifications/{row.id}").status_code == 404
+    assert lead.post("/notifications/read-all").status_code == 302
+
+
+def test_transfer_from_the_request_page(login, users):
+    request = complaint(users)
+    human_tasks.complete_task(task_id=open_task(request, "accept").id, user=users["service_lead"],
+                              data={"departments": [department("质量部")]})
+    human_tasks.complete_task(task_id=open_task(request, "sign_off").id, user=users["quality"],
+                              data={"decision": "agree"})
+    lead = login("service_lead")
+    page = page_text(lead.get(f"/service/{request.id}"))
+    assert 'id="transfer-service"' in page and 'id="open-task-compensate"' in page
+    refused = lead.post(f"/service/{request.id}/transfer", data={"to_user_id": "abc"}, follow_redirects=True)
+    assert "请选择一位在职的客服处理人员" in page_text(refused)
+    lead.post(f"/service/{request.id}/transfer", data={"to_user_id": users["quality"].id, "comment": "请处理"})
+    db.session.expire_all()
+    assert open_task(request, "compensate").assignee_id == users["quality"].id
+    assert 'id="transfer-service"' not in page_text(login("agent").get(f"/service/{request.id}"))
