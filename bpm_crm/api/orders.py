@@ -7,7 +7,7 @@ from flask import Response, jsonify, request, url_for
 
 from bpm_crm.api import bp, openapi, schemas
 from bpm_crm.api.auth import current_user
-from bpm_crm.api.inputs import paging
+from bpm_crm.api.inputs import fields_of, json_object, paging
 from bpm_crm.api.openapi import BOOL, INT, N_INT, N_STR, PAGING, STR, obj, operation, page_of, path_id
 from bpm_crm.api.products import MONEY
 from bpm_crm.error_messages import translate
@@ -78,6 +78,16 @@ def commit_order_import(job_id: int) -> Response:
                     "customers": result.customers, "levels_changed": result.levels_changed})
 
 
+@bp.post("/orders/placed")
+def report_placed_orders() -> Response:
+    """The sales system reports orders placed: recorded all or none (numbers reported before are left alone);
+    the customers' levels follow and their open churn warnings close through their processes."""
+    payload = fields_of(json_object(), ("orders",))
+    result = sales.report_orders(user=current_user(), orders=payload.get("orders"))
+    return jsonify({"recorded": result.recorded, "known": result.known, "customers": result.customers,
+                    "levels_changed": result.levels_changed, "warnings_closed": result.warnings_closed})
+
+
 JOB = [path_id("job_id")]
 openapi.SCHEMAS.update({
     "OrderLine": obj({"id": INT, "product_id": N_INT, "product_name": STR, "quantity": INT, "unit_price": MONEY,
@@ -96,6 +106,24 @@ openapi.SCHEMAS.update({
         "errors": {"type": "array", "items": obj({"row": {**INT, "description": "Row number in the file"},
                                                   "messages": {"type": "array", "items": STR}})}}),
     "OrderImportResult": obj({"job_id": INT, "orders": INT, "lines": INT, "customers": INT, "levels_changed": INT}),
+    "PlacedOrderLine": obj({"product_code": STR, "product_name": STR, "quantity": {"type": "integer", "minimum": 1},
+                            "unit_price": {"type": ["string", "number"], "description": "Yuan, e.g. \"1200.00\""}},
+                           ["quantity", "unit_price"], description="product_code or product_name"),
+    "PlacedOrder": obj({
+        "number": {"type": "string", "maxLength": 30}, "customer_number": STR, "customer_name": STR,
+        "order_date": {"type": "string", "format": "date"},
+        "status": {"oneOf": [{"enum": list(ORDER_STATUS_LABELS)}, {"enum": list(ORDER_STATUS_LABELS.values())}]},
+        "address": {"type": "string", "maxLength": 200},
+        "lines": {"type": "array", "minItems": 1, "maxItems": order_import.MAX_REPORTED_LINES,
+                  "items": openapi.ref("PlacedOrderLine")}},
+        ["number", "order_date", "status", "lines"], description="customer_number or customer_name"),
+    "PlacedOrders": obj({"orders": {"type": "array", "minItems": 1, "maxItems": order_import.MAX_REPORTED_ORDERS,
+                                    "items": openapi.ref("PlacedOrder")}}),
+    "PlacedOrdersResult": obj({
+        "recorded": {"type": "array", "items": STR, "description": "Numbers of the orders recorded now"},
+        "known": {"type": "array", "items": STR, "description": "Numbers reported before, left as they are"},
+        "customers": INT, "levels_changed": INT,
+        "warnings_closed": {**INT, "description": "Open churn warnings closed: the customer ordered again"}}),
 })
 openapi.PATHS.update({
     "/customers/{customer_id}/orders": {"get": operation(
@@ -113,6 +141,10 @@ openapi.PATHS.update({
     "/orders/imports/{job_id}": {"get": operation(
         "getOrderImport", "The check of an uploaded file, again", "orders",
         openapi.responses("200", "OrderImportPreview", "401", "403", "404"), params=JOB)},
+    "/orders/placed": {"post": operation(
+        "reportPlacedOrders", "The sales system reports orders placed (all or none); churn warnings close",
+        "orders", openapi.responses("200", "PlacedOrdersResult", "400", "401", "403", "409", "422"),
+        body="PlacedOrders")},
     "/orders/imports/{job_id}/commit": {"post": operation(
         "commitOrderImport", "Write all orders of the file or none; then apply the level rules", "orders",
         openapi.responses("200", "OrderImportResult", "401", "403", "404", "409", "422"), params=JOB)},

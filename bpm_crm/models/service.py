@@ -5,7 +5,7 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, Index, Numeric, String, Text, text
+from sqlalchemy import Date, ForeignKey, Index, Numeric, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bpm_crm.extensions import Model
@@ -67,6 +67,9 @@ class ServiceRequest(Audited, Model):
     deduction_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     # How often a poor return visit sent it back to handling.
     reopened: Mapped[int] = mapped_column(default=0, server_default="0")
+    # 简易工单: the agent answered it on the call and closed it (坐席受理 → 处理完毕); else a 疑难工单, dispatched
+    # and visited (坐席受理 → 处理中 → 处理完毕待回访 → 回访完毕). Fixed when it is recorded.
+    simple: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     customer: Mapped[Customer] = relationship()
     handler: Mapped[User | None] = relationship(foreign_keys=[handler_id])
@@ -94,6 +97,9 @@ class ChurnWarning(Audited, Model):
     reason: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default=ChurnStatus.WARNING.value)
     closed_at: Mapped[datetime | None]
+    # What closed it as 已恢复: "order" (an order reached the CRM: the import or the sales system's report),
+    # "scan" (the weekly scan found a newer order; set when found, so that run's figures count it), "manual".
+    closed_by: Mapped[str | None] = mapped_column(String(10))
     process_instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))
 
     customer: Mapped[Customer] = relationship()

@@ -1,19 +1,19 @@
 """Dates of care occasions: birthdays and annual dates in the solar or the lunar calendar (农历).
 
-The lunar calendar comes from the `lunardate` package (1900–2099). A lunar day 30 in a year whose month
-has only 29 days falls on the 29th (除夕 is the last day of the 12th month either way); a solar 29 February
-falls on the 28th in other years. A leap month (闰月) is never an occasion: birthdays and festivals are
-kept in the ordinary month of that number, as they are celebrated.
+The lunar calendar comes from the `lunar-python` package, which computes it astronomically. A lunar day 30
+in a year whose month has only 29 days falls on the 29th (除夕 is the last day of the 12th month either way);
+a solar 29 February falls on the 28th in other years. A leap month (闰月) is never an occasion: birthdays and
+festivals are kept in the ordinary month of that number, as they are celebrated.
 """
 from __future__ import annotations
 
 import re
 from datetime import date, timedelta
 
-from lunardate import LunarDate
+from lunar_python import Lunar, LunarMonth, Solar
 
 SOLAR, LUNAR = "solar", "lunar"
-FIRST_YEAR, LAST_YEAR = 1901, 2099  # the lunar tables' years (1900 starts in its first month)
+FIRST_YEAR, LAST_YEAR = 1901, 2099  # the years care rules look at
 _MONTH_DAY = re.compile(r"^(\d{1,2})-(\d{1,2})$")
 
 
@@ -48,12 +48,15 @@ def lunar_in(year: int, month: int, day: int) -> date | None:
     """The solar date of lunar (month, day) in lunar year `year`; None outside the tables."""
     if not FIRST_YEAR <= year <= LAST_YEAR:
         return None
-    for candidate in (day, day - 1):  # a short (29-day) month has no 30th
-        try:
-            return LunarDate(year, month, candidate).to_solar_date()
-        except ValueError:
-            continue
-    return None
+    days = LunarMonth.fromYm(year, month).getDayCount()  # a short (29-day) month has no 30th
+    solar = Lunar.fromYmd(year, month, min(day, days)).getSolar()
+    return date(solar.getYear(), solar.getMonth(), solar.getDay())
+
+
+def lunar_of(day: date) -> tuple[int, int, bool]:
+    """The lunar (month, day, in a leap month) of a solar date."""
+    lunar = Solar.fromYmd(day.year, day.month, day.day).getLunar()
+    return abs(lunar.getMonth()), lunar.getDay(), lunar.getMonth() < 0
 
 
 def occurrences(calendar: str, month: int, day: int, start: date, end: date) -> list[date]:
@@ -76,15 +79,13 @@ def lunar_month_days(start: date, end: date) -> dict[str, date]:
     """The lunar "MM-DD" of every day in [start, end] (leap-month days left out), to find lunar birthdays."""
     found: dict[str, date] = {}
     for day in days_between(start, end):
-        lunar = LunarDate.from_solar_date(day.year, day.month, day.day)
-        if lunar.is_leap_month:
+        month, lunar_day, leap = lunar_of(day)
+        if leap:
             continue
-        found.setdefault(f"{lunar.month:02d}-{lunar.day:02d}", day)
+        found.setdefault(f"{month:02d}-{lunar_day:02d}", day)
         # A short month's 29th also stands for the 30th birthdays of that month.
-        following = day + timedelta(days=1)
-        after = LunarDate.from_solar_date(following.year, following.month, following.day)
-        if lunar.day == 29 and after.day == 1:
-            found.setdefault(f"{lunar.month:02d}-30", day)
+        if lunar_day == 29 and lunar_of(day + timedelta(days=1))[1] == 1:
+            found.setdefault(f"{month:02d}-30", day)
     return found
 
 

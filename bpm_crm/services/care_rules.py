@@ -23,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import Select, bindparam, func, insert, select, update
+from sqlalchemy import Select, and_, bindparam, case, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -47,7 +47,7 @@ from bpm_crm.models import (
     User,
 )
 from bpm_crm.models.base import utcnow
-from bpm_crm.services import care, care_dates, dictionary, jobs, permissions
+from bpm_crm.services import care, care_conditions, care_dates, dictionary, jobs, permissions
 from bpm_crm.services.customer_records import local_today
 from bpm_crm.services.transaction import unit_of_work
 
@@ -57,8 +57,7 @@ BATCH = 100  # processes started per job
 EVALUATE_BATCH = 500  # subjects per sandbox call
 CONDITION_SECONDS = 2.0  # time bound of one sandbox call
 RULE_BUDGET_SECONDS = 120.0  # all conditions of one rule in one run
-CUSTOMER_FIELDS = ("number", "name", "short_name", "region", "industry", "source", "level", "satisfaction",
-                   "credit", "status")
+CUSTOMER_FIELDS = tuple(care_conditions.FIELD_TYPES)  # what a condition sees of the customer
 CONTACT_FIELDS = ("name", "gender", "position", "birthday", "lunar_birthday", "mobile")
 PLACEHOLDERS = {"customer", "contact", "date", "rule", "order", "service"}
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -278,8 +277,9 @@ def _birthdays(start: date, end: date) -> Iterator[tuple[int, int, date]]:
             yield contact_id, customer_id, lunar[lunar_day]
 
 
-def occasions(rule: CareRule, start: date, end: date) -> list[Occasion]:
-    """The occasions of a rule whose task is due in [start, end]."""
+def occasions(rule: CareRule, start: date, end: date, figures: dict[str, Any] | None = None) -> list[Occasion]:
+    """The occasions of a rule whose task is due in [start, end] (an annual rule's customers narrowed in SQL: those
+    it leaves out are counted in `figures`)."""
     offset = timedelta(days=rule.offset_days)
     first, last = start - offset, end - offset  # the triggers whose due day falls in the window
     found: list[Occasion] = []
@@ -288,10 +288,11 @@ def occasions(rule: CareRule, start: date, end: date) -> list[Occasion]:
             found.append(Occasion(f"contact:{contact_id}:{day.isoformat()}", customer_id, contact_id, day + offset,
                                   day))
     elif rule.trigger == CareTrigger.ANNUAL and rule.month and rule.day:
-        # Every customer: those who churned or have no account manager are counted as skipped, like the others.
-        for day in care_dates.occurrences(rule.calendar, rule.month, rule.day, first, last):
+        days = care_dates.occurrences(rule.calendar, rule.month, rule.day, first, last)
+        customer_ids = _annual_customers(rule, len(days), figures) if days else []
+        for day in days:
             found.extend(Occasion(f"customer:{customer_id}:{day.isoformat()}", customer_id, None, day + offset, day)
-                         for customer_id in db.session.scalars(select(Customer.id).order_by(Customer.id)))
+                         for customer_id in customer_ids)
     elif rule.trigger == CareTrigger.ORDER:
         for order_id, number, customer_id, day in db.session.execute(
                 select(Order.id, Order.number, Order.customer_id, Order.order_date)
@@ -312,6 +313,24 @@ def occasions(rule: CareRule, start: date, end: date) -> list[Occasion]:
             found.append(Occasion(f"service:{request_id}", customer_id, None, day + offset, day,
                                   {"service": request_number or f"#{request_id}"}))
     return found
+
+
+def _annual_customers(rule: CareRule, days: int, figures: dict[str, Any] | None) -> list[int]:
+    """The customers an annual rule may greet: in business, and passing the leading simple terms of its condition
+    (care_conditions); the others are counted, once per day, as the checks in plan_rule would count them."""
+    lost = Customer.status == CustomerStatus.LOST.value
+    in_business = and_(Customer.status != CustomerStatus.LOST.value, Customer.owner_id.is_not(None))
+    ids = list(db.session.scalars(select(Customer.id).where(in_business, *care_conditions.customer_clauses(
+        rule.condition)).order_by(Customer.id)))
+    if figures is not None:
+        churned, pool, working = db.session.execute(select(
+            func.coalesce(func.sum(case((lost, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((and_(~lost, Customer.owner_id.is_(None)), 1), else_=0)), 0),
+            func.coalesce(func.sum(case((in_business, 1), else_=0)), 0))).one()
+        figures["skipped_churned"] += int(churned) * days
+        figures["skipped_no_owner"] += int(pool) * days
+        figures["skipped_condition"] += (int(working) - len(ids)) * days
+    return ids
 
 
 def _chunks(items: list[Any], size: int = 500) -> Iterable[list[Any]]:
@@ -362,7 +381,7 @@ def _insert_new_occurrences(rule: CareRule, keys: list[str]) -> set[str]:
 
 def plan_rule(rule: CareRule, start: date, end: date, figures: dict[str, int]) -> int:
     """Make the tasks of one rule due in [start, end]; how many were made. Counts what it skipped in figures."""
-    found = occasions(rule, start, end)
+    found = occasions(rule, start, end, figures)
     known = _known(rule, found)
     fresh = [occasion for occasion in found if occasion.occurrence not in known]
     figures["skipped_existing"] += len(found) - len(fresh)

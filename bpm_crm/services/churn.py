@@ -229,7 +229,7 @@ def recover(*, warning_id: int, user: User) -> ChurnWarning:
     """Close an open warning because the customer is ordering again (已恢复), through its process; commits."""
     warning = _writable(warning_id, user)
     _require_open(warning, "标记为已恢复")
-    churn_scan.close_warning(warning, user=user, payload={"source": "manual", "user_id": user.id})
+    churn_scan.close_warning(warning, user=user, payload={"source": churn_scan.CLOSED_BY_HAND, "user_id": user.id})
     db.session.flush()
     db.session.refresh(warning)
     return warning

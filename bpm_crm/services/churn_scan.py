@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, func, literal, or_, select
+from sqlalchemy import Select, exists, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bpm_crm.extensions import db
@@ -29,6 +29,7 @@ from bpm_crm.models import (
     ChurnWarning,
     Customer,
     CustomerStatus,
+    Department,
     InstanceStatus,
     Order,
     ProcessInstance,
@@ -47,6 +48,8 @@ MESSAGE = "order_placed"
 JOB_START = "churn.start_processes"
 JOB_CLOSE = "churn.close_recovered"
 OPEN_STATUSES = (ChurnStatus.WARNING.value, ChurnStatus.DEFERRED.value)
+# What closed a warning as 已恢复 (ChurnWarning.closed_by): only the first two count as closed by a new order.
+CLOSED_BY_ORDER, CLOSED_BY_SCAN, CLOSED_BY_HAND = "order", "scan", "manual"
 BATCH = 100  # processes started (or warnings closed) per job and transaction
 MAX_MONTHS = 120
 FIGURES = ("checked", "raised", "skipped_open", "closed_by_order")
@@ -103,34 +106,52 @@ def scan(context: HandlerContext, *, months: int = 6) -> dict[str, Any]:
             "status": ChurnStatus.WARNING.value, "created_at": now, "updated_at": now} for row in rows
            if not row.has_open]
     raised = list(db.session.scalars(_insert_ignoring_duplicates(), new)) if new else []
+    # Open warnings whose customer ordered again without the message reaching them: this run closes them (after
+    # its commit) and counts them; marked now, so that no later run counts them again.
     recovered = list(db.session.scalars(select(ChurnWarning.id).where(
         ChurnWarning.status.in_(OPEN_STATUSES), newer_order_clause()).order_by(ChurnWarning.id)))
-    closed_since = db.session.scalar(select(func.count()).select_from(ChurnWarning).where(
-        ChurnWarning.status == ChurnStatus.RECOVERED.value, ChurnWarning.closed_at >= _previous_scan(context))) or 0
+    for start in range(0, len(recovered), BATCH):
+        db.session.execute(update(ChurnWarning).where(ChurnWarning.id.in_(recovered[start:start + BATCH]))
+                           .values(closed_by=CLOSED_BY_SCAN))
     if raised:
         jobs.enqueue(JOB_START, {})
     for start in range(0, len(recovered), BATCH):
         jobs.enqueue(JOB_CLOSE, {"warning_ids": recovered[start:start + BATCH]})
     return {"checked": checked, "raised": len(raised), "skipped_open": len(rows) - len(new),
-            "closed_by_order": closed_since + len(recovered), "months": months, "cutoff": cutoff.isoformat()}
+            "closed_by_order": _closed_by_orders_since(context) + len(recovered), "months": months,
+            "cutoff": cutoff.isoformat()}
 
 
-def _previous_scan(context: HandlerContext) -> datetime:
-    """When the scan before this one ran (warnings closed by an order since then count in this run's figures)."""
+def _closed_by_orders_since(context: HandlerContext) -> int:
+    """Warnings an order's message closed between the scan before this one and this one (each in one run only)."""
+    started = getattr(context.instance, "started_at", None) or utcnow()
     previous = db.session.scalar(select(func.max(ProcessInstance.started_at)).where(
-        ProcessInstance.process_id == SCAN_PROCESS_ID, ProcessInstance.id != context.instance.id))
-    return previous or datetime(1900, 1, 1)
+        ProcessInstance.process_id == SCAN_PROCESS_ID, ProcessInstance.started_at < started))
+    return db.session.scalar(select(func.count()).select_from(ChurnWarning).where(
+        ChurnWarning.status == ChurnStatus.RECOVERED.value, ChurnWarning.closed_by == CLOSED_BY_ORDER,
+        ChurnWarning.closed_at >= (previous or datetime(1900, 1, 1)), ChurnWarning.closed_at < started)) or 0
+
+
+def escalates_to(manager_id: int | None) -> int | None:
+    """Who takes over an unattended warning: the account manager's superior, else his department's head (not
+    himself); None when neither exists (the diagram then offers the step to the sales directors)."""
+    manager = db.session.get(User, manager_id) if manager_id else None
+    if manager is None:
+        return None
+    if manager.superior_id or manager.department_id is None:
+        return manager.superior_id
+    head = db.session.scalar(select(Department.head_id).where(Department.id == manager.department_id))
+    return head if head != manager.id else None
 
 
 def start_process(warning: ChurnWarning, *, user: User | None) -> ProcessInstance:
     """Start the handling process of one warning; joins the caller's transaction."""
     customer = warning.customer
-    manager = db.session.get(User, warning.manager_id) if warning.manager_id else None
     instance = instances.start_instance(
         process_id=PROCESS_ID, business_type=BUSINESS_TYPE, business_id=warning.id, owner_id=warning.manager_id,
         title=f"{customer.number or ''} {customer.name} · 流失预警".strip(),
         data={"warning_id": warning.id, "customer_id": customer.id, "customer_name": customer.name,
-              "manager_id": warning.manager_id, "supervisor_id": manager.superior_id if manager else None,
+              "manager_id": warning.manager_id, "supervisor_id": escalates_to(warning.manager_id),
               "last_order_date": warning.last_order_date.isoformat() if warning.last_order_date else None},
         user=user)
     warning.process_instance_id = instance.id
@@ -155,11 +176,18 @@ def close_recovered(payload: dict[str, Any]) -> None:
     for warning in db.session.scalars(select(ChurnWarning).where(
             ChurnWarning.id.in_(ids), ChurnWarning.status.in_(OPEN_STATUSES), newer_order_clause())
             .order_by(ChurnWarning.id)):
-        close_warning(warning, user=None, payload={"source": "scan"})
+        close_warning(warning, user=None, payload={"source": CLOSED_BY_SCAN})
 
 
 def close_warning(warning: ChurnWarning, *, user: User | None, payload: dict[str, Any]) -> None:
-    """The customer ordered again: its process catches the message and closes the warning (已恢复)."""
+    """The customer ordered again: its process catches the message and closes the warning (已恢复).
+
+    `payload["source"]` says who tells ("order", "scan" or "manual"), kept as `closed_by`; a warning a scan has
+    found and counted keeps the scan's mark when an order's message closes it, so no later run counts it again.
+    """
+    source = str(payload.get("source") or CLOSED_BY_HAND)
+    if warning.closed_by != CLOSED_BY_SCAN or source == CLOSED_BY_HAND:
+        warning.closed_by = source
     instance = db.session.get(ProcessInstance, warning.process_instance_id) if warning.process_instance_id else None
     if instance is not None and instance.status == InstanceStatus.RUNNING:
         if messages.correlate(message_name=MESSAGE, business_type=BUSINESS_TYPE, business_id=warning.id,
@@ -179,7 +207,7 @@ def orders_placed(*, customer_ids: set[int] | list[int], user: User | None = Non
         ChurnWarning.customer_id.in_(sorted(set(customer_ids))), ChurnWarning.status.in_(OPEN_STATUSES),
         newer_order_clause()).order_by(ChurnWarning.id)))
     for warning in warnings:
-        close_warning(warning, user=user, payload={"source": "order"})
+        close_warning(warning, user=user, payload={"source": CLOSED_BY_ORDER})
     return len(warnings)
 
 

@@ -2,6 +2,7 @@
 by a new order — and one run of the churn scan and of the care rules, so every page has something to show."""
 from __future__ import annotations
 
+import calendar
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from bpm_crm.models import (
     ScheduleRun,
     User,
 )
-from bpm_crm.services import care_rules, churn_scan, jobs, schedules
+from bpm_crm.services import care_dates, care_rules, churn_scan, jobs, schedules
 from bpm_crm.services.customer_records import local_today
 
 # name, months since the last order (and days past that), account manager
@@ -55,6 +56,13 @@ def _customer(name: str, owner: User, last_order: date) -> Customer:
               order_date=last_order - timedelta(days=120), status=6),
     ])
     return customer
+
+
+def born(year: int, day: date) -> date:
+    """A birthday on `day`'s month and day, in `year` — or in the leap year before it, for 29 February."""
+    while (day.month, day.day) == (2, 29) and not calendar.isleap(year):
+        year -= 1
+    return date(year, day.month, day.day)
 
 
 def _run(process_id: str) -> ScheduleRun | None:
@@ -95,12 +103,10 @@ def load() -> int:
         day = today + timedelta(days=days)
         contact = Contact(customer_id=first.id, name=name, gender="男" if name[1] != "佳" else "女",
                           position=position, office_phone="0571-88776655", mobile="13900001111",
-                          birthday=date(year, day.month, min(day.day, 28)))
+                          birthday=born(year, day))
         if lunar:
-            from lunardate import LunarDate
-
-            moon = LunarDate.from_solar_date(day.year, day.month, day.day)
-            contact.lunar_birthday = f"{moon.month:02d}-{moon.day:02d}"
+            month, lunar_day, _leap = care_dates.lunar_of(day)
+            contact.lunar_birthday = f"{month:02d}-{lunar_day:02d}"
         db.session.add(contact)
     db.session.commit()
     run = _run(churn_scan.SCAN_PROCESS_ID)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -183,7 +184,7 @@ def check_rows(*, user: User, headers: list[str], rows: list[list[str]]) -> tupl
     for chunk in _chunks(wanted("number")):
         existing.update(db.session.scalars(select(Order.number).where(Order.number.in_(chunk))))
 
-    today = clock.now().date()
+    today = clock.today(current_app.config["BABEL_DEFAULT_TIMEZONE"])
     for p in parsed:
         v, errors = p.check.values, p.check.errors
         number = v.get("number", "")
@@ -318,6 +319,18 @@ def commit(*, user: User, job_id: int) -> ImportResult:
     if bad:
         raise Invalid("有 %(count)s 行错误，未导入任何订单；请修改文件后重新上传",
                       {f"row {c.row}": c.errors for c in bad[:200]}, code="order_import_rows_invalid", count=len(bad))
+    orders = write_orders(parsed)
+    customer_ids = {order.customer_id for order in orders}
+    followed = after_new_orders(customer_ids=customer_ids, user=user)
+    job.status = "committed"
+    job.result = {"orders": len(orders), "lines": len(parsed), "customers": len(customer_ids),
+                  "levels_changed": followed.levels_changed}
+    return ImportResult(job_id=job.id, orders=len(orders), lines=len(parsed), customers=len(customer_ids),
+                        levels_changed=followed.levels_changed)
+
+
+def write_orders(parsed: list[_Parsed]) -> list[Order]:
+    """The orders of checked rows (rows with the same number are one order's lines), added and flushed."""
     orders: dict[str, Order] = {}
     for p in parsed:
         number = p.check.values["number"]
@@ -336,12 +349,73 @@ def commit(*, user: User, job_id: int) -> ImportResult:
         db.session.flush()
     except IntegrityError as exc:  # someone imported one of these order numbers a moment ago
         raise Conflict("有订单号刚被他人导入，未导入任何订单；请重新上传") from exc
-    customer_ids = {order.customer_id for order in orders.values()}
-    changed = levels.apply_rules(customer_ids=customer_ids, user_id=user.id)
-    # A customer who orders again closes his open churn warning: its process catches the message.
-    churn_scan.orders_placed(customer_ids=customer_ids, user=user)
-    job.status = "committed"
-    job.result = {"orders": len(orders), "lines": len(parsed), "customers": len(customer_ids),
-                  "levels_changed": changed.changed}
-    return ImportResult(job_id=job.id, orders=len(orders), lines=len(parsed), customers=len(customer_ids),
-                        levels_changed=changed.changed)
+    return list(orders.values())
+
+
+@dataclass(frozen=True)
+class NewOrdersFollowed:
+    """What new orders changed besides themselves."""
+
+    levels_changed: int
+    warnings_closed: int
+
+
+def after_new_orders(*, customer_ids: set[int], user: User | None) -> NewOrdersFollowed:
+    """What follows new orders, however they came (import or sales system): the customers' levels by the rules,
+    and their open churn warnings closed — each warning's process catches `order_placed`. Joins the transaction."""
+    changed = levels.apply_rules(customer_ids=customer_ids, user_id=user.id if user else None)
+    closed = churn_scan.orders_placed(customer_ids=customer_ids, user=user)
+    return NewOrdersFollowed(levels_changed=changed.changed, warnings_closed=closed)
+
+
+MAX_REPORTED_ORDERS = 500
+MAX_REPORTED_LINES = 200
+
+
+def _cell(value: object) -> str:
+    return "" if value is None or isinstance(value, (dict, list)) else str(value).strip()
+
+
+def record_reported(*, user: User, orders: object) -> tuple[list[Order], list[str]]:
+    """Orders a sales system reports as placed, checked as the import checks its rows and written all or none:
+    (the orders written, the numbers it had reported before — left as they are). Joins the transaction."""
+    if not isinstance(orders, list) or not orders or len(orders) > MAX_REPORTED_ORDERS:
+        message = str(_("应为 1 到 %(count)s 个订单", count=MAX_REPORTED_ORDERS))
+        raise Invalid(message, {"orders": [message]})
+    numbers = sorted({_cell(order.get("number")) for order in orders if isinstance(order, dict)} - {""})
+    known: set[str] = set()
+    for chunk in _chunks(numbers):
+        known.update(db.session.scalars(select(Order.number).where(Order.number.in_(chunk))))
+    errors: dict[str, list[str]] = {}
+    rows: list[list[str]] = []
+    order_of_row: list[int] = []
+    for index, order in enumerate(orders):
+        if not isinstance(order, dict):
+            errors[f"orders[{index}]"] = ["订单应为对象"]
+            continue
+        if not _cell(order.get("number")):
+            errors[f"orders[{index}]"] = ["订单号不能为空"]
+            continue
+        if _cell(order.get("number")) in known:
+            continue
+        lines = order.get("lines")
+        if not isinstance(lines, list) or not lines or len(lines) > MAX_REPORTED_LINES:
+            errors[f"orders[{index}]"] = [str(_("订单应有 1 到 %(count)s 行明细", count=MAX_REPORTED_LINES))]
+            continue
+        for line in lines:
+            line = line if isinstance(line, dict) else {}
+            rows.append([_cell(order.get("number")), _cell(order.get("customer_number")),
+                         _cell(order.get("customer_name")), _cell(order.get("order_date")),
+                         _cell(order.get("status")), _cell(line.get("product_code")), _cell(line.get("product_name")),
+                         _cell(line.get("quantity")), _cell(line.get("unit_price")), _cell(order.get("address"))])
+            order_of_row.append(index)
+    parsed = check_rows(user=user, headers=TEMPLATE_HEADERS, rows=rows)[0] if rows else []
+    for p in parsed:
+        for message in p.check.errors:
+            found = errors.setdefault(f"orders[{order_of_row[p.check.row - 2]}]", [])
+            if message not in found:
+                found.append(message)
+    if errors:
+        raise Invalid("有 %(count)s 个订单有错误，未记录任何订单", errors, code="reported_orders_invalid",
+                      count=len(errors))
+    return write_orders(parsed), sorted(known)

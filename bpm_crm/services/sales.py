@@ -7,7 +7,7 @@ default works without a sales system. Scopes are the CRM's: an order is visible 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from flask import current_app
 from sqlalchemy import func, or_, select
@@ -16,8 +16,9 @@ from sqlalchemy.orm import selectinload
 from bpm_crm.errors import NotFound
 from bpm_crm.extensions import db
 from bpm_crm.models import HISTORY_STATUSES, Customer, InventoryItem, Order, Product, User, Warehouse
-from bpm_crm.services import permissions
+from bpm_crm.services import order_import, permissions
 from bpm_crm.services.paging import Page, paginate
+from bpm_crm.services.transaction import unit_of_work
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,10 @@ class SalesSystem(Protocol):
 
     def get_order(self, *, order_id: int) -> Order | None:
         """One order with its lines, or None."""
+
+    def record_orders(self, *, user: User, orders: list[dict[str, Any]]) -> tuple[list[Order], list[str]]:
+        """Keep orders the sales system reports as placed where the CRM reads them (the churn scan and the level
+        rules read the CRM's order table): (orders new to the CRM, numbers it kept already). Joins the transaction."""
 
 
 class BuiltinSalesSystem:
@@ -103,6 +108,10 @@ class BuiltinSalesSystem:
     def get_order(self, *, order_id: int) -> Order | None:
         return db.session.scalar(select(Order).where(Order.id == order_id).options(
             selectinload(Order.lines), selectinload(Order.customer)))
+
+    def record_orders(self, *, user: User, orders: list[dict[str, Any]]) -> tuple[list[Order], list[str]]:
+        # The same rows and rules as the order import: a reported order is an import of one order's lines.
+        return order_import.record_reported(user=user, orders=orders)
 
 
 # Adapters by the name the SALES_SYSTEM setting uses; an integration registers its own here.
@@ -178,6 +187,30 @@ def get_order(*, order_id: int, user: User) -> Order:
     if order is None or not permissions.customer_in_scope(user, order.customer_id):
         raise NotFound("订单不存在或您无权查看")
     return order
+
+
+@dataclass(frozen=True)
+class ReportedOrders:
+    """What a sales system's report of placed orders changed."""
+
+    recorded: list[str]  # order numbers new to the CRM
+    known: list[str]  # numbers reported before (a report delivered twice changes nothing)
+    customers: int
+    levels_changed: int
+    warnings_closed: int
+
+
+@unit_of_work
+def report_orders(*, user: User, orders: list[dict[str, Any]]) -> ReportedOrders:
+    """The sales system reports orders placed (its call of POST /api/v1/orders/placed): the adapter records them,
+    the customers' levels follow, and a customer who orders again has his open churn warning closed — its process
+    catches `order_placed`, as after an order import. All or nothing; commits."""
+    permissions.require(user, "order.import")
+    new, known = sales_system().record_orders(user=user, orders=orders)
+    customer_ids = {order.customer_id for order in new}
+    followed = order_import.after_new_orders(customer_ids=customer_ids, user=user)
+    return ReportedOrders(recorded=[order.number for order in new], known=known, customers=len(customer_ids),
+                          levels_changed=followed.levels_changed, warnings_closed=followed.warnings_closed)
 
 
 def _clean(text: str | None) -> str | None:

@@ -169,14 +169,19 @@ def fire_due_deadlines(*, now: datetime | None = None, limit: int = 200) -> int:
     return sum(1 for task_id in ids if fire_deadlines(task_id=task_id))
 
 
+BATCH = 200  # due instances, and due tasks, one pass takes; a full batch means more are waiting
+JOB_BATCH = 100
+
+
 @dataclass(frozen=True)
 class PassResult:
-    """What one scheduler pass did."""
+    """What one scheduler pass did; `more` when a kind filled its batch (more may be due: pass again at once)."""
 
     timers: int
     deadlines: int
     schedules: int
     jobs: int
+    more: bool = False
 
     @property
     def total(self) -> int:
@@ -185,7 +190,13 @@ class PassResult:
 
 def run_pass(*, now: datetime | None = None) -> PassResult:
     """One scheduler pass over everything that can come due."""
-    return PassResult(
-        timers=fire_due_timers(now=now), deadlines=fire_due_deadlines(now=now),
-        schedules=schedules.run_due_schedules(now=now), jobs=jobs.run_due_jobs(now=now),
-    )
+    instance_ids = due_instance_ids(now=now, limit=BATCH)
+    db.session.rollback()  # end the read transaction; each instance gets its own
+    fired = sum(1 for instance_id in instance_ids if fire_timers(instance_id=instance_id))
+    task_ids = due_deadline_task_ids(now=now, limit=BATCH)
+    db.session.rollback()
+    deadlines = sum(1 for task_id in task_ids if fire_deadlines(task_id=task_id))
+    started = schedules.run_due_schedules(now=now)
+    ran = jobs.run_due_jobs(now=now, limit=JOB_BATCH)
+    return PassResult(timers=fired, deadlines=deadlines, schedules=started, jobs=ran,
+                      more=len(instance_ids) == BATCH or len(task_ids) == BATCH or ran == JOB_BATCH)

@@ -16,9 +16,14 @@ log = logging.getLogger(__name__)
 
 def run_due_timers(app: Flask) -> int:
     """One pass: advance every instance whose timer is due."""
+    return run_one_pass(app).total
+
+
+def run_one_pass(app: Flask) -> timers.PassResult:
+    """One pass over due timers, deadlines, schedules and jobs, in an app context of its own."""
     with app.app_context():
         try:
-            return timers.run_pass().total
+            return timers.run_pass()
         finally:
             db.session.remove()
 
@@ -42,18 +47,21 @@ def job_runner(app: Flask) -> Callable[[list[int]], None]:
 
 
 def run_forever(app: Flask, stop: threading.Event | None = None) -> None:
-    """Poll for due timers until `stop` is set."""
+    """Poll for due timers until `stop` is set; while a pass leaves more due (a full batch), pass again at once."""
     stop = stop or threading.Event()
     interval = app.config["TIMER_POLL_SECONDS"]
     log.info("timer loop polling every %ss", interval)
     while not stop.is_set():
+        more = False
         try:
-            fired = run_due_timers(app)
-            if fired:
-                log.info("advanced %d instance(s) with due timers", fired)
+            result = run_one_pass(app)
+            more = result.more
+            if result.total:
+                log.info("advanced %d instance(s) with due timers", result.total)
         except Exception:  # keep the loop alive; the next pass retries
             log.exception("timer pass failed")
-        stop.wait(interval)
+        if not more:
+            stop.wait(interval)
 
 
 def start_in_background(app: Flask) -> threading.Event:

@@ -140,3 +140,47 @@ def test_responses_have_exactly_the_documented_fields(client, auth, customers):
     assert set(samples["Order"]["lines"][0]) == properties(document, {"$ref": "#/components/schemas/OrderLine"})
     assert set(samples["InventoryPage"]["items"][0]) == properties(
         document, {"$ref": "#/components/schemas/InventoryItem"})
+
+
+def test_the_sales_system_reports_placed_orders_once(client, auth, customers):
+    from bpm_crm.models import ChurnWarning
+
+    from .test_openapi import properties
+
+    warning = ChurnWarning(customer_id=customers["mine"], manager_id=None, status="预警",
+                           last_order_date=date(2025, 1, 1))
+    db.session.add(warning)
+    db.session.commit()
+    placed = {"number": "SYS-1", "customer_number": "KH000001", "order_date": "2026-01-05", "status": "已审核",
+              "address": "杭州市西湖区", "lines": [{"product_name": "办公软件", "quantity": 2, "unit_price": "10"},
+                                                {"product_name": "培训", "quantity": 1, "unit_price": 5.5}]}
+    headers = auth("director")
+    response = client.post("/api/v1/orders/placed", json={"orders": [placed]}, headers=headers)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.json == {"recorded": ["SYS-1"], "known": [], "customers": 1, "levels_changed": 0,
+                             "warnings_closed": 1}
+    document = client.get("/api/v1/openapi.json").json
+    assert set(response.json) == properties(document, {"$ref": "#/components/schemas/PlacedOrdersResult"})
+    order = db.session.scalar(select(Order).where(Order.number == "SYS-1"))
+    assert (order.total, order.status, len(order.lines), order.address) == (Decimal("25.50"), 2, 2, "杭州市西湖区")
+    db.session.expire_all()
+    assert (db.session.get(ChurnWarning, warning.id).status, db.session.get(ChurnWarning, warning.id).closed_by) \
+        == ("已恢复", "order")
+
+    # Delivered again (a webhook retried): nothing recorded twice.
+    again = client.post("/api/v1/orders/placed", json={"orders": [placed]}, headers=headers)
+    assert again.json["recorded"] == [] and again.json["known"] == ["SYS-1"]
+    assert db.session.scalar(select(func.count(Order.id))) == 1
+
+    # All or nothing, each order's problems under its index.
+    bad = [{**placed, "number": "SYS-2"}, {**placed, "number": "SYS-3", "customer_number": "KH404"},
+           {**placed, "number": "SYS-4", "lines": []}, "SYS-5"]
+    error = assert_error(client.post("/api/v1/orders/placed", json={"orders": bad}, headers=headers), 422)
+    assert set(error["fields"]) == {"orders[1]", "orders[2]", "orders[3]"}
+    assert error["fields"]["orders[1]"] == ["客户编号 KH404 不存在"]
+    assert db.session.scalar(select(func.count(Order.id))) == 1
+    assert set(assert_error(client.post("/api/v1/orders/placed", json={"orders": []}, headers=headers),
+                            422)["fields"]) == {"orders"}
+    assert set(assert_error(client.post("/api/v1/orders/placed", json={"orders": [placed], "x": 1},
+                                        headers=headers), 422)["fields"]) == {"x"}
+    assert_error(client.post("/api/v1/orders/placed", json={"orders": [placed]}, headers=auth("manager1")), 403)

@@ -18,6 +18,7 @@ from bpm_crm.models import (
     InstanceStatus,
     Order,
     ProcessDefinition,
+    ProcessEvent,
     ProcessInstance,
     ProcessSchedule,
     ScheduleRun,
@@ -28,11 +29,14 @@ from bpm_crm.services import (
     human_tasks,
     inbox,
     jobs,
+    order_import,
     process_settings,
+    sales,
     schedule_board,
     schedules,
     timers,
 )
+from bpm_crm.tasks import scheduler
 
 # Saturday 5 December 2026, 02:00 in Shanghai: the scan's due time. Six months before is 5 June.
 SATURDAY = datetime(2026, 12, 4, 18, 0, tzinfo=UTC)
@@ -271,3 +275,103 @@ def test_the_rule_changes_and_a_missed_week_runs_once(users, data_set):
     with pytest.raises(Invalid):
         schedule_board.change_rule(schedule_id=schedule.id, plan=schedule_board.RulePlan("custom", text="61 2 * * 6"),
                                    user=users["owner"])
+
+
+def test_closed_by_order_counts_each_closure_once_and_no_manual_recovery(users, data_set):
+    clock.freeze(SATURDAY + timedelta(seconds=30))
+    run_scan()
+    seven, quiet = warning_of(data_set["seven_months"]), warning_of(data_set["a_day_past"])
+    never = warning_of(data_set["never_ordered"])
+    # During the week: an order reaches the CRM and closes one warning; another customer orders without telling
+    # anyone; the account manager closes a third by hand (he knows of an order the CRM does not).
+    clock.freeze(SATURDAY + timedelta(days=2))
+    db.session.add_all([
+        Order(number="DD-TOLD", customer_id=data_set["seven_months"].id, order_date=date(2026, 12, 7), status=1),
+        Order(number="DD-QUIET", customer_id=data_set["a_day_past"].id, order_date=date(2026, 12, 7), status=1)])
+    db.session.flush()
+    assert churn_scan.orders_placed(customer_ids={data_set["seven_months"].id}) == 1
+    db.session.commit()
+    churn.recover(warning_id=never.id, user=users["manager1"])
+    db.session.expire_all()
+    assert [db.session.get(ChurnWarning, w.id).closed_by for w in (seven, quiet, never)] == ["order", None, "manual"]
+
+    clock.freeze(SATURDAY + timedelta(days=7, seconds=30))
+    second = run_scan()  # the order told, and the quiet one the scan finds; not the manual recovery
+    assert second.figures["closed_by_order"] == 2
+    assert db.session.get(ChurnWarning, quiet.id).status == "已恢复"
+    assert db.session.get(ChurnWarning, quiet.id).closed_by == "scan"
+    # The quiet one was closed after the second run started (by its job): the third run counts neither again.
+    clock.freeze(SATURDAY + timedelta(days=14, seconds=30))
+    assert run_scan().figures["closed_by_order"] == 0
+
+
+def test_a_manager_without_superior_escalates_to_his_head_else_to_the_sales_directors(users, data_set):
+    from bpm_crm.models import Department
+    from bpm_crm.services import people
+
+    sales_one = db.session.scalar(select(Department).where(Department.name == "销售一部"))
+    db.session.add(Department(name="销售三部", parent_id=sales_one.parent_id))
+    db.session.commit()
+    alone = {name: people.create_user(username=name, password="demo12345", full_name=name, roles=["account_manager"],
+                                      department=department)
+             for name, department in (("manager8", "销售一部"), ("manager9", "销售三部"))}
+    for name, manager in alone.items():
+        row = customer(users, f"{name} 的老客户", last_order=date(2026, 3, 1))
+        row.owner_id = manager.id
+    db.session.commit()
+    clock.freeze(SATURDAY + timedelta(seconds=30))
+    run_scan()
+    clock.freeze(datetime(2026, 12, 8, 18, 1, tzinfo=UTC))  # three working days on: every warning escalates
+    timers.fire_due_timers()
+
+    def escalated(manager) -> HumanTask:
+        warning = db.session.scalar(select(ChurnWarning).where(ChurnWarning.manager_id == manager.id))
+        step = open_step(warning)
+        assert step.bpmn_id == "handle_escalated"
+        return step
+
+    # No superior, but his department has a head: the head gets it.
+    assert escalated(alone["manager8"]).assignee_id == users["supervisor1"].id
+    # Neither: it is offered to the sales directors, and the account manager watches.
+    offered = escalated(alone["manager9"])
+    assert offered.assignee_id is None
+    assert {(c.kind, c.value) for c in offered.candidates} == {("role", "sales_director")}
+    assert alone["manager9"].id in {w.user_id for w in offered.watchers}
+    assert offered.id in {t.id for t in inbox.list_tasks(user=users["director"], view="claimable").items}
+    assert offered.id not in {t.id for t in inbox.list_tasks(user=users["supervisor1"], view="claimable").items}
+    # A manager with a superior keeps escalating to him.
+    assert open_step(warning_of(data_set["seven_months"])).assignee_id == users["supervisor1"].id
+
+
+def test_an_order_from_the_import_or_the_sales_system_closes_the_warning_by_itself(app, users, data_set):
+    clock.freeze(SATURDAY + timedelta(seconds=30))
+    due_now()
+    scheduler.run_due_timers(app)  # the in-process loop's pass: the scan, then the jobs starting its processes
+    imported, reported = warning_of(data_set["seven_months"]), warning_of(data_set["a_day_past"])
+    assert churn.open_task(imported) is not None and churn.open_task(reported) is not None
+
+    clock.freeze(SATURDAY + timedelta(days=2))
+    csv = (f"订单号,客户编号,下单日期,状态,产品名称,数量,单价\n"
+           f"DD-IMP,{data_set['seven_months'].number},2026-12-06,新建,办公软件,2,100\n").encode()
+    job = order_import.upload(user=users["director"], data=csv, filename="orders.csv")
+    assert job.ok, [row.errors for row in job.rows]
+    order_import.commit(user=users["director"], job_id=job.job_id)
+    order = {"number": "DD-ADP", "customer_number": data_set["a_day_past"].number, "order_date": "2026-12-06",
+             "status": 1, "lines": [{"product_name": "办公软件", "quantity": 1, "unit_price": "300"}]}
+    result = sales.report_orders(user=users["director"], orders=[order])
+    assert result.recorded == ["DD-ADP"] and result.warnings_closed == 1
+    # The sales system sends the same report again: nothing is recorded twice, nothing more closes.
+    again = sales.report_orders(user=users["director"], orders=[order])
+    assert again.recorded == [] and again.known == ["DD-ADP"] and again.warnings_closed == 0
+    assert scheduler.run_one_pass(app).timers == 0  # their processes ended: no escalation left to fire
+
+    db.session.expire_all()
+    for warning in (imported, reported):
+        closed = db.session.get(ChurnWarning, warning.id)
+        assert (closed.status, closed.closed_by) == ("已恢复", "order")
+        assert db.session.get(ProcessInstance, closed.process_instance_id).status == InstanceStatus.COMPLETED
+        assert churn.open_task(closed) is None
+        assert db.session.scalar(select(func.count()).select_from(ProcessEvent).where(
+            ProcessEvent.instance_id == closed.process_instance_id, ProcessEvent.action == "message")) == 1
+    assert db.session.scalar(select(func.count()).select_from(Order).where(Order.number == "DD-ADP")) == 1
+    assert churn.open_task(warning_of(data_set["never_ordered"])) is not None  # the others wait on

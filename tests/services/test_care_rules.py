@@ -226,3 +226,42 @@ def test_the_default_rules_are_seeded_once(users):
     assert {"联系人生日", "春节问候", "端午节问候", "中秋节问候", "元旦问候", "国庆节问候", "订单回访"} <= names
     with pytest.raises(Forbidden):
         care_rules.list_rules(user=users["manager1"])
+
+
+@pytest.mark.parametrize(("condition", "narrowed"), [
+    ('customer["level"] in ("重点", "VIP")', 1),
+    ('customer["level"] == "VIP" and customer["satisfaction"] > 3', 1),  # the rest in the sandbox
+    ('customer["level"] in ["VIP"] and customer["region"] == "浙江省/杭州市" and customer["credit"] == 5', 3),
+    ('customer["satisfaction"] > 3 and customer["level"] == "VIP"', 0),  # fails on a customer without one
+    ('customer["credit"] in (5, True)', 0),  # True == 1 in Python
+    ('customer["credit"] == "5"', 1),  # never true: a number is not text
+    ('customer["level"] != "普通"', 0),
+    ('contact is not None and customer["level"] == "VIP"', 0),
+])
+def test_an_annual_condition_narrowed_in_sql_gives_what_the_sandbox_gives(users, monkeypatch, condition, narrowed):
+    from bpm_crm.services import care_conditions
+
+    for name, values in (("甲", {"level": "VIP", "satisfaction": 5, "credit": 5, "region": "浙江省/杭州市"}),
+                         ("乙", {"level": "VIP", "satisfaction": 2, "credit": 4, "region": "浙江省/杭州市"}),
+                         ("丙", {"level": "重点", "satisfaction": 5, "credit": 5, "region": "四川省/成都市"}),
+                         ("丁", {"level": "普通", "satisfaction": None, "credit": None}),
+                         ("戊", {"level": "VIP", "satisfaction": 5, "credit": 5, "status": "已流失"}),
+                         ("己", {"level": "VIP", "satisfaction": 5, "credit": 5})):
+        customer(users, f"{name}公司", None if name == "己" else "manager1", **values)
+    assert len(care_conditions.customer_clauses(condition)) == narrowed
+    day = date(2026, 6, 1)
+    clock.freeze(datetime(2026, 5, 31, 22, 0, tzinfo=UTC))
+
+    def outcome(name: str) -> tuple[list[int], dict[str, int]] | str:
+        row = rule(name, month=6, day=1, condition=condition)
+        figures = {key: 0 for key in care_rules.FIGURES}
+        try:
+            with db.session.begin_nested():
+                care_rules.plan_rule(row, day, day, figures)
+        except care_rules.ConditionFailed:
+            return "failed"
+        return [task.customer_id for task in tasks_of(row)], figures
+
+    narrowed_in_sql = outcome("SQL 预筛")
+    monkeypatch.setattr(care_conditions, "customer_clauses", lambda condition: [])
+    assert narrowed_in_sql == outcome("只用沙箱")

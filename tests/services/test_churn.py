@@ -4,7 +4,9 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from flask_migrate import downgrade, upgrade
 from sqlalchemy import select
+from sqlalchemy import text as sql
 
 from bpm_crm.errors import Conflict, Forbidden, Invalid, NotFound
 from bpm_crm.extensions import db
@@ -132,3 +134,27 @@ def test_delete_with_measures_to_bin_and_restore_in_order(users):
     db.session.expire_all()
     back = churn.get_warning(warning_id=warning_id, user=users["manager1"])
     assert back.status == "暂缓流失" and [m.content for m in back.measures] == ["第一条", "第二条"]
+
+
+@pytest.mark.commits  # the migration runs on its own connection, down and up again
+def test_the_migration_closes_duplicate_open_warnings_keeping_the_newest(app, users):
+    twice = make_customer(users, "manager1").id
+    once = make_customer(users, "manager2", "成都蜀味餐饮").id
+    directory = app.extensions["migrate"].directory
+    db.session.remove()
+    downgrade(directory=directory, revision="6a1c0d5e8b21")  # before one open warning per customer was the rule
+    try:
+        with db.engine.begin() as connection:
+            for customer_id, status in ((twice, "预警"), (twice, "暂缓流失"), (twice, "预警"), (once, "确认流失"),
+                                        (once, "暂缓流失")):
+                connection.execute(sql(
+                    "INSERT INTO churn_warnings (customer_id, status, created_at, updated_at) "
+                    "VALUES (:customer_id, :status, '2026-11-01', '2026-11-01')"),
+                    {"customer_id": customer_id, "status": status})
+    finally:
+        upgrade(directory=directory)
+    rows = db.session.scalars(select(ChurnWarning).order_by(ChurnWarning.id)).all()
+    assert [(row.customer_id, row.status, row.closed_by) for row in rows] == [
+        (twice, "已恢复", "merged"), (twice, "已恢复", "merged"), (twice, "预警", None),
+        (once, "确认流失", None), (once, "暂缓流失", None)]
+    assert all(row.closed_at is not None for row in rows[:2])

@@ -194,3 +194,13 @@ def test_a_gbk_csv_from_chinese_excel_is_read(setup):
     assert preview.ok and preview.orders == 1
     order_import.commit(user=setup["director"], job_id=preview.job_id)
     assert db.session.scalar(select(Order.status).where(Order.number == "DD100")) == 6
+
+
+def test_an_order_of_today_is_not_in_the_future_before_eight_in_the_morning(setup):
+    # 07:30 in Shanghai on 1 December is still 30 November in UTC.
+    clock.freeze(datetime(2026, 11, 30, 23, 30, tzinfo=UTC))
+    rows = [["DD020", "KH000001", "", "2026-12-01", "已发货", "办公软件标准版", 1, "100"],
+            ["DD021", "KH000001", "", "2026-12-02", "已发货", "办公软件标准版", 1, "100"]]
+    preview = order_import.upload(user=setup["director"], data=xlsx(rows), filename="今日.xlsx")
+    errors = {row.row: row.errors for row in preview.rows}
+    assert errors[2] == [] and errors[3] != []

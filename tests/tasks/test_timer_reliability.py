@@ -292,3 +292,23 @@ def test_the_scan_is_one_query_over_the_orders(app, users):
         assert figures["raised"] == size
         counts.append(len([s for s in statements if "orders" in s.lower()]))
     assert counts[0] == counts[1] <= 3
+
+
+@pytest.mark.celery
+def test_a_due_item_is_sent_once_until_a_worker_is_done_with_it(app, users, celery):
+    from bpm_crm.tasks import timers as timer_tasks
+
+    escalating = prepare(users)  # the churn scan and an escalation are due
+    broker = redis.Redis.from_url(REDIS_URL)
+    app.config["TIMER_POLL_SECONDS"] = 0.2  # a mark lasts SENT_FOR_POLLS polls: two seconds
+    sent = celery.scan()
+    assert sent == 2 and broker.llen(celery.queue) == 2
+    assert celery.scan() == 0 and broker.llen(celery.queue) == 2  # the next tick, or a second beat: nothing again
+    mark = timer_tasks._key("timer", escalating)
+    assert broker.exists(mark)
+    timer_tasks.fire_instance_timers.apply((escalating,))  # a worker is done with it: the mark goes
+    assert not broker.exists(mark)
+    # A worker that died holding the schedule's message: after SENT_FOR_POLLS polls the tick sends it again.
+    broker.delete(celery.queue)
+    time.sleep(2.5)
+    assert celery.scan() == 1 and broker.llen(celery.queue) == 1

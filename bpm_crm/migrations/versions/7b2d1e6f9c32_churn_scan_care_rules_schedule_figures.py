@@ -6,6 +6,8 @@ Revises: 6a1c0d5e8b21
 Create Date: 2026-11-30 15:00:00.000000
 
 """
+from datetime import UTC, datetime
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -17,6 +19,15 @@ branch_labels = None
 depends_on = None
 
 OPEN = "status IN ('预警', '暂缓流失')"
+# Open warnings of a customer who has a newer open one (raised twice by hand, before one was the rule): each is
+# closed as merged into the newest, so that the unique index below can be built.
+CLOSE_DUPLICATES = f"""
+    UPDATE churn_warnings SET status = '已恢复', closed_by = 'merged', closed_at = :now, updated_at = :now
+    WHERE {OPEN} AND EXISTS (
+        SELECT 1 FROM churn_warnings AS newer
+        WHERE newer.customer_id = churn_warnings.customer_id AND newer.id > churn_warnings.id
+          AND newer.status IN ('预警', '暂缓流失'))
+"""
 
 
 def upgrade():
@@ -64,6 +75,9 @@ def upgrade():
         sa.UniqueConstraint('rule_id', 'occurrence', name=op.f('uq_care_occurrences_rule_id_occurrence')),
     )
     op.create_index(op.f('ix_care_occurrences_care_task_id'), 'care_occurrences', ['care_task_id'], unique=False)
+    with op.batch_alter_table('churn_warnings', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('closed_by', sa.String(length=10), nullable=True))
+    op.execute(sa.text(CLOSE_DUPLICATES).bindparams(now=datetime.now(UTC).replace(tzinfo=None)))
     op.create_index('uq_churn_warnings_open_customer', 'churn_warnings', ['customer_id'], unique=True,
                     postgresql_where=sa.text(OPEN), sqlite_where=sa.text(OPEN))
     with op.batch_alter_table('contacts', schema=None) as batch_op:
@@ -80,6 +94,8 @@ def downgrade():
     with op.batch_alter_table('contacts', schema=None) as batch_op:
         batch_op.drop_column('lunar_birthday')
     op.drop_index('uq_churn_warnings_open_customer', table_name='churn_warnings')
+    with op.batch_alter_table('churn_warnings', schema=None) as batch_op:
+        batch_op.drop_column('closed_by')
     op.drop_index(op.f('ix_care_occurrences_care_task_id'), table_name='care_occurrences')
     op.drop_table('care_occurrences')
     with op.batch_alter_table('care_tasks', schema=None) as batch_op:
