@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask, session
 
-from bpm_crm.config import INSTANCE_DIR, Config
+from bpm_crm.config import INSTANCE_DIR, Config, SettingInvalid
 from bpm_crm.extensions import babel, csrf, db, login_manager, migrate
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
@@ -37,6 +37,7 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
     elif config is not None:
         app.config.from_object(config)
+    _check_settings(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True
@@ -59,6 +60,26 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     _wire_platform_handlers()
     _wire_background_work(app)
     return app
+
+
+def _check_settings(app: Flask) -> None:
+    """Refuse to start on a setting that would fail later, naming its environment variable (SettingInvalid)."""
+    from bpm_crm.engine.workdays import WorkingHours
+    from bpm_crm.services.service_levels import parse_targets
+
+    def escalation_mode(value: str) -> None:
+        if value.strip() not in ("watch", "reassign"):
+            raise ValueError("must be 'watch' or 'reassign'")
+
+    checks = (("WORKING_HOURS", "BPM_CRM_WORKING_HOURS", WorkingHours.parse),
+              ("SERVICE_SLA", "BPM_CRM_SERVICE_SLA", parse_targets),
+              ("ESCALATION_MODE", "BPM_CRM_ESCALATION_MODE", escalation_mode))
+    for key, variable, check in checks:
+        value = app.config[key]
+        try:
+            check(value)
+        except (TypeError, ValueError) as exc:
+            raise SettingInvalid(f"{variable}={value!r} cannot be used: {exc}") from None
 
 
 def _wire_platform_handlers() -> None:

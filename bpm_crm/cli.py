@@ -10,13 +10,16 @@ from flask import Flask
 from flask_migrate import upgrade
 
 from bpm_crm import create_app, run_timer_loop
-from bpm_crm.config import Config
+from bpm_crm.config import Config, SettingInvalid
 from bpm_crm.engine.definitions import DefinitionInvalid
 from bpm_crm.errors import DomainError
 
 
 def _app() -> Flask:
-    return create_app(Config)
+    try:
+        return create_app(Config)
+    except SettingInvalid as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.group()

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 _lock = threading.Lock()
 _frozen: datetime | None = None
@@ -13,6 +14,11 @@ def now() -> datetime:
     with _lock:
         frozen = _frozen
     return frozen if frozen is not None else datetime.now(UTC)
+
+
+def today(zone: str) -> date:
+    """The date it is now where the company works (`zone`, e.g. the configured BPM_CRM_TIMEZONE)."""
+    return now().astimezone(ZoneInfo(zone)).date()
 
 
 def utcnow_naive() -> datetime:

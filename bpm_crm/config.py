@@ -24,6 +24,10 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
+class SettingInvalid(ValueError):
+    """A setting cannot be used; the message names its environment variable and what is wrong."""
+
+
 def _flag(name: str) -> bool:
     """An on/off environment variable: 1, true, yes or on mean on."""
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")

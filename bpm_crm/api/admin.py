@@ -39,8 +39,8 @@ def audit_entry(entry: AuditLog) -> dict[str, Any]:
 
 
 def admin_user(account: User) -> dict[str, Any]:
-    return {**schemas.user(account), "superior": schemas.user_ref(account.superior), "active": account.active,
-            "created_at": schemas.timestamp(account.created_at)}
+    return {**schemas.user(account), "mobile": account.mobile, "superior": schemas.user_ref(account.superior),
+            "active": account.active, "created_at": schemas.timestamp(account.created_at)}
 
 
 @bp.get("/dictionary")
@@ -95,8 +95,9 @@ openapi.SCHEMAS.update({
                     "additionalProperties": {"type": "array", "minItems": 2, "maxItems": 2}},
     }),
     "AuditEntryPage": openapi.page_of("AuditEntry"),
-    "AdminUser": {"allOf": [ref("User"), obj({"superior": nullable(ref("UserRef")), "active": BOOL,
-                                              "created_at": TIME})]},
+    "AdminUser": {"allOf": [ref("User"), obj({
+        "mobile": {**N_STR, "description": "11-digit Chinese mobile number, for SMS notifications"},
+        "superior": nullable(ref("UserRef")), "active": BOOL, "created_at": TIME})]},
     "AdminUserPage": openapi.page_of("AdminUser"),
 })
 openapi.PATHS.update({

@@ -27,7 +27,7 @@ from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
 from bpm_crm import clock
-from bpm_crm.engine import limits, sandbox
+from bpm_crm.engine import limits, sandbox, workdays
 from bpm_crm.engine.definitions import ParsedDefinition
 from bpm_crm.engine.limits import BOUNDED_SPECS, RunGuard
 from bpm_crm.engine.limits import EngineLimitExceeded as EngineLimitExceeded  # re-exported for the services
@@ -125,16 +125,19 @@ class ScriptFailed(RuntimeError):
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     """Evaluates diagram code in the restricted sandbox, never with plain eval/exec."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, hours: workdays.WorkingHours | None = None) -> None:
         super().__init__({})
         self.timeout = timeout
+        self.hours = hours  # of a working day, for workhours_after(); None: the default
 
     def evaluate(self, expression: str, context: dict[str, Any], external_context: dict | None = None) -> Any:
         variables = {**(external_context or {}), **context}
-        return sandbox.evaluate(expression, variables, timeout=self.timeout)
+        with workdays.using_hours(self.hours):
+            return sandbox.evaluate(expression, variables, timeout=self.timeout)
 
     def execute(self, script: str, context: dict[str, Any], external_context: dict | None = None) -> bool:
-        sandbox.execute(script, context, timeout=self.timeout)
+        with workdays.using_hours(self.hours):
+            sandbox.execute(script, context, timeout=self.timeout)
         return True
 
     def call_service(self, context: dict[str, Any], **kwargs: Any) -> str:
@@ -144,8 +147,9 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
 class ScriptEngine(PythonScriptEngine):
     """SpiffWorkflow's script engine with the sandbox and our service-task dispatch."""
 
-    def __init__(self, service_caller: ServiceCaller | None = None, timeout: float = 1.0) -> None:
-        super().__init__(environment=SandboxEnvironment(timeout))
+    def __init__(self, service_caller: ServiceCaller | None = None, timeout: float = 1.0,
+                 working_hours: workdays.WorkingHours | None = None) -> None:
+        super().__init__(environment=SandboxEnvironment(timeout, working_hours))
         self.service_caller = service_caller
 
     def validate(self, expression: str) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bpm_crm import clock
-from bpm_crm.engine import sandbox_pool
+from bpm_crm.engine import sandbox_pool, workdays
 from bpm_crm.engine import sandbox_wire as wire
 from bpm_crm.engine.sandbox_compiler import Mode, UnsafeCode
 from bpm_crm.engine.sandbox_compiler import compile_code as _compile
@@ -86,6 +86,8 @@ def _in_worker(mode: Mode, source: str, variables: dict[str, Any], unreadable: d
     request = {
         "mode": mode, "source": source, "timeout": float(timeout), "memory": MAX_MEMORY_GROWTH,
         "now": clock.now().isoformat(), "data": variables, "unreadable": unreadable,
+        # The worker reads no configuration: the working hours this run was handed go with each request.
+        "hours": [list(span) for span in workdays.hours_in_effect().spans],
     }
     try:
         reply = sandbox_pool.shared_pool().call(wire.dumps(request), timeout)

@@ -448,11 +448,11 @@ def workdays_after(moment: str, days: int) -> str:
 
 
 def workhours_after(moment: str, hours: int | float) -> str:
-    """The ISO moment `hours` working hours after `moment` (working hours per day from BPM_CRM_WORKING_HOURS)."""
+    """The ISO moment `hours` working hours after `moment` (the working hours of a day the run was handed)."""
     if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not abs(hours) <= 24 * workdays.MAX_DAYS:
         raise Refused(f"workhours_after() needs a number of hours up to {24 * workdays.MAX_DAYS:,}")
     result = workdays.add_working_time(_moment(moment, "workhours_after"), timedelta(hours=hours),
-                                       workdays.default_hours())
+                                       workdays.hours_in_effect())
     return result.isoformat(timespec="seconds")
 
 

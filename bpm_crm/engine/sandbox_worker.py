@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import IO, Any
 
 from bpm_crm.engine import sandbox_wire as wire
+from bpm_crm.engine import workdays
 from bpm_crm.engine.sandbox_compiler import UnsafeCode, compile_code
 from bpm_crm.engine.sandbox_guards import SandboxError, SandboxTimeout, brief, request_time
 from bpm_crm.engine.sandbox_interpreter import expression_value, script_changes
@@ -124,11 +125,23 @@ def _run(request: dict[str, Any], line: bytes, limits: _Limits) -> dict[str, Any
     return {"ok": True, "updates": packed, "removals": removals}
 
 
+def _hours(raw: Any) -> workdays.WorkingHours | None:
+    """The working hours the parent sent: [[start, end], …] in seconds of the day; None for the default."""
+    try:
+        spans = tuple((int(start), int(end)) for start, end in raw) if isinstance(raw, list) else ()
+    except (TypeError, ValueError):
+        return None
+    if not spans or any(not 0 <= start < end <= 24 * 3600 for start, end in spans):
+        return None
+    return workdays.WorkingHours(spans)
+
+
 def _answer(line: bytes, limits: _Limits) -> dict[str, Any]:
     request = wire.loads(line)
     token = request_time.set(datetime.fromisoformat(request["now"]))
     try:
-        return _run(request, line, limits)
+        with workdays.using_hours(_hours(request.get("hours"))):
+            return _run(request, line, limits)
     except UnsafeCode as exc:
         return {"ok": False, "kind": "unsafe", "problems": exc.problems}
     except SandboxTimeout as exc:

@@ -1,14 +1,19 @@
 """The Chinese working calendar: statutory holidays and adjusted working days (调休) from `chinese-calendar`.
 
 Used by diagram expressions (`workdays_after(now(), 2)` in a timer, `workhours_after(now(), 16)`) and by the
-services that count deadlines in working days or working hours (BPM_CRM_WORKING_HOURS per working day).
-Days are read in the company's time zone (BPM_CRM_TIMEZONE, Asia/Shanghai by default). For years the package
-does not cover yet, Monday to Friday are working days.
+services that count deadlines in working days or working hours. The working hours of a day are configuration
+(BPM_CRM_WORKING_HOURS, read by the application, never here): the services pass them to each call, and a run of
+diagram code is handed them (`using_hours`), also in its sandbox worker. Days are read in the company's time
+zone (BPM_CRM_TIMEZONE, Asia/Shanghai by default). For years the package does not cover yet, Monday to Friday
+are working days.
 """
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -91,9 +96,23 @@ class WorkingHours:
         return sum(end - start for start, end in self.spans)
 
 
-def default_hours() -> WorkingHours:
-    """The working hours of BPM_CRM_WORKING_HOURS (09:00-12:00,13:00-18:00 by default)."""
-    return WorkingHours.parse(os.environ.get("BPM_CRM_WORKING_HOURS", DEFAULT_HOURS))
+_DEFAULT = WorkingHours.parse(DEFAULT_HOURS)
+_handed: ContextVar[WorkingHours | None] = ContextVar("working_hours", default=None)
+
+
+def hours_in_effect() -> WorkingHours:
+    """The working hours the running diagram code was handed (`using_hours`), else 09:00-12:00,13:00-18:00."""
+    return _handed.get() or _DEFAULT
+
+
+@contextmanager
+def using_hours(hours: WorkingHours | None) -> Iterator[None]:
+    """Run the block with these working hours in effect (None: the default)."""
+    token = _handed.set(hours)
+    try:
+        yield
+    finally:
+        _handed.reset(token)
 
 
 def _seconds_of_day(local: datetime) -> int:

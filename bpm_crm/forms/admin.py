@@ -5,8 +5,9 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, PasswordField, SelectField, SelectMultipleField, StringField, widgets
-from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, Regexp
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, Regexp, ValidationError
 
+from bpm_crm.forms.rules import MOBILE_MESSAGE, chinese_mobile
 from bpm_crm.i18n import _
 from bpm_crm.input_rules import coerce_id, parse_id
 
@@ -15,6 +16,13 @@ NONE = 0  # the "—" choice of optional selects
 
 def _optional_id(value: Any) -> int:
     return parse_id(value) or NONE
+
+
+def _chinese_mobile(_form: FlaskForm, field: StringField) -> None:
+    try:
+        chinese_mobile(field.data)
+    except ValueError:
+        raise ValidationError(str(_(MOBILE_MESSAGE))) from None
 
 
 class CheckboxList(SelectMultipleField):
@@ -33,6 +41,7 @@ class UserForm(FlaskForm):
     full_name = StringField(_("姓名"), validators=[DataRequired(_("请填写姓名")), Length(max=60)])
     email = StringField(_("邮箱"), validators=[Optional(), Length(max=120),
                                                 Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_("邮箱格式不正确"))])
+    mobile = StringField(_("手机"), validators=[Optional(), Length(max=40), _chinese_mobile])
     password = PasswordField(_("初始密码"), validators=[DataRequired(_("请填写密码")),
                                                       Length(min=8, max=200, message=_("密码至少8位"))])
     department_id = SelectField(_("部门"), coerce=_optional_id, validate_choice=False)
@@ -41,8 +50,9 @@ class UserForm(FlaskForm):
 
     def values(self) -> dict[str, Any]:
         return {"username": self.username.data, "full_name": self.full_name.data, "email": self.email.data,
-                "password": self.password.data, "department_id": self.department_id.data or None,
-                "superior_id": self.superior_id.data or None, "role_ids": list(self.role_ids.data or [])}
+                "mobile": self.mobile.data, "password": self.password.data,
+                "department_id": self.department_id.data or None, "superior_id": self.superior_id.data or None,
+                "role_ids": list(self.role_ids.data or [])}
 
 
 class EditUserForm(UserForm):
@@ -52,7 +62,7 @@ class EditUserForm(UserForm):
     password = None  # type: ignore[assignment]
 
     def values(self) -> dict[str, Any]:
-        return {"full_name": self.full_name.data, "email": self.email.data,
+        return {"full_name": self.full_name.data, "email": self.email.data, "mobile": self.mobile.data,
                 "department_id": self.department_id.data or None, "superior_id": self.superior_id.data or None,
                 "role_ids": list(self.role_ids.data or [])}
 

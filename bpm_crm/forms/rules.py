@@ -114,6 +114,26 @@ def phone(name: str, label: Any, *, required: str | None = None) -> FieldRule:
     return matching(name, label, 40, PHONE, N_("电话号码格式不正确"), required=required)
 
 
+MOBILE_MESSAGE = N_("手机号码应为11位中国大陆手机号，如 13800138000")
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+
+
+def chinese_mobile(value: Any) -> str | None:
+    """A Chinese mainland mobile number as its 11 digits ("+86 139-0000-0001" → "13900000001"); None when empty.
+
+    ValueError (MOBILE_MESSAGE) when it is not one: SMS gateways take the 11 digits.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str) or len(value) > 40:
+        raise ValueError(MOBILE_MESSAGE)
+    digits = re.sub(r"[\s\-()]", "", value)
+    digits = re.sub(r"^(?:\+86|0086|86)(?=\d{11}$)", "", digits)
+    if not _MOBILE.fullmatch(digits):
+        raise ValueError(MOBILE_MESSAGE)
+    return digits
+
+
 def email(name: str, label: Any, *, required: str | None = None) -> FieldRule:
     """An e-mail address of at most 120 characters."""
     return matching(name, label, 120, EMAIL, N_("电子邮箱格式不正确"), required=required, format="email")

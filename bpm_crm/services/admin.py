@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from bpm_crm.errors import Conflict, Invalid, NotFound
 from bpm_crm.extensions import db
+from bpm_crm.forms.rules import MOBILE_MESSAGE, chinese_mobile
 from bpm_crm.i18n import _
 from bpm_crm.input_rules import parse_id
 from bpm_crm.models import Department, Role, RolePermission, User, user_roles
@@ -121,6 +122,15 @@ def _profile(values: dict[str, Any], errors: dict[str, list[str]]) -> tuple[str,
     return full_name, email
 
 
+def _mobile(values: dict[str, Any], errors: dict[str, list[str]]) -> str | None:
+    """The mobile number (for SMS notifications) as 11 digits; empty clears it."""
+    try:
+        return chinese_mobile(values.get("mobile"))
+    except ValueError:
+        errors["mobile"] = [MOBILE_MESSAGE]
+        return None
+
+
 def _check_password(password: Any, errors: dict[str, list[str]]) -> str:
     problems = people.new_password_errors(password)
     if problems:
@@ -137,13 +147,14 @@ def _role_change(target: User, before: list[str], actor: User) -> None:
 
 @unit_of_work
 def create_user(*, user: User, values: dict[str, Any]) -> User:
-    """Create an account: unique username, name, email, password (≥ 8), department, superior, roles; commits."""
+    """Create an account: unique username, name, email, mobile, password (≥ 8), department, superior, roles; commits."""
     _require(user)
     errors: dict[str, list[str]] = {}
     username = (values.get("username") or "").strip()
     if not USERNAME.match(username):
         errors["username"] = ["用户名为2到60位字母、数字或 _ . - @"]
     full_name, email = _profile(values, errors)
+    mobile = _mobile(values, errors)
     password = _check_password(values.get("password"), errors)
     roles = _roles(values.get("role_ids"), errors)
     department = _department(values.get("department_id"), errors)
@@ -152,7 +163,7 @@ def create_user(*, user: User, values: dict[str, Any]) -> User:
         errors["username"] = [str(_("用户名 %(name)s 已存在", name=username))]
     if errors:
         raise Invalid("用户信息有误", errors)
-    created = User(username=username, full_name=full_name, email=email, roles=roles,
+    created = User(username=username, full_name=full_name, email=email, mobile=mobile, roles=roles,
                    department_id=department.id if department else None,
                    superior_id=superior.id if superior else None)
     created.set_password(password, method=current_app.config["PASSWORD_HASH_METHOD"])
@@ -168,17 +179,21 @@ def create_user(*, user: User, values: dict[str, Any]) -> User:
 
 @unit_of_work
 def update_user(*, user: User, user_id: int, values: dict[str, Any]) -> User:
-    """Change a user's name, email, department, superior and roles (the username stays); commits."""
+    """Change a user's name, email, mobile, department, superior and roles (the username stays); commits.
+
+    The mobile number stays as it is when `values` has none.
+    """
     target = get_user(user=user, user_id=user_id)
     errors: dict[str, list[str]] = {}
     full_name, email = _profile(values, errors)
+    mobile = _mobile(values, errors) if "mobile" in values else target.mobile
     roles = _roles(values.get("role_ids"), errors)
     department = _department(values.get("department_id"), errors)
     superior = _superior(target, values.get("superior_id"), errors)
     if errors:
         raise Invalid("用户信息有误", errors)
     before = [role.code for role in target.roles]
-    target.full_name, target.email = full_name, email
+    target.full_name, target.email, target.mobile = full_name, email, mobile
     target.department_id = department.id if department else None
     target.superior_id = superior.id if superior else None
     target.roles = roles

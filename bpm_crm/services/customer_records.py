@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from datetime import date
-from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
 from sqlalchemy import select
@@ -20,7 +19,7 @@ CUSTOMER_CHOICES_LIMIT = 1000
 def local_today() -> date:
     """Today in the company's time zone (Asia/Shanghai unless configured), on the product clock."""
     name = current_app.config.get("BABEL_DEFAULT_TIMEZONE") if has_app_context() else None
-    return clock.now().astimezone(ZoneInfo(name or "Asia/Shanghai")).date()
+    return clock.today(name or "Asia/Shanghai")
 
 
 def writable_customer(*, user: User, customer_id: int, action: str, refused: str) -> Customer:

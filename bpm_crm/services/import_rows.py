@@ -10,6 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select
 
 from bpm_crm import clock
@@ -196,7 +197,7 @@ class RowChecker:
                 value = datetime.strptime(text.split(" ")[0], fmt).date()
             except ValueError:
                 continue
-            if value.year < 1900 or value > clock.now().date():
+            if value.year < 1900 or value > clock.today(current_app.config["BABEL_DEFAULT_TIMEZONE"]):
                 break
             return value, None
         return None, bad("“%(field)s”不是有效的日期（如 1985-06-18）：%(value)s", spec, text)

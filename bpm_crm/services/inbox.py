@@ -28,7 +28,7 @@ class InboxCounts:
     mine: int
     claimable: int
     watched: int
-    overdue: int
+    overdue: int  # of the "todo" tasks: his own and those offered to him
 
     @property
     def todo(self) -> int:
@@ -54,12 +54,15 @@ def approval_task_clause() -> ColumnElement[bool]:
     return HumanTask.assignee_variable == HumanTask.bpmn_id + approver_variable("")
 
 
+def todo_clause(user: User) -> ColumnElement[bool]:
+    """What waits for the user: his open tasks and those offered to him (by name, department or role)."""
+    return or_(and_(HumanTask.assignee_id == user.id, HumanTask.status == TaskStatus.OPEN), claimable_clause(user))
+
+
 def _query(user: User, view: str) -> Select:
     if view == "todo":
         return (
-            select(HumanTask)
-            .where(or_(and_(HumanTask.assignee_id == user.id, HumanTask.status == TaskStatus.OPEN),
-                       claimable_clause(user)))
+            select(HumanTask).where(todo_clause(user))
             .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at)
         )
     if view == "claimable":
@@ -190,7 +193,8 @@ def counts(*, user: User) -> InboxCounts:
     mine = select(HumanTask.id).where(HumanTask.assignee_id == user.id, HumanTask.status == TaskStatus.OPEN)
     claimable = select(HumanTask.id).where(claimable_clause(user))
     watched = select(HumanTask.id).where(watched_clause(user), HumanTask.status == TaskStatus.OPEN)
-    overdue = mine.where(HumanTask.due_at < now)
+    # Overdue counts everything waiting for him, offered or assigned: the "todo" view with the overdue filter.
+    overdue = select(HumanTask.id).where(todo_clause(user), HumanTask.due_at < now)
     return InboxCounts(mine=_count(mine), claimable=_count(claimable), watched=_count(watched),
                        overdue=_count(overdue))
 

@@ -28,7 +28,7 @@ from bpm_crm.engine.runtime import (
 )
 from bpm_crm.errors import Conflict, NotFound
 from bpm_crm.extensions import db
-from bpm_crm.handlers import HandlerContext, call_handler
+from bpm_crm.handlers import HandlerContext, calendar, call_handler
 from bpm_crm.models import (
     HumanTask,
     InstanceStatus,
@@ -56,7 +56,8 @@ def engine_for(instance: ProcessInstance, user: User | None) -> ScriptEngine:
         context = HandlerContext(instance=instance, user=user, task_bpmn_id=task.task_spec.bpmn_id)
         return call_handler(operation, context, params)
 
-    return ScriptEngine(call_service, timeout=current_app.config["SCRIPT_TIMEOUT_SECONDS"])
+    return ScriptEngine(call_service, timeout=current_app.config["SCRIPT_TIMEOUT_SECONDS"],
+                        working_hours=calendar.working_hours())
 
 
 def restore(instance: ProcessInstance, user: User | None) -> ProcessRuntime:

@@ -81,6 +81,11 @@ def _own(notification_id: int, user: User) -> Notification:
     return row
 
 
+def get_notification(*, notification_id: int, user: User) -> Notification:
+    """One of the user's notifications, read-only; NotFound for anyone else's."""
+    return _own(notification_id, user)
+
+
 @unit_of_work
 def mark_read(*, notification_id: int, user: User) -> Notification:
     """Mark one of the user's notifications read (again is fine); commits."""

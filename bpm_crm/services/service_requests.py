@@ -3,19 +3,20 @@
 A complaint (投诉) runs the `complaint` process (受理 → 部门会签 → 扣款决定 → 回访), a consultation or a
 suggestion the `service_request` process (分配 → 处理 → 反馈 → 归档, or closed at once when answered on the
 call); the request's status follows its process. Who reads a request: those whose scope covers its customer,
-its creator and its handler, and the head of a department while that department signs the complaint off.
+its creator and its handler, and the head of a department while that department signs the complaint off
+(in the round that is running).
 """
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
 from sqlalchemy.orm import aliased, selectinload
 
 from bpm_crm import clock
 from bpm_crm.errors import Conflict, Forbidden, Invalid, NotFound
 from bpm_crm.extensions import db
-from bpm_crm.forms.rules import read_all
+from bpm_crm.forms.rules import N_, read_all
 from bpm_crm.forms.service_request import SERVICE_REQUEST
 from bpm_crm.models import (
     CandidateKind,
@@ -38,6 +39,7 @@ MAX_OPTIONS = 500
 MAX_ANSWER = 2000
 COMPLAINT = "投诉"
 SIGN_OFF_STEP = "sign_off"
+ACCEPT_STEP = "accept"  # each acceptance names the departments of a new sign-off round
 
 
 def process_for(kind: str) -> str:
@@ -45,17 +47,52 @@ def process_for(kind: str) -> str:
     return "complaint" if kind == COMPLAINT else "service_request"
 
 
+# The seed's ticket kinds and stages (工单状态), read from the status the process sets; stored values stay Chinese.
+SIMPLE_TICKET, COMPLEX_TICKET = N_("简易工单"), N_("疑难工单")
+RECEIVED, IN_HANDLING, CLOSED_ON_CALL = N_("坐席受理"), N_("处理中"), N_("处理完毕")
+AWAITING_VISIT, VISITED = N_("处理完毕待回访"), N_("回访完毕")
+SIMPLE_STAGES = (RECEIVED, CLOSED_ON_CALL)
+COMPLEX_STAGES = (RECEIVED, IN_HANDLING, AWAITING_VISIT, VISITED)
+_COMPLEX_STAGE: dict[str, str] = {
+    ServiceStatus.NEW: RECEIVED, ServiceStatus.ASSIGNED: IN_HANDLING, ServiceStatus.HANDLED: AWAITING_VISIT,
+    ServiceStatus.FEEDBACK: AWAITING_VISIT, ServiceStatus.ARCHIVED: VISITED,
+}
+
+
+def ticket_kind(record: ServiceRequest) -> str:
+    """简易工单 (answered on the call) or 疑难工单 (dispatched, handled and visited)."""
+    return SIMPLE_TICKET if record.simple else COMPLEX_TICKET
+
+
+def ticket_stages(record: ServiceRequest) -> tuple[str, ...]:
+    """The stages a ticket of its kind passes, in order."""
+    return SIMPLE_STAGES if record.simple else COMPLEX_STAGES
+
+
+def ticket_stage(record: ServiceRequest) -> str:
+    """Where the ticket stands in the seed's terms, from the status its process set."""
+    if record.simple:
+        return CLOSED_ON_CALL if record.status == ServiceStatus.ARCHIVED else RECEIVED
+    return _COMPLEX_STAGE.get(record.status, RECEIVED)
+
+
 def signing_clause(user: User) -> ColumnElement[bool]:
-    """Requests whose sign-off (会签) is running and includes the user's department (or him by name)."""
+    """Requests whose sign-off round (会签) is running and includes the user's department (or him by name).
+
+    A round is the sign-off steps one acceptance started: those after the instance's latest `accept` step.
+    Having signed an earlier round shows nothing of a later one his department is not asked in.
+    """
     heads = [str(department_id) for department_id in
              db.session.scalars(select(Department.id).where(Department.head_id == user.id))]
-    mine = aliased(HumanTask)
+    mine, running, accepted = aliased(HumanTask), aliased(HumanTask), aliased(HumanTask)
     his = or_(mine.assignee_id == user.id, mine.completed_by_id == user.id,
               exists().where(TaskCandidate.task_id == mine.id, TaskCandidate.kind == CandidateKind.DEPARTMENT.value,
                              TaskCandidate.value.in_(heads)) if heads else false())
-    running = aliased(HumanTask)
+    round_started = select(func.max(accepted.id)).where(
+        accepted.instance_id == mine.instance_id, accepted.bpmn_id == ACCEPT_STEP).scalar_subquery()
     return and_(
-        exists().where(mine.instance_id == ServiceRequest.process_instance_id, mine.bpmn_id == SIGN_OFF_STEP, his),
+        exists().where(mine.instance_id == ServiceRequest.process_instance_id, mine.bpmn_id == SIGN_OFF_STEP,
+                       mine.id > func.coalesce(round_started, 0), his),
         exists().where(running.instance_id == ServiceRequest.process_instance_id, running.bpmn_id == SIGN_OFF_STEP,
                        running.status == TaskStatus.OPEN.value),
     )
@@ -192,7 +229,7 @@ def create_request(*, user: User, values: dict[str, Any]) -> ServiceRequest:
     cleaned = _clean(values, user, None)
     answer = _answer(values, cleaned.get("type"))
     record = ServiceRequest(**cleaned, status=ServiceStatus.NEW.value, created_by_id=user.id, updated_by_id=user.id,
-                            created_at=clock.utcnow_naive())
+                            created_at=clock.utcnow_naive(), simple=bool(answer))
     db.session.add(record)
     db.session.flush()
     record.number = f"FW{record.id:06d}"

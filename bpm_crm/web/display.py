@@ -89,6 +89,16 @@ ACTIONS = {
     "reminded": _("到期提醒"),
     "escalated": _("超时升级"),
     "message": _("收到业务事件"),
+    "submitted": _("提交审批"),
+    "returned": _("退回"),
+    "transferred": _("转交"),
+    "added_signer": _("加签"),
+    "withdrawn": _("撤回"),
+    "nudged": _("催办"),
+    "comment": _("评论"),
+    "approval_auto": _("自动通过"),
+    "resubmitted": _("重新提交"),
+    "notified": _("已通知"),
 }
 ACTION_ICONS = {
     "started": "play-circle",
@@ -105,6 +115,16 @@ ACTION_ICONS = {
     "reminded": "bell",
     "escalated": "arrow-up-circle",
     "message": "envelope",
+    "submitted": "send",
+    "returned": "arrow-counterclockwise",
+    "transferred": "arrow-left-right",
+    "added_signer": "person-plus",
+    "withdrawn": "arrow-return-left",
+    "nudged": "megaphone",
+    "comment": "chat-left-text",
+    "approval_auto": "lightning",
+    "resubmitted": "arrow-repeat",
+    "notified": "bell",
 }
 ROLE_NAMES = {
     "admin": _("系统管理员"),

@@ -26,6 +26,12 @@ def _record_url(instance: ProcessInstance) -> str:
     return url_for("instances.show", instance_id=instance.id)
 
 
+@bp.app_template_global()
+def task_overdue(task: Any) -> bool:
+    """Whether an open task is past its due time, for every page that lists tasks (_task_due.html)."""
+    return inbox.is_overdue(task)
+
+
 @bp.get("/")
 @login_required
 def index():

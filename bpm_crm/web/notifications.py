@@ -43,12 +43,20 @@ def index():
                            targets={row.id: notifications.target(row) for row in page.items})
 
 
-@bp.get("/<id:notification_id>")
+@bp.post("/<id:notification_id>")
 @login_required
 def open_notification(notification_id: int):
-    """Mark a notification read and go to its task or record."""
+    """Open a notification (a button posts here): mark it read, then go to its task or record."""
     row = notifications.mark_read(notification_id=notification_id, user=_user())
     return redirect(notifications.target(row) or url_for("notifications.index"))
+
+
+@bp.get("/<id:notification_id>")
+@login_required
+def show_notification(notification_id: int):
+    """Where a notification leads, changing nothing: it stays unread (a link someone kept, a prefetch)."""
+    row = notifications.get_notification(notification_id=notification_id, user=_user())
+    return redirect(notifications.target(row) or url_for("notifications.index", unread="1"))
 
 
 @bp.post("/<id:notification_id>/read")

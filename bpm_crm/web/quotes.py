@@ -110,7 +110,7 @@ def create():
     form = QuoteForm()
     if request.method == "GET":
         form.customer_id.data = id_arg("customer_id")
-        form.quote_date.data = clock.now().date()
+        form.quote_date.data = clock.today(current_app.config["BABEL_DEFAULT_TIMEZONE"])
     _header_choices(form, None)
     if form.validate_on_submit():
         try:

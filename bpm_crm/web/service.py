@@ -71,8 +71,10 @@ def _apply_errors(form: ServiceRequestForm, exc: DomainError) -> None:
 @bp.get("/")
 @login_required
 def index():
-    """The visible service requests, searched and filtered by type, status and customer, paged."""
-    permissions.require(_user(), "service.read")
+    """The visible service requests, searched and filtered by type, status and customer, paged.
+
+    No permission gate: the query's scope decides (a department head lists what he signs off, as in the API).
+    """
     filters = _filters()
     page = service_requests.list_requests(user=_user(), **filters, page=page_arg(),
                                           per_page=current_app.config["PAGE_SIZE"])
@@ -80,18 +82,21 @@ def index():
                            types=dictionary.choices(dictionary.SERVICE_TYPE),
                            handlers=service_requests.handler_options(user=_user()),
                            levels=service_requests.service_levels_of(user=_user(), **filters),
-                           figures={r.id: service_levels.figures(r) for r in page.items}, **filters)
+                           figures={r.id: service_levels.figures(r) for r in page.items},
+                           ticket_kind=service_requests.ticket_kind, ticket_stage=service_requests.ticket_stage,
+                           **filters)
 
 
 @bp.get("/export")
 @login_required
 def export():
     """The filtered list as an Excel file (same scope and filters as the page)."""
-    permissions.require(_user(), "service.read")
     result = service_requests.list_requests(user=_user(), **_filters(), page=1, per_page=exports.MAX_EXPORT_ROWS)
     headers = [gettext("编号"), gettext("服务类型"), gettext("概要"), gettext("客户"), gettext("状态"),
-               gettext("创建人"), gettext("创建时间"), gettext("处理人"), gettext("满意度")]
+               gettext("工单"), gettext("工单阶段"), gettext("创建人"), gettext("创建时间"), gettext("处理人"),
+               gettext("满意度")]
     rows = ([r.number, gettext(r.type), r.summary, r.customer.name, status_label(r.status),
+             gettext(service_requests.ticket_kind(r)), gettext(service_requests.ticket_stage(r)),
              r.created_by.full_name if r.created_by else "", r.created_at,
              r.handler.full_name if r.handler else "", r.satisfaction or ""] for r in result.items)
     return exports.xlsx_response(name=gettext("客户服务"), headers=headers, rows=rows)
@@ -134,7 +139,9 @@ def show(request_id: int):
         history=instances.history(instance.id) if instance is not None else [],
         may_transfer=service_work.may_transfer(user, record),
         transfer_targets=service_work.transfer_targets(user, record), may_nudge=service_work.may_nudge(user, record),
-        record_type=RECORDS.get("service_request"), now=clock.utcnow_naive())
+        record_type=RECORDS.get("service_request"), now=clock.utcnow_naive(),
+        ticket_kind=service_requests.ticket_kind(record), ticket_stage=service_requests.ticket_stage(record),
+        ticket_stages=service_requests.ticket_stages(record))
 
 
 @bp.post("/<id:request_id>/transfer")

@@ -31,11 +31,15 @@ def test_dictionary_by_type(client, auth):
     assert_error(client.get("/api/v1/dictionary"), 401)
 
 
-def test_users_for_admins_only(client, auth):
+def test_users_for_admins_only(client, auth, users):
+    users["manager1"].mobile = "13900000001"
+    db.session.commit()
     body = client.get("/api/v1/users?q=manager&per_page=50", headers=auth("admin")).json
     assert {u["username"] for u in body["items"]} == {"manager1", "manager2", "manager3"}
     manager1 = next(u for u in body["items"] if u["username"] == "manager1")
     assert manager1["superior"]["username"] == "supervisor1" and manager1["active"] is True
+    assert manager1["mobile"] == "13900000001"
+    assert {u["mobile"] for u in body["items"] if u["username"] != "manager1"} == {None}
     assert set(manager1) == documented(client, "AdminUser") and set(body) == documented(client, "AdminUserPage")
     assert client.get("/api/v1/users?active=false", headers=auth("admin")).json["total"] == 0
     assert_error(client.get("/api/v1/users?active=maybe", headers=auth("admin")), 422)

@@ -34,6 +34,7 @@ def test_a_complaint_over_the_api_with_its_process_and_notifications(client, aut
     assert set(detail) == properties(document, schema("ServiceRequestDetail"))
     assert [step["step"] for step in detail["waiting"]] == ["accept"] and detail["sla"]["response"]["done"] is False
     assert detail["status_trail"][0]["status"] == "新创建"
+    assert (detail["status"], detail["ticket_kind"], detail["stage"]) == ("新创建", "疑难工单", "坐席受理")
 
     task_id = detail["waiting"][0]["task_id"]
     done = client.post(f"/api/v1/tasks/{task_id}/complete", headers=lead,
@@ -41,6 +42,9 @@ def test_a_complaint_over_the_api_with_its_process_and_notifications(client, aut
     assert done.status_code == 200, done.json
     detail = client.get(f"/api/v1/service-requests/{request_id}", headers=lead).json
     assert detail["status"] == "已分配" and detail["sign_off"][0]["departments"][0]["state"] == "open"
+    assert (detail["ticket_kind"], detail["stage"]) == ("疑难工单", "处理中")
+    listed = client.get("/api/v1/service-requests", headers=lead).json["items"]
+    assert [(r["id"], r["ticket_kind"], r["stage"]) for r in listed] == [(request_id, "疑难工单", "处理中")]
     assert detail["sla"]["response"]["done"] is True and detail["sla"]["response"]["met"] is True
 
     assert client.post(f"/api/v1/service-requests/{request_id}/nudge", headers=agent).json == {
@@ -74,6 +78,7 @@ def test_bad_input_over_the_api_changes_nothing(client, auth, users):
     assert client.get("/api/v1/service-requests", headers=agent).json["total"] == 0
     closed = client.post("/api/v1/service-requests", headers=agent, json={**base, "answer": "两年"}).json
     assert closed["status"] == "已归档" and closed["sla"]["resolution"]["done"] is True
+    assert (closed["ticket_kind"], closed["stage"]) == ("简易工单", "处理完毕")
     assert_error(client.get(f"/api/v1/service-requests/{closed['id']}", headers=auth("manager2")), 404)
     assert_error(client.post(f"/api/v1/service-requests/{closed['id']}/transfer", headers=agent,
                              json={"to_user_id": 10 ** 30}), 422)

@@ -202,6 +202,38 @@ def test_the_status_is_never_edited_by_hand(users, customer):
         service_requests.update_request(request_id=request.id, user=users["agent"], values={"summary": "改"})
 
 
+def test_the_seed_ticket_stages_follow_the_process(users, customer):
+    """简易工单 坐席受理 → 处理完毕; 疑难工单 坐席受理 → 处理中 → 处理完毕待回访 → 回访完毕 (a poor visit: 处理中)."""
+    def ticket(request):
+        db.session.expire_all()
+        row = db.session.get(ServiceRequest, request.id)
+        return service_requests.ticket_kind(row), service_requests.ticket_stage(row), row.status
+
+    answered = record(users, customer, kind="咨询", answer="保修两年")
+    assert ticket(answered) == ("简易工单", "处理完毕", "已归档")
+
+    complaint = record(users, customer)
+    assert ticket(complaint) == ("疑难工单", "坐席受理", "新创建")
+    accept(users, complaint, "质量部")
+    assert ticket(complaint) == ("疑难工单", "处理中", "已分配")
+    sign(users, complaint, "quality")
+    assert ticket(complaint)[1] == "处理中"
+    human_tasks.complete_task(task_id=open_tasks(complaint, "compensate")[0].id, user=users["service_lead"],
+                              data={"handling": "更换主板"})
+    assert ticket(complaint) == ("疑难工单", "处理完毕待回访", "已处理")
+    visit(users, complaint, 2)
+    assert ticket(complaint) == ("疑难工单", "处理中", "已分配")
+    accept(users, complaint, "质量部")
+    sign(users, complaint, "quality")
+    human_tasks.complete_task(task_id=open_tasks(complaint, "compensate")[0].id, user=users["service_lead"],
+                              data={"handling": "追加补偿"})
+    visit(users, complaint, 5)
+    assert ticket(complaint) == ("疑难工单", "回访完毕", "已归档")
+
+    dispatched = record(users, customer, kind="建议")  # not answered on the call: dispatched like a complaint
+    assert ticket(dispatched) == ("疑难工单", "坐席受理", "新创建")
+
+
 def test_a_department_head_sees_a_complaint_only_while_and_because_he_signs(users, customer):
     request = record(users, customer)
 
@@ -220,6 +252,31 @@ def test_a_department_head_sees_a_complaint_only_while_and_because_he_signs(user
     sign(users, request, "production")
     assert not visible("quality") and not visible("production")
     assert visible("agent") and visible("service_lead")
+
+
+def test_a_head_who_signed_an_earlier_round_does_not_see_a_later_round_without_his_department(users, customer):
+    request = record(users, customer)
+
+    def visible(username):
+        try:
+            service_requests.get_request(request_id=request.id, user=users[username])
+        except NotFound:
+            return False
+        return request.id in {r.id for r in service_requests.list_requests(user=users[username]).items}
+
+    accept(users, request, "质量部", "生产部")
+    sign(users, request, "production", "reject", "不属于本部门责任")
+    assert open_tasks(request, "accept") and not visible("production") and not visible("quality")
+    accept(users, request, "质量部")  # the second round asks the quality department alone
+    assert visible("quality") and not visible("production")
+    sign(users, request, "quality")
+    human_tasks.complete_task(task_id=open_tasks(request, "compensate")[0].id, user=users["service_lead"],
+                              data={"handling": "上门维修"})
+    visit(users, request, 1, "客户仍不满意")  # back to acceptance: a third round, the production department again
+    accept(users, request, "生产部")
+    assert visible("production") and not visible("quality")
+    sign(users, request, "production")
+    assert not visible("production") and not visible("quality")
 
 
 def test_bad_input_changes_nothing(users, customer):

@@ -116,3 +116,23 @@ def test_a_wrong_sla_setting_is_refused_when_deployed(app, name, value, message)
     with pytest.raises(DefinitionInvalid) as refused:
         definitions.deploy(xml=xml, file_name="sla_review.bpmn")
     assert any(message in problem.message for problem in refused.value.problems)
+
+
+def test_workhours_after_in_a_diagram_counts_the_configured_working_hours_not_the_environment(
+        app, users, monkeypatch):
+    """One source: BPM_CRM_WORKING_HOURS as the app read it, handed to the diagram code's worker with each run."""
+    monkeypatch.setenv("BPM_CRM_WORKING_HOURS", "00:00-24:00")  # read by nothing once the app has started
+    app.config["WORKING_HOURS"] = "10:00-12:00"
+    xml = (BUNDLES / "sla_review.bpmn").read_text().replace(
+        '<spiffworkflow:property name="due" value="&quot;PT16H&quot;"/>',
+        '<spiffworkflow:property name="due" value="workhours_after(now(), 3)"/>')
+    definitions.deploy(xml=xml, file_name="sla_review.bpmn")
+    clock.freeze(datetime(2026, 11, 23, 2, 0, tzinfo=UTC))  # Monday 10:00 in Shanghai
+    instance = instances.start_instance(
+        process_id="sla_review", business_type=None, business_id=None, owner_id=users["manager1"].id,
+        title="工时", data={"reviewer_id": users["manager1"].id, "deadline": "2026-12-31"}, user=users["manager1"])
+    task = open_step(instance.id, "review")
+    # Monday 10:00-12:00 is two hours; the third is Tuesday 10:00-11:00.
+    assert task.due_at == datetime(2026, 11, 24, 3, 0)
+    # The services count the same hours: two working hours before that is Monday 11:00.
+    assert task.remind_at == datetime(2026, 11, 23, 3, 0)

@@ -47,6 +47,9 @@ def test_create_user_who_can_sign_in_with_roles_department_and_superior(app, use
     ({"password": "short7!"}, "password"),
     ({"full_name": "  "}, "full_name"),
     ({"email": "not-an-email"}, "email"),
+    ({"mobile": "1390000000"}, "mobile"),
+    ({"mobile": "23900000001"}, "mobile"),
+    ({"mobile": "+1 415 555 0100"}, "mobile"),
     ({"role_ids": []}, "role_ids"),
     ({"role_ids": [9999]}, "role_ids"),
     ({"department_id": 9999}, "department_id"),
@@ -58,6 +61,26 @@ def test_invalid_users_are_refused_with_the_field_and_nothing_is_created(app, us
         admin.create_user(user=users["admin"], values=user_values(**changes))
     assert field in failure.value.field_errors
     assert user_count() == count
+
+
+def test_a_mobile_number_is_kept_as_its_eleven_digits_changed_and_cleared(app, users):
+    created = admin.create_user(user=users["admin"], values=user_values(mobile="+86 139-0000-0001"))
+    assert created.mobile == "13900000001"
+    admin.update_user(user=users["admin"], user_id=created.id, values={
+        "full_name": created.full_name, "role_ids": [r.id for r in created.roles]})
+    assert created.mobile == "13900000001"  # not asked about: kept
+    admin.update_user(user=users["admin"], user_id=created.id, values={
+        "full_name": created.full_name, "mobile": "8613800138000", "role_ids": [r.id for r in created.roles]})
+    assert created.mobile == "13800138000"
+    with pytest.raises(Invalid) as refused:
+        admin.update_user(user=users["admin"], user_id=created.id, values={
+            "full_name": created.full_name, "mobile": "138-0013", "role_ids": [r.id for r in created.roles]})
+    assert refused.value.field_errors == {"mobile": ["手机号码应为11位中国大陆手机号，如 13800138000"]}
+    db.session.expire_all()
+    assert db.session.get(User, created.id).mobile == "13800138000"
+    admin.update_user(user=users["admin"], user_id=created.id, values={
+        "full_name": created.full_name, "mobile": " ", "role_ids": [r.id for r in created.roles]})
+    assert db.session.get(User, created.id).mobile is None
 
 
 def test_duplicate_username_message(app, users):

@@ -112,6 +112,23 @@ def test_edit_page_shows_current_values_and_saves(login):
     assert entry.user_id == user("admin").id and entry.changes["full_name"] == ["赵敏", "赵敏敏"]
 
 
+def test_the_admin_sets_a_users_mobile_number_checked_as_a_chinese_mobile(login):
+    browser = login("admin")
+    quality = user("quality")
+    values = {"full_name": "吴质量", "department_id": str(quality.department_id),
+              "role_ids": [str(role("department_head").id)]}
+    refused = browser.post(f"/admin/users/{quality.id}/edit", data={**values, "mobile": "0571-8888888"})
+    assert refused.status_code == 422
+    page = page_text(refused)
+    assert 'data-field-error="mobile"' in page and "手机号码应为11位中国大陆手机号" in page
+    assert user("quality").mobile is None
+    saved = browser.post(f"/admin/users/{quality.id}/edit", data={**values, "mobile": "+86 139 0000 0001"})
+    assert saved.status_code == 302
+    assert user("quality").mobile == "13900000001"
+    assert 'value="13900000001"' in page_text(browser.get(f"/admin/users/{quality.id}/edit"))
+    assert "13900000001" in page_text(browser.get("/admin/users?q=quality"))
+
+
 def test_deactivate_reactivate_and_not_yourself(login):
     browser = login("admin")
     manager = user("manager2")

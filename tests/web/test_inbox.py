@@ -79,3 +79,54 @@ def test_the_inbox_opens_on_everything_to_do(login, new_opportunity, users):
     assert "待处理" in page and "待认领" in page
     assert f'href="/tasks/{offered.id}"' not in page_text(browser.get("/?view=mine"))
     assert f'href="/tasks/{taken.id}"' not in page_text(browser.get("/?view=claimable"))
+
+
+def test_overdue_counts_tasks_offered_by_role_and_department_and_the_banner_lists_exactly_them(login, users):
+    """A complaint's 受理 is offered to the service supervisors' role, its 会签 to a department's head: both count."""
+    import re
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from bpm_crm.extensions import db
+    from bpm_crm.models import Customer, Department, HumanTask, TaskStatus
+    from bpm_crm.services import human_tasks, service_requests
+
+    def complaint(summary):
+        customer = Customer(name=f"{summary}有限公司", owner_id=users["manager1"].id)
+        db.session.add(customer)
+        db.session.flush()
+        return service_requests.create_request(user=users["agent"], values={
+            "type": "投诉", "customer_id": customer.id, "summary": summary, "detail": "客户来电投诉"})
+
+    def step(request, bpmn_id):
+        db.session.expire_all()
+        return db.session.scalar(select(HumanTask).where(HumanTask.instance_id == request.process_instance_id,
+                                                         HumanTask.bpmn_id == bpmn_id,
+                                                         HumanTask.status == TaskStatus.OPEN))
+
+    def rows(page):
+        return [int(task_id) for task_id in re.findall(r'data-task-id="(\d+)"', page)]
+
+    clock.freeze(datetime(2026, 11, 23, 1, 0, tzinfo=UTC))  # Monday 09:00 in Shanghai
+    signing = complaint("安装延误")
+    quality = db.session.scalar(select(Department).where(Department.name == "质量部"))
+    human_tasks.complete_task(task_id=step(signing, "accept").id, user=users["service_lead"],
+                              data={"departments": [quality.id]})
+    waiting = complaint("无人受理")
+    clock.freeze(datetime(2026, 11, 24, 2, 0, tzinfo=UTC))  # Tuesday 10:00: both steps are past due
+    fresh = complaint("刚刚来电")  # its 受理 is due this afternoon
+    late_accept, fresh_accept, late_sign = step(waiting, "accept"), step(fresh, "accept"), step(signing, "sign_off")
+    assert late_accept.assignee_id is None and late_sign.assignee_id is None
+
+    for username, late, not_late in (("service_lead", late_accept, fresh_accept), ("quality", late_sign, None)):
+        browser = login(username)
+        home = page_text(browser.get("/"))
+        assert "1 个任务已超期" in home
+        link = re.search(r'id="overdue-banner" href="([^"]+)"', home).group(1).replace("&amp;", "&")
+        assert link == "/?view=todo&overdue=1"
+        listed = page_text(browser.get(link))
+        assert rows(listed) == [late.id] and 'class="overdue"' in listed
+        if not_late is not None:
+            assert not_late.id in rows(home)  # waiting for him too, but not late
+    assert "个任务已超期" not in page_text(login("finance").get("/"))

@@ -96,3 +96,25 @@ def test_assigned_opportunity_can_no_longer_be_changed(login, new_opportunity, u
     response = browser.post(f"/opportunities/{opportunity.id}/delete", follow_redirects=True)
     assert "不能再修改或删除" in page_text(response)
     assert db.session.get(Opportunity, opportunity.id) is not None
+
+
+def test_the_record_page_shows_when_its_open_step_is_due_and_whether_it_is_overdue(login, new_opportunity):
+    from datetime import timedelta
+
+    from bpm_crm import clock
+
+    clock.freeze(clock.now() - timedelta(days=14))  # due two working days later: long past whatever the holidays
+    late = new_opportunity("manager1")
+    clock.unfreeze()
+    fresh = new_opportunity("manager1", customer_name="新鲜公司")
+    browser = login("supervisor1")
+
+    def due(opportunity):
+        """What the record page's open-step banner says of the step's due time."""
+        banner = page_text(browser.get(f"/opportunities/{opportunity.id}")).split('id="open-task"')[1]
+        return banner.split(f'data-task-due="{open_task(opportunity, "assign").id}"')[1].split("</div>")[0]
+
+    assert "截止" in due(late) and "已超期" in due(late)
+    assert "截止" in due(fresh) and "已超期" not in due(fresh)
+    process = page_text(browser.get(f"/instances/{late.process_instance_id}"))
+    assert "已超期" in process.split(f'data-task-due="{open_task(late, "assign").id}"')[1].split("</td>")[0]

@@ -137,3 +137,11 @@ def test_delete_after_confirmation_moves_the_quote_to_the_bin(login, users):
     assert "已移入回收站" in page_text(response)
     assert db.session.scalar(select(func.count(Quote.id))) == 0
     assert db.session.scalar(select(RecycleBinEntry.record_type)) == "quote"
+
+
+def test_a_round_discount_reads_as_written(login, users):
+    quote = new_quote(users["manager1"], customer(users["manager1"]))
+    quotes.add_line(user=users["manager1"], quote_id=quote.id, values={
+        "product_name": "实施服务", "quantity": 1, "unit_price": "30000", "discount_pct": "10"})
+    page = page_text(login("manager1").get(f"/quotes/{quote.id}"))
+    assert '<td class="text-end">10</td>' in page and '<td class="text-end">15</td>' in page and "E+" not in page
