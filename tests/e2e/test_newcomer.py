@@ -211,6 +211,15 @@ def test_navigation_labels_stay_on_one_line(browser, live_server, artifacts, loc
     user = page.locator("#user-menu")
     assert user.bounding_box()["height"] <= single
     expect(page.locator("#nav-opportunities")).to_contain_text("Sales opportunities" if locale == "en" else "销售机会")
+    # The inbox's tabs stay inside their card, each label on one line.
+    page.goto(f"{live_server}/")
+    card = page.locator(".inbox-tabs").bounding_box()
+    tabs = page.locator(".inbox-tabs > .nav-item > .nav-link").all()
+    assert len(tabs) == 7
+    for tab in tabs:
+        box = tab.bounding_box()
+        assert box["x"] + box["width"] <= card["x"] + card["width"] + 1, tab.inner_text()
+        assert abs(box["height"] - tabs[0].bounding_box()["height"]) < 8, tab.inner_text()  # one line each
 
     page.click("#nav-more")
     menu = page.locator(".nav-more-menu")
