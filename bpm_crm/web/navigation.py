@@ -8,6 +8,7 @@ from flask_babel import lazy_pgettext
 from flask_login import current_user
 
 from bpm_crm.i18n import _
+from bpm_crm.models import User
 from bpm_crm.services import permissions
 
 
@@ -16,7 +17,7 @@ class NavItem:
     endpoint: str
     label: str
     icon: str
-    action: str | None  # the permission that makes the section useful; None: everyone
+    action: str | tuple[str, ...] | None  # a permission that makes the section useful (any of several); None: all
     blueprints: tuple[str, ...]
     group: str = "daily"  # under "更多": daily work or administration
 
@@ -35,7 +36,8 @@ MAIN: list[NavItem] = [
     NavItem("customers.index", _("客户"), "building", "customer.read", ("customers", "contacts", "interactions")),
     NavItem("opportunities.index", _("销售机会"), "lightbulb", "opportunity.read", ("opportunities",)),
     NavItem("quotes.index", _("报价"), "file-earmark-text", "quote.read", ("quotes",)),
-    NavItem("service.index", _("客户服务"), "headset", "service.read", ("service",)),
+    # Department heads work on requests (会签) without reading them all: the list shows them theirs.
+    NavItem("service.index", _("客户服务"), "headset", ("service.read", "service.update"), ("service",)),
     NavItem("products.index", _("产品库存"), "box-seam", "product.read", ("products", "orders")),
 ]
 # Listed under "更多" (more): the less daily sections, then administration, each group under its heading.
@@ -63,8 +65,13 @@ def _visible(items: list[NavItem]) -> list[NavItem]:
     if not current_user.is_authenticated:
         return []
     user = current_user._get_current_object()
-    return [item for item in items if item.endpoint in current_app.view_functions
-            and (item.action is None or permissions.can(user, item.action))]
+    return [item for item in items if item.endpoint in current_app.view_functions and _allowed(user, item.action)]
+
+
+def _allowed(user: User, action: str | tuple[str, ...] | None) -> bool:
+    if action is None:
+        return True
+    return any(permissions.can(user, one) for one in ((action,) if isinstance(action, str) else action))
 
 
 def main_items() -> list[NavItem]:

@@ -119,6 +119,7 @@ def test_a_department_head_lists_exactly_the_requests_he_signs_off(login, users)
     quality = login("quality")
     listing = page_text(quality.get("/service/"))
     assert request.number in listing and other.number not in listing and 'id="sla-total"' in listing
+    assert 'href="/service/"' in page_text(quality.get("/"))  # the section is in his navigation
     assert request.number in page_text(quality.get("/service/?type=投诉"))
     assert quality.get(f"/service/{request.id}").status_code == 200
     assert quality.get(f"/service/{other.id}").status_code == 404
