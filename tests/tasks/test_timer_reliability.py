@@ -6,7 +6,9 @@ what a killed worker did is rolled back with its transaction."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -134,12 +136,12 @@ def test_two_in_process_loops_apply_every_due_timer_once(app, users):
 class Celery:
     """Real `celery worker` and `celery beat` processes on the test database and a private queue."""
 
-    def __init__(self, app, tmp_path: Path) -> None:
+    def __init__(self, app, tmp_path: Path, redis_url: str = REDIS_URL) -> None:
         self.queue = f"bpm-crm-test-{uuid.uuid4().hex[:8]}"
-        app.config.update(REDIS_URL=REDIS_URL, CELERY_QUEUE=self.queue, TIMER_POLL_SECONDS=1.0)
+        app.config.update(REDIS_URL=redis_url, CELERY_QUEUE=self.queue, TIMER_POLL_SECONDS=1.0)
         self.celery = celery_init_app(app)
         self.env = {**os.environ, "BPM_CRM_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-                    "BPM_CRM_REDIS_URL": REDIS_URL, "BPM_CRM_CELERY_QUEUE": self.queue,
+                    "BPM_CRM_REDIS_URL": redis_url, "BPM_CRM_CELERY_QUEUE": self.queue,
                     "BPM_CRM_TIMER_MODE": "celery", "BPM_CRM_TIMER_POLL_SECONDS": "1"}
         self.tmp_path = tmp_path
         self.processes: list[subprocess.Popen] = []
@@ -264,6 +266,75 @@ def test_redis_losing_every_message_loses_no_due_timer(app, users, celery):
         celery.scan()
     time.sleep(1)
     assert_applied_exactly_once(escalating)
+
+
+class PrivateRedis:
+    """A redis-server of the test's own, without a disk, that the test can kill and start again."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.tmp_path = tmp_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if redis.Redis.from_url(self.url).ping():
+                    return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()  # SIGKILL: whatever it held in memory is gone
+        self.process.wait(timeout=20)
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    server = PrivateRedis(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.process is not None and server.process.poll() is None:
+            server.kill()
+
+
+@pytest.mark.celery
+@pytest.mark.commits
+def test_a_redis_server_killed_and_restarted_loses_no_due_timer(app, users, tmp_path, private_redis):
+    escalating = prepare(users)
+    before = {key: app.config.get(key) for key in ("REDIS_URL", "CELERY_QUEUE", "TIMER_POLL_SECONDS")}
+    celery = Celery(app, tmp_path, redis_url=private_redis.url)
+    try:
+        assert celery.scan() >= 2  # the schedule and the escalation, sent to the broker …
+        assert redis.Redis.from_url(private_redis.url).llen(celery.queue) >= 2
+        private_redis.kill()  # … which dies with them, and comes back empty
+        private_redis.start()
+        assert redis.Redis.from_url(private_redis.url).llen(celery.queue) == 0
+        celery.worker()
+        deadline = time.monotonic() + 120
+        while not settled(2):  # the next ticks find the same due times in the database and send them again
+            assert time.monotonic() < deadline, "the work was lost with the broker"
+            celery.scan()
+        time.sleep(1)
+        assert_applied_exactly_once(escalating)
+    finally:
+        celery.stop()
+        app.config.update(before)  # the other tests' broker again
+        celery_init_app(app)
 
 
 def test_the_scan_is_one_query_over_the_orders(app, users):
