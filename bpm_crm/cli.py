@@ -28,6 +28,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # SpiffWorkflow logs every task state change at INFO; the process history is kept in the database instead.
     logging.getLogger("spiff").setLevel(logging.WARNING)
+    # WeasyPrint logs each of the seven steps of every PDF at INFO.
+    logging.getLogger("weasyprint").setLevel(logging.WARNING)
 
 
 @main.command()
