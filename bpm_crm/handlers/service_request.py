@@ -20,6 +20,7 @@ from bpm_crm.extensions import db
 from bpm_crm.handlers.calendar import working_seconds
 from bpm_crm.handlers.context import HandlerContext
 from bpm_crm.i18n import _
+from bpm_crm.input_rules import parse_id
 from bpm_crm.models import Department, Notification, ServiceRequest, ServiceStatus, User
 
 MAX_DEPARTMENTS = 20
@@ -57,7 +58,7 @@ def _notify(user_id: int | None, kind: str, title: str, context: HandlerContext,
 def _signing_departments(raw: Any) -> list[Department]:
     """The departments named to sign off: existing, each with an active head, at most MAX_DEPARTMENTS."""
     ids = raw if isinstance(raw, list) else []
-    ids = [int(value) for value in ids if isinstance(value, (int, str)) and str(value).isdigit()]
+    ids = [number for number in (parse_id(value) for value in ids) if number is not None]
     if not ids or len(ids) != len(raw or []):
         raise Invalid("请至少选择一个责任部门", {"departments": ["请至少选择一个责任部门"]}, code="no_departments")
     if len(set(ids)) > MAX_DEPARTMENTS:
@@ -94,10 +95,8 @@ def accept(context: HandlerContext, *, request_id: int, departments: Any = None)
 def assign(context: HandlerContext, *, request_id: int, handler_id: Any) -> dict[str, Any]:
     """`service.assign`: a consultation or suggestion goes to its handler (已分配)."""
     record = _request(request_id, ServiceStatus.NEW)
-    try:
-        handler = db.session.get(User, int(handler_id))
-    except (TypeError, ValueError):
-        handler = None
+    handler_key = parse_id(handler_id)
+    handler = db.session.get(User, handler_key) if handler_key is not None else None
     if handler is None or not handler.active:
         raise Invalid("请选择一位在职的处理人", {"handler_id": ["请选择一位在职的处理人"]}, code="service_handler")
     _responded(record, handler.id)
@@ -126,8 +125,8 @@ def decide(context: HandlerContext, *, request_id: int, handling: str, compensat
     deduction = _amount(deduction_amount, "deduction_amount")
     department = None
     if deduction_department_id not in (None, ""):
-        department = db.session.get(Department, int(deduction_department_id)) \
-            if str(deduction_department_id).isdigit() else None
+        department_key = parse_id(deduction_department_id)
+        department = db.session.get(Department, department_key) if department_key is not None else None
         if department is None:
             raise Invalid("请选择承担扣款的部门", {"deduction_department_id": ["请选择承担扣款的部门"]})
     if deduction and department is None:
@@ -155,7 +154,7 @@ def handle(context: HandlerContext, *, request_id: int, handling: str) -> dict[s
 def record_feedback(context: HandlerContext, *, request_id: int, feedback: str, satisfaction: Any) -> dict[str, Any]:
     """`service.record_feedback`: the customer's feedback at the return visit (已反馈)."""
     record = _request(request_id, ServiceStatus.HANDLED)
-    score = int(satisfaction) if str(satisfaction).isdigit() else 0
+    score = parse_id(satisfaction) or 0
     if not 1 <= score <= 5:
         raise Invalid("请选择满意度", {"satisfaction": ["请选择 1 到 5 分"]})
     record.feedback = (feedback or "").strip()
@@ -180,7 +179,7 @@ def reopen(context: HandlerContext, *, request_id: int) -> dict[str, Any]:
 def sign_off_rejected(context: HandlerContext, *, request_id: int, handler_id: Any = None) -> dict[str, Any]:
     """`service.sign_off_rejected`: a department refused the sign-off — the handler decides again."""
     record = _request(request_id, ServiceStatus.ASSIGNED)
-    target = int(handler_id) if str(handler_id or "").isdigit() else record.handler_id
+    target = parse_id(handler_id) or record.handler_id
     _notify(target, "rejected", f"{record.number} {record.summary}", context,
             body=str(_("部门会签未通过，请重新受理")))
     return {"status": record.status}

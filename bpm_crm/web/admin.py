@@ -7,7 +7,6 @@ from datetime import date, datetime
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 
 from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError, Invalid
@@ -25,6 +24,7 @@ from bpm_crm.models import User
 from bpm_crm.services import admin, audit, dictionary, logs, permissions
 from bpm_crm.services.records import RECORDS
 from bpm_crm.web.display import date_text, datetime_text, status_label
+from bpm_crm.web.errors import apply_errors
 from bpm_crm.web.query_args import id_arg, page_arg
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -104,10 +104,13 @@ def audit_value(key: str, value: object) -> str:
         return f"#{value}"
     if key == "scope" and value in SCOPE_LABELS:
         return str(SCOPE_LABELS[str(value)])
-    if isinstance(value, str) and _ISO_MOMENT.match(value):
-        return datetime_text(datetime.fromisoformat(value))  # stored UTC, shown in the configured time zone
-    if isinstance(value, str) and _ISO_DAY.match(value):
-        return date_text(date.fromisoformat(value))
+    try:
+        if isinstance(value, str) and _ISO_MOMENT.match(value):
+            return datetime_text(datetime.fromisoformat(value))  # stored UTC, shown in the configured time zone
+        if isinstance(value, str) and _ISO_DAY.match(value):
+            return date_text(date.fromisoformat(value))
+    except ValueError:  # text that only looks like a moment ("2024-02-30" in a remark) is shown as written
+        return str(value)
     if key in CHOICE_FIELDS:
         return status_label(str(value))
     return str(value)
@@ -143,13 +146,6 @@ def _require(action: str) -> User:
     permissions.require(user, action)
     return user
 
-
-def _apply_errors(form: FlaskForm, exc: DomainError) -> None:
-    flash(translate(exc), "danger")
-    if isinstance(exc, Invalid):
-        for name, messages in exc.field_errors.items():
-            if name in form:
-                form[name].errors = list(form[name].errors) + [translate(m) for m in messages]
 
 
 def _date_arg(name: str) -> date | None:
@@ -202,7 +198,7 @@ def create_user():
         try:
             created = admin.create_user(user=user, values=form.values())
         except DomainError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
             return render_template("admin/user_form.html", form=form, target=None), exc.status
         flash(gettext("用户 %(name)s 已创建", name=created.username), "success")
         return redirect(url_for("admin.users"))
@@ -225,7 +221,7 @@ def edit_user(user_id: int):
         try:
             admin.update_user(user=user, user_id=user_id, values=form.values())
         except DomainError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
             return render_template("admin/user_form.html", form=form, target=target), exc.status
         flash(gettext("已保存用户 %(name)s", name=target.username), "success")
         return redirect(url_for("admin.users"))
@@ -273,7 +269,7 @@ def reset_password(user_id: int):
         try:
             admin.reset_password(user=user, user_id=user_id, password=form.password.data)
         except DomainError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
             return render_template("admin/password.html", form=form, target=target), exc.status
         flash(gettext("已重置 %(name)s 的密码", name=target.username), "success")
         return redirect(url_for("admin.users"))
@@ -291,7 +287,7 @@ def roles():
         try:
             role = admin.create_role(user=user, values={"code": form.code.data, "name": form.name.data})
         except DomainError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
             status = exc.status
         else:
             flash(gettext("角色 %(name)s 已创建，请设置它的权限", name=role.name), "success")
@@ -359,7 +355,7 @@ def create_department():
         try:
             created = admin.create_department(user=user, values=form.values())
         except DomainError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
             return render_template("admin/department_form.html", form=form, department=None), exc.status
         flash(gettext("部门 %(name)s 已创建", name=created.name), "success")
         return redirect(url_for("admin.departments"))
@@ -381,7 +377,7 @@ def edit_department(department_id: int):
         try:
             admin.update_department(user=user, department_id=department_id, values=form.values())
         except DomainError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
             return render_template("admin/department_form.html", form=form, department=department), exc.status
         flash(gettext("已保存部门 %(name)s", name=form.name.data), "success")
         return redirect(url_for("admin.departments"))
@@ -447,7 +443,7 @@ def create_entry():
         except DomainError as exc:
             if exc.status == 404:
                 raise
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
             return _dictionary_page(entry_type, form, exc.status)
         flash(gettext("已添加“%(item)s”", item=entry.item), "success")
         return redirect(url_for("admin.dictionary", type=entry_type))
@@ -478,7 +474,7 @@ def edit_entry(entry_id: int):
         try:
             dictionary.update_entry(user=user, entry_id=entry_id, values=form.values())
         except DomainError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
             return render_template("admin/dictionary_form.html", form=form, entry=entry,
                                    type_labels=TYPE_LABELS), exc.status
         flash(gettext("已保存“%(item)s”", item=form.item.data), "success")

@@ -6,12 +6,13 @@ from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from bpm_crm.error_messages import translate
-from bpm_crm.errors import DomainError, Invalid
+from bpm_crm.errors import DomainError
 from bpm_crm.forms.care import CareRuleForm
 from bpm_crm.i18n import _
 from bpm_crm.models import CareRule
 from bpm_crm.services import care_rules, dictionary
 from bpm_crm.web.display import dictionary_label
+from bpm_crm.web.errors import apply_errors
 
 bp = Blueprint("care_rules", __name__, url_prefix="/care-rules")
 
@@ -61,11 +62,7 @@ def _save(form: CareRuleForm, rule_id: int | None) -> bool:
         else:
             care_rules.update_rule(rule_id=rule_id, user=_user(), values=form.values())
     except DomainError as exc:
-        flash(translate(exc), "danger")
-        if isinstance(exc, Invalid):
-            for name, messages in exc.field_errors.items():
-                if name in form:
-                    form[name].errors = list(form[name].errors) + [translate(m) for m in messages]
+        apply_errors(form, exc)
         return False
     return True
 

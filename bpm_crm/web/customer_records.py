@@ -3,28 +3,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, url_for
+from flask import url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from bpm_crm.error_messages import translate
-from bpm_crm.errors import DomainError, Invalid
 from bpm_crm.i18n import _
 from bpm_crm.models import User
 from bpm_crm.services import customer_records
+from bpm_crm.web.errors import apply_errors as apply_errors  # re-exported for the record pages
 
 
 def current() -> User:
     return current_user._get_current_object()  # type: ignore[no-any-return]
 
 
-def apply_errors(form: FlaskForm, exc: DomainError) -> None:
-    """Show a service's refusal: the message on top, its field errors under the fields."""
-    flash(translate(exc), "danger")
-    if isinstance(exc, Invalid):
-        for name, messages in exc.field_errors.items():
-            if name in form:
-                form[name].errors = list(form[name].errors) + [translate(m) for m in messages]
 
 
 def fill_customer_choices(form: FlaskForm, *, action: str, selected: int | None) -> None:

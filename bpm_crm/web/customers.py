@@ -16,6 +16,7 @@ from bpm_crm.models import ORDER_STATUS_LABELS, Customer, User
 from bpm_crm.services import customers, dictionary, handover, permissions
 from bpm_crm.web import exports
 from bpm_crm.web.display import labelled_choices, status_label
+from bpm_crm.web.errors import apply_errors
 from bpm_crm.web.query_args import id_arg, page_arg
 from bpm_crm.web.redirects import safe_next
 
@@ -132,13 +133,6 @@ def _form(customer: Customer | None = None) -> tuple[CustomerForm, bool]:
     return form, bool(owners)
 
 
-def _apply_errors(form: CustomerForm, exc: DomainError) -> None:
-    flash(translate(exc), "danger")
-    if isinstance(exc, Invalid):
-        for name, messages in exc.field_errors.items():
-            if name in form:
-                form[name].errors = list(form[name].errors) + [translate(m) for m in messages]
-
 
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
@@ -150,7 +144,7 @@ def create():
         try:
             customer = customers.create_customer(user=_user(), values=form.values(with_owner=choose_owner))
         except DomainError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
             return render_template("customers/form.html", form=form, customer=None,
                                    choose_owner=choose_owner), exc.status
         flash(gettext("客户 %(number)s 已创建", number=customer.number), "success")
@@ -192,7 +186,7 @@ def edit(customer_id: int):
         try:
             customers.update_customer(customer_id=customer_id, user=user, values=form.values(with_owner=False))
         except DomainError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
             return render_template("customers/form.html", form=form, customer=customer,
                                    choose_owner=False), exc.status
         flash(gettext("已保存修改"), "success")

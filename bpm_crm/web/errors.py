@@ -5,8 +5,9 @@ import logging
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, flash, jsonify, render_template, request
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -40,6 +41,15 @@ MESSAGES = {
     422: _("请更正输入后重试。"),
     500: _("服务器处理请求时出错，我们已记录此问题，请稍后重试。"),
 }
+
+
+def apply_errors(form: FlaskForm, exc: DomainError) -> None:
+    """Show a service's refusal on a form page: the message on top, its field errors under the fields."""
+    flash(translate(exc), "danger")
+    if isinstance(exc, Invalid):
+        for name, messages in exc.field_errors.items():
+            if name in form:
+                form[name].errors = list(form[name].errors) + [translate(m) for m in messages]
 
 
 def _wants_json() -> bool:

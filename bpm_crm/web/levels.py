@@ -6,10 +6,11 @@ from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from bpm_crm.error_messages import translate
-from bpm_crm.errors import DomainError, Invalid
+from bpm_crm.errors import DomainError
 from bpm_crm.forms.level import LevelRuleForm
 from bpm_crm.services import dictionary, levels, permissions
 from bpm_crm.web.display import status_label
+from bpm_crm.web.errors import apply_errors
 
 bp = Blueprint("levels", __name__, url_prefix="/level-rules")
 
@@ -38,11 +39,7 @@ def _save(form: LevelRuleForm, rule_id: int | None):
         else:
             levels.update_rule(rule_id=rule_id, user=_user(), values=form.values())
     except DomainError as exc:
-        flash(translate(exc), "danger")
-        if isinstance(exc, Invalid):
-            for name, messages in exc.field_errors.items():
-                if name in form:
-                    form[name].errors = list(form[name].errors) + [translate(m) for m in messages]
+        apply_errors(form, exc)
         return False
     return True
 

@@ -6,10 +6,11 @@ from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from bpm_crm.error_messages import translate
-from bpm_crm.errors import DomainError, Invalid
+from bpm_crm.errors import DomainError
 from bpm_crm.forms.opportunity import OpportunityForm
 from bpm_crm.models import Opportunity, OpportunityStatus, TaskStatus
 from bpm_crm.services import human_tasks, instances, opportunities
+from bpm_crm.web.errors import apply_errors
 from bpm_crm.web.query_args import page_arg
 
 bp = Blueprint("opportunities", __name__, url_prefix="/opportunities")
@@ -25,13 +26,6 @@ def may_change(opportunity: Opportunity) -> bool:
     """Edit and delete are offered to the creator while the opportunity is 未指派."""
     return opportunity.status == OpportunityStatus.UNASSIGNED and opportunity.created_by_id == current_user.id
 
-
-def _apply_errors(form: OpportunityForm, exc: DomainError) -> None:
-    flash(translate(exc), "danger")
-    if isinstance(exc, Invalid):
-        for name, messages in exc.field_errors.items():
-            if name in form:
-                form[name].errors = list(form[name].errors) + [translate(m) for m in messages]
 
 
 @bp.get("/")
@@ -58,7 +52,7 @@ def create():
         try:
             opportunity = opportunities.create_opportunity(user=_user(), values=form.values())
         except DomainError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
             return render_template("opportunities/form.html", form=form, opportunity=None), exc.status
         flash(gettext("销售机会 %(number)s 已创建，已提交销售主管指派", number=opportunity.number), "success")
         return redirect(url_for("opportunities.show", opportunity_id=opportunity.id))
@@ -93,7 +87,7 @@ def edit(opportunity_id: int):
         try:
             opportunities.update_opportunity(opportunity_id=opportunity_id, user=_user(), values=form.values())
         except DomainError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
             return render_template("opportunities/form.html", form=form, opportunity=opportunity), exc.status
         flash(gettext("已保存修改"), "success")
         return redirect(url_for("opportunities.show", opportunity_id=opportunity_id))

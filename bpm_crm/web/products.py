@@ -5,10 +5,10 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
-from bpm_crm.error_messages import translate
-from bpm_crm.errors import DomainError, Invalid
+from bpm_crm.errors import DomainError
 from bpm_crm.forms.product import ProductForm, StockForm, WarehouseForm
 from bpm_crm.services import permissions, products, sales
+from bpm_crm.web.errors import apply_errors
 from bpm_crm.web.exports import MAX_EXPORT_ROWS, xlsx_response
 from bpm_crm.web.query_args import id_arg, page_arg
 
@@ -22,13 +22,6 @@ def _user():
 def _filters() -> dict[str, str | None]:
     return {name: (request.args.get(name) or "").strip()[:100] or None for name in ("q", "model", "batch")}
 
-
-def _apply_errors(form, exc: DomainError) -> None:
-    flash(translate(exc), "danger")
-    if isinstance(exc, Invalid):
-        for name, messages in exc.field_errors.items():
-            if name in form:
-                form[name].errors = list(form[name].errors) + [translate(m) for m in messages]
 
 
 @bp.get("/")
@@ -95,7 +88,7 @@ def set_stock(product_id: int):
             products.set_stock(user=user, product_id=product_id, warehouse_id=form.warehouse_id.data,
                                quantity=form.quantity.data)
         except DomainError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         else:
             flash(gettext("库存已更新"), "success")
             return redirect(url_for("products.show", product_id=product_id))
@@ -115,7 +108,7 @@ def create():
         try:
             product = products.create_product(user=_user(), values=form.values())
         except DomainError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
             return render_template("products/form.html", form=form, product=None), exc.status
         flash(gettext("产品 %(name)s 已创建", name=product.name), "success")
         return redirect(url_for("products.show", product_id=product.id))
@@ -134,7 +127,7 @@ def edit(product_id: int):
         try:
             products.update_product(product_id=product_id, user=user, values=form.values())
         except DomainError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
             return render_template("products/form.html", form=form, product=product), exc.status
         flash(gettext("已保存修改"), "success")
         return redirect(url_for("products.show", product_id=product_id))
@@ -155,7 +148,7 @@ def warehouses():
             try:
                 warehouse = products.create_warehouse(user=user, **form.values())
             except DomainError as exc:
-                _apply_errors(form, exc)
+                apply_errors(form, exc)
                 status = exc.status
             else:
                 flash(gettext("仓库 %(name)s 已创建", name=warehouse.name), "success")

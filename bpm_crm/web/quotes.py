@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 
 from bpm_crm import clock
 from bpm_crm.error_messages import translate
-from bpm_crm.errors import DomainError, Invalid
+from bpm_crm.errors import DomainError
 from bpm_crm.forms.quote import QuoteForm, QuoteLineForm
 from bpm_crm.models import Quote, QuoteStatus
 from bpm_crm.services import (
@@ -26,6 +26,7 @@ from bpm_crm.services import (
 )
 from bpm_crm.web import exports
 from bpm_crm.web.display import status_label
+from bpm_crm.web.errors import apply_errors
 from bpm_crm.web.query_args import id_arg, page_arg
 
 bp = Blueprint("quotes", __name__, url_prefix="/quotes")
@@ -47,13 +48,6 @@ def _filters() -> dict[str, Any]:
         "customer_id": id_arg("customer_id"),
     }
 
-
-def _apply_errors(form, exc: DomainError) -> None:
-    flash(translate(exc), "danger")
-    if isinstance(exc, Invalid):
-        for name, messages in exc.field_errors.items():
-            if name in form:
-                form[name].errors = list(form[name].errors) + [translate(m) for m in messages]
 
 
 def _header_choices(form: QuoteForm, quote: Quote | None) -> None:
@@ -116,7 +110,7 @@ def create():
         try:
             quote = quotes.create_quote(user=_user(), values=form.values())
         except DomainError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
             return render_template("quotes/form.html", form=form, quote=None), exc.status
         flash(gettext("报价 %(number)s 已创建，请添加报价明细", number=quote.number), "success")
         return redirect(url_for("quotes.edit", quote_id=quote.id))
@@ -243,7 +237,7 @@ def edit(quote_id: int):
         try:
             quotes.update_quote(quote_id=quote_id, user=_user(), values=form.values())
         except DomainError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
             return _render_editor(quote, form, QuoteLineForm(formdata=None), None, exc.status)
         flash(gettext("已保存修改"), "success")
         return redirect(url_for("quotes.edit", quote_id=quote_id))
@@ -271,7 +265,7 @@ def _save_line(quote_id: int, line_id: int | None):
         else:
             quotes.update_line(quote_id=quote_id, line_id=line_id, user=_user(), values=line_form.values())
     except DomainError as exc:
-        _apply_errors(line_form, exc)
+        apply_errors(line_form, exc)
         return _render_editor(quote, header, line_form, line_id, exc.status)
     flash(gettext("报价明细已保存，总金额已重新计算"), "success")
     return redirect(url_for("quotes.edit", quote_id=quote_id) + "#lines")

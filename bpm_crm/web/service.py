@@ -11,8 +11,9 @@ from flask_login import current_user, login_required
 
 from bpm_crm import clock
 from bpm_crm.error_messages import translate
-from bpm_crm.errors import DomainError, Invalid
+from bpm_crm.errors import DomainError
 from bpm_crm.forms.service_request import ServiceRequestForm
+from bpm_crm.input_rules import parse_id
 from bpm_crm.models import ServiceRequest, ServiceStatus
 from bpm_crm.services import (
     dictionary,
@@ -26,6 +27,7 @@ from bpm_crm.services import (
 from bpm_crm.services.records import RECORDS
 from bpm_crm.web import exports
 from bpm_crm.web.display import dictionary_label, status_label
+from bpm_crm.web.errors import apply_errors
 from bpm_crm.web.query_args import id_arg, page_arg
 
 bp = Blueprint("service", __name__, url_prefix="/service")
@@ -59,13 +61,6 @@ def _choices(form: ServiceRequestForm, record: ServiceRequest | None) -> None:
     form.customer_id.choices = [("", gettext("请选择客户"))] + [
         (c.id, f"{c.name}（{c.number}）" if c.number else c.name) for c in customers]
 
-
-def _apply_errors(form: ServiceRequestForm, exc: DomainError) -> None:
-    flash(translate(exc), "danger")
-    if isinstance(exc, Invalid):
-        for name, messages in exc.field_errors.items():
-            if name in form:
-                form[name].errors = list(form[name].errors) + [translate(m) for m in messages]
 
 
 @bp.get("/")
@@ -116,7 +111,7 @@ def create():
             record = service_requests.create_request(user=_user(), values={**form.values(),
                                                                             "answer": form.answer.data or ""})
         except DomainError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
             return render_template("service/form.html", form=form, record=None), exc.status
         flash(gettext("客户服务 %(number)s 已创建", number=record.number), "success")
         return redirect(url_for("service.show", request_id=record.id))
@@ -149,7 +144,8 @@ def show(request_id: int):
 def transfer(request_id: int):
     """转办: the handling goes to another handler, who is told at once."""
     try:
-        service_work.transfer(request_id=request_id, user=_user(), to_user_id=id_arg_form("to_user_id"),
+        service_work.transfer(request_id=request_id, user=_user(),
+                              to_user_id=parse_id(request.form.get("to_user_id")) or 0,
                               comment=request.form.get("comment"))
     except DomainError as exc:
         flash(translate(exc), "danger")
@@ -171,12 +167,6 @@ def nudge(request_id: int):
     return redirect(url_for("service.show", request_id=request_id))
 
 
-def id_arg_form(name: str) -> int:
-    """A record id posted by a form; 0 (found by nobody) when it is not one."""
-    raw = (request.form.get(name) or "").strip()
-    return int(raw) if raw.isdigit() and len(raw) < 12 else 0
-
-
 @bp.route("/<id:request_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(request_id: int):
@@ -188,7 +178,7 @@ def edit(request_id: int):
         try:
             service_requests.update_request(request_id=request_id, user=_user(), values=form.values())
         except DomainError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
             return render_template("service/form.html", form=form, record=record), exc.status
         flash(gettext("已保存修改"), "success")
         return redirect(url_for("service.show", request_id=request_id))

@@ -47,3 +47,10 @@ def test_exports_write_local_times(login, users):
     rows = list(load_workbook(io.BytesIO(response.data)).active.iter_rows(values_only=True))
     created = rows[1][-1]
     assert isinstance(created, datetime) and (created.hour, created.minute) == (17, 18)
+
+
+def test_a_text_that_only_looks_like_a_date_is_shown_as_written(login, users):
+    opportunity = opportunities.create_opportunity(user=users["manager1"], values={
+        **VALUES, "description": "2024-02-30"})
+    response = login("admin").get(f"/admin/audit-log?record_type=opportunity&record_id={opportunity.id}")
+    assert response.status_code == 200 and "2024-02-30" in page_text(response)

@@ -102,11 +102,15 @@ def test_transfer_from_the_request_page(login, users):
     lead = login("service_lead")
     page = page_text(lead.get(f"/service/{request.id}"))
     assert 'id="transfer-service"' in page and 'id="open-task-compensate"' in page
-    refused = lead.post(f"/service/{request.id}/transfer", data={"to_user_id": "abc"}, follow_redirects=True)
-    assert "请选择一位在职的客服处理人员" in page_text(refused)
+    for bad in ("abc", "²", "9" * 30):
+        refused = lead.post(f"/service/{request.id}/transfer", data={"to_user_id": bad}, follow_redirects=True)
+        assert refused.status_code == 200 and "请选择一位在职的客服处理人员" in page_text(refused)
     lead.post(f"/service/{request.id}/transfer", data={"to_user_id": users["quality"].id, "comment": "请处理"})
     db.session.expire_all()
     assert open_task(request, "compensate").assignee_id == users["quality"].id
+    told = db.session.scalars(select(Notification).where(Notification.user_id == users["quality"].id,
+                                                         Notification.kind == "transfer")).all()
+    assert len(told) == 1  # the new handler is told, once
     assert 'id="transfer-service"' not in page_text(login("agent").get(f"/service/{request.id}"))
 
 
