@@ -262,6 +262,7 @@ FIXED = (
 
 # Templates the services raise with parameters: listed so extraction puts them in the catalog.
 TEMPLATES = (
+    _("作业 %(id)s 不存在"),
     _("关怀任务 %(id)s 不存在"),
     _("流失预警 %(id)s 不存在"),
     _("此任务已由%(name)s完成"),

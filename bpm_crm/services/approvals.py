@@ -94,6 +94,8 @@ def decide(*, task_id: int, user: User, decision: str, comment: str | None = Non
     if decision not in DECISIONS:
         raise Invalid("请选择同意或拒绝", {"decision": ["请选择同意或拒绝"]})
     text = _comment(comment, required=decision == "reject")
+    if step_of(human_tasks.get_task(task_id=task_id, user=user)) is None:  # a task he may see, and an approval
+        raise Conflict("此任务不是审批任务", code="not_an_approval")
     return human_tasks.complete_task(task_id=task_id, user=user,
                                      data={"decision": decision, "comment": text or ""}, comment=text)
 

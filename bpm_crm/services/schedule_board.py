@@ -226,7 +226,9 @@ def retry_job(*, job_id: int, user: User) -> Job:
     """Give a failed after-commit job another round of attempts; commits."""
     _require(user)
     job = db.session.get(Job, job_id)
-    if job is None or job.status != JobStatus.FAILED.value:
+    if job is None:
+        raise NotFound("作业 %(id)s 不存在", code="job_not_found", id=job_id)
+    if job.status != JobStatus.FAILED.value:
         raise Conflict("此作业没有失败，无需重试", code="job_not_failed")
     return jobs.retry(job_id=job_id)
 

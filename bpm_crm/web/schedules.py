@@ -90,11 +90,11 @@ def change_rule(schedule_id: int):
     """Give a schedule a new rule (deployed as a new version of its process)."""
     form = request.form
     frequency = form.get("frequency") if form.get("frequency") in FREQUENCIES else "custom"
-    plan = schedule_board.RulePlan(
-        frequency, hour=_number(form.get("hour"), 0, 23), minute=_number(form.get("minute"), 0, 59),
-        weekday=_number(form.get("weekday"), 0, 6), day=_number(form.get("day"), 1, 28),
-        text=(form.get("cron") or "")[:200])
     try:
+        plan = schedule_board.RulePlan(
+            frequency, hour=_number(form, "hour", 0, 23), minute=_number(form, "minute", 0, 59),
+            weekday=_number(form, "weekday", 0, 6), day=_number(form, "day", 1, 28),
+            text=(form.get("cron") or "")[:200])
         definition = schedule_board.change_rule(schedule_id=schedule_id, plan=plan, user=_user())
     except DomainError as exc:
         return _refused(exc)
@@ -102,9 +102,19 @@ def change_rule(schedule_id: int):
                          version=definition.version))
 
 
-def _number(raw: Any, low: int, high: int) -> int:
+RANGES = {"hour": _("小时应为 0 到 23"), "minute": _("分钟应为 0 到 59"), "weekday": _("星期应为 0（周日）到 6"),
+          "day": _("日期应为 1 到 28")}
+
+
+def _number(form: Any, name: str, low: int, high: int) -> int:
+    """A field of the rule form; left empty it is `low`, anything else outside low…high is refused."""
+    raw = (form.get(name) or "").strip()
+    if not raw:
+        return low
     value = whole(raw)
-    return value if value is not None and low <= value <= high else low
+    if value is None or not low <= value <= high:
+        raise Invalid("请更正标出的字段", {name: [str(RANGES[name])]})
+    return value
 
 
 @bp.post("/<id:schedule_id>/run")

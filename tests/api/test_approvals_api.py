@@ -377,3 +377,18 @@ def test_only_process_owners_see_and_change_decision_tables(client, auth):
         assert_error(client.put(path, json={"rows": rows(SHIPPED), "expected_version": version},
                                 headers=auth("owner")), 404)
     assert definitions.latest_definition("quote_approval").version == version
+
+
+def test_approving_a_task_that_is_no_approval_is_refused(client, auth, users):
+    from bpm_crm.services import opportunities
+
+    opportunity = opportunities.create_opportunity(user=users["manager1"], values=dict(
+        customer_name="非审批任务公司", probability=50, summary="指派", description="不是审批"))
+    task = db.session.scalar(select(HumanTask).where(HumanTask.instance_id == opportunity.process_instance_id))
+    before = events(opportunity.process_instance_id)
+    refused = client.post(f"/api/v1/tasks/{task.id}/approve", json={}, headers=auth("supervisor1"))
+    assert assert_error(refused, 409)["code"] == "not_an_approval"
+    db.session.expire_all()
+    task = db.session.get(HumanTask, task.id)
+    assert task.status == TaskStatus.OPEN and task.assignee_id is None
+    assert events(opportunity.process_instance_id) == before

@@ -133,6 +133,7 @@ def test_a_failed_job_is_shown_and_retried(users, login):
     assert (retried.status, retried.attempts, retried.run_after) == (JobStatus.PENDING.value, 0, clock.utcnow_naive())
     assert "没有失败" in page_text(owner.post(f"/schedules/jobs/{failed.id}/retry", follow_redirects=True))
     assert "没有失败" in page_text(owner.post(f"/schedules/jobs/{pending.id}/retry", follow_redirects=True))
+    assert "作业 999999 不存在" in page_text(owner.post("/schedules/jobs/999999/retry", follow_redirects=True))
     # The sweep runs it now: the warning it was to start a process for gets one.
     warning = ChurnWarning(customer_id=db.session.scalar(select(Customer.id)), manager_id=users["manager1"].id,
                            status="预警")
@@ -155,6 +156,13 @@ def test_the_owner_changes_the_rule_and_the_settings_as_new_versions(login):
     bad = owner.post(f"/schedules/{schedule.id}/rule", data={"frequency": "custom", "cron": "every friday"},
                      follow_redirects=True)
     assert "周期规则无法识别" in page_text(bad)
+    for field, value, said in (("hour", "99", "小时应为 0 到 23"), ("weekday", "9", "星期应为 0（周日）到 6"),
+                               ("minute", "abc", "分钟应为 0 到 59")):
+        refused = owner.post(f"/schedules/{schedule.id}/rule", data={
+            "frequency": "weekly", "weekday": "5", "hour": "22", "minute": "30", field: value}, follow_redirects=True)
+        assert said in page_text(refused)
+    db.session.expire_all()
+    assert churn_schedule().rule == "30 22 * * 5 Asia/Shanghai"  # nothing deployed by the refusals
 
     response = owner.post("/schedules/settings/churn_scan", data={"churn_months": "9"}, follow_redirects=True)
     assert "第 3 版" in page_text(response)
