@@ -29,7 +29,7 @@ from bpm_crm.api.openapi import (
 from bpm_crm.forms.json_schema import json_schema
 from bpm_crm.forms.service_request import SERVICE_REQUEST
 from bpm_crm.models import HumanTask, ServiceRequest, ServiceStatus
-from bpm_crm.services import dictionary, service_levels, service_requests, service_work
+from bpm_crm.services import dictionary, inbox, service_levels, service_requests, service_work
 from bpm_crm.services.service_requests import EDITABLE_FIELDS
 
 N_NUM = {"type": ["number", "null"]}
@@ -75,13 +75,7 @@ def sla(figures: service_levels.Figures) -> dict[str, Any]:
 def _step(task: HumanTask) -> dict[str, Any]:
     return {"task_id": task.id, "step": task.bpmn_id, "name": task.name, "assignee": schemas.user_ref(task.assignee),
             "due_at": schemas.timestamp(task.due_at), "remind_at": schemas.timestamp(task.remind_at),
-            "escalate_at": schemas.timestamp(task.escalate_at), "overdue": _late(task)}
-
-
-def _late(task: HumanTask) -> bool:
-    from bpm_crm import clock
-
-    return task.due_at is not None and task.due_at < clock.utcnow_naive()
+            "escalate_at": schemas.timestamp(task.escalate_at), "overdue": inbox.is_overdue(task)}
 
 
 def service_request_detail(record: ServiceRequest) -> dict[str, Any]:

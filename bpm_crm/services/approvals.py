@@ -30,10 +30,7 @@ MAX_BATCH = 100
 _MENTION = re.compile(r"@([A-Za-z0-9_.\-@]{2,60})")
 
 
-def step_of(task: HumanTask) -> str | None:
-    """The approval step a task belongs to, or None for an ordinary task."""
-    properties = definitions.version(task.instance.definition_id).parsed.user_tasks.get(task.bpmn_id, {})
-    return properties.get("approval_step")
+step_of = human_tasks.approval_step  # the approval step a task belongs to, or None for an ordinary task
 
 
 def step_mode(task: HumanTask) -> str:
@@ -135,15 +132,6 @@ def return_task(*, task_id: int, user: User, to: str, comment: str | None) -> Hu
         return human_tasks.complete_task(task_id=task_id, user=user,
                                          data={"decision": "return", "comment": text or ""}, comment=text)
     return _return_to_step(task_id=task_id, user=user, step=to, comment=text)
-
-
-def return_targets(task: HumanTask) -> list[tuple[str, str]]:
-    """(step id, name) of the earlier approval steps this request has passed, which 退回 can go back to."""
-    steps = definitions.version(task.instance.definition_id).parsed.approval_steps
-    passed = db.session.execute(select(HumanTask.bpmn_id, HumanTask.name).where(
-        HumanTask.instance_id == task.instance_id, HumanTask.status == TaskStatus.COMPLETED,
-        HumanTask.bpmn_id != task.bpmn_id).order_by(HumanTask.id)).all()
-    return list(dict.fromkeys((bpmn_id, name) for bpmn_id, name in passed if bpmn_id in steps))
 
 
 @unit_of_work

@@ -27,7 +27,6 @@ from bpm_crm.models import (
     HumanTask,
     InstanceStatus,
     ProcessInstance,
-    TaskStatus,
     User,
 )
 from bpm_crm.models.base import utcnow
@@ -65,10 +64,7 @@ def start_process(task: CareTask, *, user: User | None) -> ProcessInstance:
 
 def open_task(task: CareTask) -> HumanTask | None:
     """The inbox task of a care task while it waits to be done."""
-    if task.process_instance_id is None:
-        return None
-    return db.session.scalar(select(HumanTask).where(
-        HumanTask.instance_id == task.process_instance_id, HumanTask.status == TaskStatus.OPEN).limit(1))
+    return human_tasks.latest_open_task(task.process_instance_id)
 
 
 def rule_name(task: CareTask) -> str | None:

@@ -30,7 +30,6 @@ from bpm_crm.models import (
     InstanceStatus,
     Order,
     ProcessInstance,
-    TaskStatus,
     User,
 )
 from bpm_crm.models.base import utcnow
@@ -106,11 +105,7 @@ def running_instance(warning: ChurnWarning) -> ProcessInstance | None:
 
 def open_task(warning: ChurnWarning) -> HumanTask | None:
     """The step the warning's process waits in (采取暂缓措施, its escalated twin, or 跟进流失预警)."""
-    if warning.process_instance_id is None:
-        return None
-    return db.session.scalar(select(HumanTask).where(
-        HumanTask.instance_id == warning.process_instance_id, HumanTask.status == TaskStatus.OPEN)
-        .order_by(HumanTask.id.desc()).limit(1))
+    return human_tasks.latest_open_task(warning.process_instance_id)
 
 
 @unit_of_work

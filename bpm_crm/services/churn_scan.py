@@ -14,7 +14,6 @@ transaction that records it).
 """
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -38,7 +37,7 @@ from bpm_crm.models import (
     User,
 )
 from bpm_crm.models.base import utcnow
-from bpm_crm.services import instances, jobs, messages, process_settings
+from bpm_crm.services import instances, jobs, levels, messages, process_settings
 from bpm_crm.services.customer_records import local_today
 
 SCAN_PROCESS_ID = "churn_scan"
@@ -55,11 +54,7 @@ MAX_MONTHS = 120
 FIGURES = ("checked", "raised", "skipped_open", "closed_by_order")
 
 
-def months_before(day: date, months: int) -> date:
-    """The same day `months` calendar months earlier (the month's last day when it has fewer days)."""
-    month_index = day.year * 12 + day.month - 1 - months
-    year, month = divmod(month_index, 12)
-    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+months_before = levels.months_before  # the same day N months earlier, as the level rules count them
 
 
 def last_orders() -> Any:

@@ -138,6 +138,15 @@ def approval_step(task: HumanTask) -> str | None:
     return properties.get("approval_step")
 
 
+def latest_open_task(instance_id: int | None) -> HumanTask | None:
+    """The newest open task of a process instance: the step a record's process waits in."""
+    if instance_id is None:
+        return None
+    return db.session.scalar(select(HumanTask).where(
+        HumanTask.instance_id == instance_id, HumanTask.status == TaskStatus.OPEN)
+        .order_by(HumanTask.id.desc()).limit(1))
+
+
 def get_task(*, task_id: int, user: User) -> HumanTask:
     """A task the user may see; NotFound otherwise (never reveals others' tasks)."""
     task = db.session.get(HumanTask, task_id)

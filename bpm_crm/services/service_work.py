@@ -19,7 +19,6 @@ from bpm_crm.models import (
     HumanTask,
     Notification,
     ProcessEvent,
-    ProcessInstance,
     ServiceRequest,
     ServiceStatus,
     TaskStatus,
@@ -235,8 +234,3 @@ def running_deadlines(record: ServiceRequest) -> list[HumanTask]:
     return list(db.session.scalars(select(HumanTask).where(
         HumanTask.instance_id == record.process_instance_id, HumanTask.status == TaskStatus.OPEN)
         .order_by(HumanTask.id)))
-
-
-def instance_of(record: ServiceRequest) -> ProcessInstance | None:
-    return service_requests.process_of(record)
-

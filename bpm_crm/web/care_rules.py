@@ -10,7 +10,7 @@ from bpm_crm.errors import DomainError
 from bpm_crm.forms.care import CareRuleForm
 from bpm_crm.i18n import _
 from bpm_crm.models import CareRule
-from bpm_crm.services import care_rules, dictionary
+from bpm_crm.services import care_rules, dictionary, permissions
 from bpm_crm.web.display import dictionary_label
 from bpm_crm.web.errors import apply_errors
 
@@ -71,7 +71,7 @@ def _save(form: CareRuleForm, rule_id: int | None) -> bool:
 @login_required
 def index():
     """The rules, active ones first, with a form to add one."""
-    care_rules.list_rules(user=_user())  # the permission check, before reading the form
+    permissions.require(_user(), care_rules.MANAGE)  # before reading the form
     form = _form()
     if request.method == "POST":
         if _save(form, None):

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext
 from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from bpm_crm.services import kept_forms
-from bpm_crm.web.redirects import safe_next, same_site_path
+from bpm_crm.web.redirects import gettable_path, safe_next
 
 LAST_USER_COOKIE = "bpm_crm_last_user"
 LAST_USER_DAYS = 30
@@ -60,21 +58,10 @@ def _owner() -> int | None:
     return value if isinstance(value, int) else None
 
 
-def _gettable(path: str | None) -> str | None:
-    """A page of this site that answers GET, from a path or a same-host URL; else None."""
-    path = same_site_path(path, request.host)
-    if path is None:
-        return None
-    try:
-        current_app.url_map.bind(request.host).match(urlsplit(path).path, method="GET")
-    except HTTPException:  # a POST-only address or an unknown one
-        return None
-    return path
-
 
 def return_page() -> str:
     """The page a posted form came from: its own address when that is a page, else the referring page."""
-    return _gettable(request.path) or _gettable(request.referrer) or url_for("inbox.index")
+    return gettable_path(request.path) or gettable_path(request.referrer) or url_for("inbox.index")
 
 
 def _keep(page: str) -> bool:

@@ -1,16 +1,13 @@
 """Switching the interface language (中文 / English): kept with the user, or in the session before signing in."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, current_app, redirect, request, session, url_for
 from flask_babel import refresh
 from flask_login import current_user
-from werkzeug.exceptions import HTTPException
 
 from bpm_crm.models import User
 from bpm_crm.services import people
-from bpm_crm.web.redirects import same_site_path
+from bpm_crm.web.redirects import gettable_path
 
 bp = Blueprint("language", __name__)
 
@@ -29,17 +26,6 @@ def settle_at_sign_in(user: User) -> None:
     refresh()
 
 
-def _return_path(target: str | None) -> str | None:
-    """A page of this site that answers GET, from a path or a same-host URL; else None."""
-    path = same_site_path(target, request.host)
-    if path is None:
-        return None
-    try:
-        current_app.url_map.bind(request.host).match(urlsplit(path).path, method="GET")
-    except HTTPException:  # a POST-only address (a page re-rendered after a failed submit) or unknown
-        return None
-    return path
-
 
 @bp.post("/language")
 def switch():
@@ -52,5 +38,5 @@ def switch():
         else:
             session[CHOSEN_BEFORE_SIGN_IN] = True  # signing in keeps it for the user
         refresh()
-    back = _return_path(request.form.get("next")) or _return_path(request.referrer)
+    back = gettable_path(request.form.get("next")) or gettable_path(request.referrer)
     return redirect(back or url_for("inbox.index"))

@@ -4,6 +4,9 @@ from __future__ import annotations
 import unicodedata
 from urllib.parse import urlsplit
 
+from flask import current_app, request
+from werkzeug.exceptions import HTTPException
+
 
 def _plain(text: str) -> bool:
     """No whitespace, control or format characters and no backslash anywhere.
@@ -34,3 +37,15 @@ def same_site_path(url: object, host: str) -> str | None:
     if parts.scheme not in ("http", "https") or parts.netloc != host:
         return None
     return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
+
+
+def gettable_path(target: str | None) -> str | None:
+    """A page of this site that answers GET, from a path or a same-host URL; else None."""
+    path = same_site_path(target, request.host)
+    if path is None:
+        return None
+    try:
+        current_app.url_map.bind(request.host).match(urlsplit(path).path, method="GET")
+    except HTTPException:  # a POST-only address (a page re-rendered after a failed submit) or an unknown one
+        return None
+    return path

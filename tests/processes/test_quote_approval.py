@@ -24,7 +24,7 @@ from bpm_crm.models import (
     QuoteStatus,
     TaskStatus,
 )
-from bpm_crm.services import approvals, definitions, human_tasks, instances, quote_approval, quotes
+from bpm_crm.services import approval_trail, approvals, definitions, human_tasks, instances, quote_approval, quotes
 
 
 def a_quote(owner, amount: str = "80000.00", discount: str = "0", quantity: int = 1) -> Quote:
@@ -361,10 +361,10 @@ def test_a_task_can_be_returned_to_the_steps_the_request_has_passed(users):
     manager, supervisor, director = users["manager1"], users["supervisor1"], users["director"]
     quote = a_quote(manager, "250000.00")
     quote_approval.submit(quote_id=quote.id, user=manager)
-    assert approvals.return_targets(the_task(quote, supervisor)) == []
+    assert approval_trail.return_targets(the_task(quote, supervisor)) == []
     approve(quote, supervisor)
     approve(quote, director)
-    assert approvals.return_targets(the_task(quote, users["ceo"])) == [
+    assert approval_trail.return_targets(the_task(quote, users["ceo"])) == [
         ("approve_supervisor", "主管审批"), ("approve_director", "销售总监审批")]
 
 

@@ -203,3 +203,14 @@ def test_someone_elses_task_is_a_404_page(login, new_opportunity):
     response = browser.get(f"/tasks/{task.id}")
     assert response.status_code == 404 and "任务不存在或您无权查看" in page_text(response)
     assert browser.post(f"/tasks/{task.id}/complete", data={"assignee_id": "1"}).status_code == 404
+
+
+def test_a_completed_task_says_who_completed_it_instead_of_a_form(login, new_opportunity, users):
+    from bpm_crm.services import human_tasks
+
+    opportunity = new_opportunity("manager1")
+    task = open_task(opportunity, "assign")
+    human_tasks.complete_task(task_id=task.id, user=users["supervisor1"], data={"assignee_id": users["manager1"].id})
+    page = page_text(login("supervisor1").get(f"/tasks/{task.id}"))
+    closed = re.search(r'<div class="alert alert-secondary mb-0" id="task-closed">(.*?)</div>', page, re.S)
+    assert closed and users["supervisor1"].full_name in closed.group(1) and "完成" in closed.group(1)
