@@ -32,6 +32,8 @@ from bpm_crm.services import definitions, instances, option_sources, permissions
 from bpm_crm.services.records import RECORDS
 from bpm_crm.services.transaction import unit_of_work
 
+ADMIN_ROLE = "admin"  # who is offered a task nobody else can take
+
 ACTION_ORDER = ("claim", "release", "complete", "draft", "reassign")
 
 
@@ -364,7 +366,8 @@ def hand_over(task: HumanTask, instance: ProcessInstance, *, to_user_id: int, by
 
 
 def hand_over_from_leaver(leaver: User, *, by: User | None) -> int:
-    """A person leaves (停用): his open tasks go to his superior, or back to their candidates; joins the caller.
+    """A person leaves (停用): his open tasks go to his superior, else back to their candidates (the administrators
+    when the task was his alone); joins the caller.
 
     An approval waiting on him is not stuck and not silently passed: his superior decides in his place.
     """
@@ -381,6 +384,8 @@ def hand_over_from_leaver(leaver: User, *, by: User | None) -> int:
             hand_over(task, instance, to_user_id=successor.id, by=by, comment=f"{leaver.full_name} 已停用")
         else:
             task.assignee_id = None
+            if not task.candidates:  # given to him alone: offered to the administrators, never left to nobody
+                task.candidates.append(TaskCandidate(kind=CandidateKind.ROLE.value, value=ADMIN_ROLE))
             instances.record(instance, "released", task=task, user=by, data={"from": leaver.id})
     return len(tasks)
 

@@ -422,3 +422,20 @@ def test_requests_finish_in_a_server_process_that_has_not_seen_a_withdrawal(user
     approve(later, users["supervisor1"])
     assert status(later) == QuoteStatus.APPROVED
     assert db.session.get(ProcessInstance, later.process_instance_id).status == InstanceStatus.COMPLETED
+
+
+def test_a_leaver_with_nobody_above_him_leaves_his_decision_to_the_administrators(users):
+    from bpm_crm.services import admin, inbox
+
+    manager, ceo = users["manager1"], users["ceo"]
+    quote = a_quote(manager, "250000.00")
+    quote_approval.submit(quote_id=quote.id, user=manager)
+    approve(quote, users["supervisor1"])
+    approve(quote, users["director"])
+    task = the_task(quote, ceo)
+    admin.set_active(user=users["admin"], user_id=ceo.id, active=False)  # the executive has no superior
+    db.session.expire_all()
+    task = db.session.get(HumanTask, task.id)
+    assert task.status == TaskStatus.OPEN and task.assignee_id is None
+    claimable = inbox.list_tasks(user=users["admin"], view="claimable", page=1, per_page=50).items
+    assert task.id in [row.id for row in claimable]  # not left to nobody
