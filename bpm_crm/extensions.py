@@ -5,7 +5,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask_babel import Babel
 from flask_login import LoginManager
@@ -59,6 +59,16 @@ def _postgresql_on_connect(dbapi_connection, _record) -> None:
         with dbapi_connection.cursor() as cursor:
             cursor.execute("SET jit = off")
         dbapi_connection.commit()
+
+
+def hold(row: Any) -> Any:
+    """Keep a loaded row for as long as the session lives and return it.
+
+    The session's identity map holds rows weakly: a row nobody references is read again by the next
+    `get`. Held rows (the people a form offered, the record a task is about) are found without asking.
+    """
+    db.session.info.setdefault("held_rows", []).append(row)
+    return row
 
 
 # Set while a unit of work (or a statement that writes or locks rows) begins its transaction.

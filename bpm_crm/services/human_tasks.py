@@ -15,7 +15,7 @@ from sqlalchemy.orm import joinedload
 
 from bpm_crm.engine.approval import vote_variable
 from bpm_crm.errors import Conflict, Forbidden, Invalid, NotFound
-from bpm_crm.extensions import db
+from bpm_crm.extensions import db, hold
 from bpm_crm.forms.schema import FormSchema
 from bpm_crm.models import (
     CandidateKind,
@@ -192,12 +192,15 @@ def form_for(task: HumanTask, user: User) -> TaskForm:
 
 
 def _clean(task: HumanTask, user: User, data: Any, *, final: bool) -> dict[str, Any]:
-    form = form_for(task, user)
-    if form.schema is None:
+    schema = definitions.version(task.instance.definition_id).form(task.form_key)
+    if schema is None:
         if data not in ({}, None):
             raise Invalid("此任务没有表单，不接受数据", {"data": ["此任务没有表单，不接受数据"]}, code="no_form")
         return {}
-    return form.schema.clean(data, initial=task.input_data or {}, options=form.options, final=final)
+    initial = task.input_data or {}
+    # Only the options the submission could name are looked up: enough to check it, and far cheaper.
+    options = option_sources.resolve(schema.option_keys(), user, among=option_sources.Chosen.of(data, initial))
+    return schema.clean(data, initial=initial, options=options, final=final)
 
 
 # Acting on a task ------------------------------------------------------------------------------
@@ -211,7 +214,8 @@ def locked_open_task(task_id: int, user: User) -> tuple[HumanTask, ProcessInstan
     row = db.session.execute(
         select(HumanTask, ProcessInstance).join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
         .where(HumanTask.id == task_id).with_for_update(of=[HumanTask, ProcessInstance])
-        .options(joinedload(HumanTask.candidates)).execution_options(populate_existing=True)
+        .options(joinedload(HumanTask.candidates), joinedload(HumanTask.watchers))
+        .execution_options(populate_existing=True)
     ).unique().first()
     if row is None or not may_see_task(user, row[0]):
         raise NotFound("任务不存在或您无权查看")
@@ -269,6 +273,9 @@ def complete_task(*, task_id: int, user: User, data: Any, comment: str | None = 
     measure on his account manager's churn warning), so the task need not be his.
     """
     task, instance = locked_open_task(task_id, user)
+    # The record the process works on, loaded before anything is pending: its handlers find it without
+    # writing first, so everything the completion changes is written in one flush, and the answer shows it.
+    hold(task_record(task))
     if not on_behalf:
         _ensure_actor(task, instance, user)
     with db.session.no_autoflush:  # the claim above is written with the completion, in one UPDATE

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import ColumnElement, delete, func, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from bpm_crm import clock
@@ -245,33 +245,38 @@ def create_user(
     return user
 
 
-def active_users_with_role(user: User, role_code: str, action: str) -> list[User]:
-    """Active holders of a role whom `user` may hand work to within his scope for `action`."""
+def active_users_with_role(user: User, role_code: str, action: str, *,
+                           among: list[int] | None = None) -> list[User]:
+    """Active holders of a role whom `user` may hand work to within his scope for `action` (those `among`)."""
     query = (
         select(User)
         .join(User.roles)
         .where(Role.code == role_code, User.active.is_(True))
         .where(permissions.scope_clause(user, action, [User.id]))
-        .options(joinedload(User.department), selectinload(User.roles))
+        .options(joinedload(User.department), joinedload(User.roles))
         .order_by(User.department_id, User.full_name)
     )
+    if among is not None:
+        query = query.where(User.id.in_(among))
     return list(db.session.scalars(query).unique())
 
 
-def active_users_with_action(action: str) -> list[User]:
-    """Active people any of whose roles grants `action` (in any scope), by department and name."""
+def active_users_with_action(action: str, *, among: list[int] | None = None) -> list[User]:
+    """Active people any of whose roles grants `action` (in any scope), by department and name (those `among`)."""
     query = (
         select(User).join(User.roles).join(Role.permissions)
         .where(RolePermission.action == action, User.active.is_(True))
-        .options(joinedload(User.department), selectinload(User.roles))
+        .options(joinedload(User.department), joinedload(User.roles))
         .order_by(User.department_id, User.full_name)
     )
+    if among is not None:
+        query = query.where(User.id.in_(among))
     return list(db.session.scalars(query).unique())
 
 
-def active_account_managers(user: User) -> list[User]:
-    """Account managers the user may assign opportunities to."""
-    return active_users_with_role(user, "account_manager", "opportunity.assign")
+def active_account_managers(user: User, *, among: list[int] | None = None) -> list[User]:
+    """Account managers the user may assign opportunities to (those `among`)."""
+    return active_users_with_role(user, "account_manager", "opportunity.assign", among=among)
 
 
 def _hash(token: str) -> str:

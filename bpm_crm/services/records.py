@@ -20,6 +20,7 @@ from typing import Any
 
 from flask_babel import LazyString, lazy_pgettext
 from sqlalchemy import and_
+from sqlalchemy.orm import joinedload
 
 from bpm_crm.errors import NotFound
 from bpm_crm.extensions import db
@@ -95,6 +96,9 @@ class RecordType:
     # What of it follows its customer to a new account manager (客户转移); None: nothing changes hands.
     handover: Handover | None = None
     serializer: Callable[[Any], dict[str, Any]] | None = field(default=None, repr=False)
+    # Loader options for what its JSON shape reads beside its own row (its plan, the customer it became):
+    # loaded in the same statement as the record.
+    eager: tuple[Any, ...] = ()
 
     def number(self, record_id: int) -> str:
         """The business number of a record: prefix and id (ids are never reused, so numbers are not)."""
@@ -102,7 +106,7 @@ class RecordType:
 
     def get(self, record_id: int) -> Any:
         """The record without a permission check (for the engine and for readers of a task)."""
-        return db.session.get(self.model, record_id)
+        return db.session.get(self.model, record_id, options=self.eager)
 
     def caption(self, record: Any) -> str:
         """The record as a page heading names it: label, name and number ("客户 杭州云启科技 (KH000001)")."""
@@ -246,7 +250,7 @@ RECORDS.add(RecordType(
     load=_loader("opportunities", "get_opportunity", "opportunity_id"),
     owner_id=lambda record: record.created_by_id, title=_named,
     endpoint="opportunities.show", id_arg="opportunity_id", summary_template="records/opportunity.html",
-    on_reassign=_opportunity_follows,
+    on_reassign=_opportunity_follows, eager=(joinedload(Opportunity.customer), joinedload(Opportunity.plan_items)),
 ))
 RECORDS.add(RecordType(
     key="customer", model=Customer, label=record_label("客户"), number_prefix="KH",

@@ -53,9 +53,12 @@ def sync(instance: ProcessInstance, runtime: ProcessRuntime, *, user: User | Non
     """Close rows of tasks that are gone, add rows for new ready tasks; joins the caller's transaction."""
     from bpm_crm.services.instances import record
 
-    open_rows = {row.task_guid: row for row in db.session.scalars(
-        select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.OPEN)
-        .options(lazyload(HumanTask.candidates)))}
+    # No flush first: pending changes cannot alter which rows of this instance are open (every sync ends
+    # with a flush), and what is pending is written with the rows below, in one flush.
+    with db.session.no_autoflush:
+        open_rows = {row.task_guid: row for row in db.session.scalars(
+            select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.OPEN)
+            .options(lazyload(HumanTask.candidates)))}
     ready = {task.guid: task for task in runtime.ready_user_tasks()}
     now = clock.utcnow_naive()
     for guid, row in open_rows.items():
