@@ -85,7 +85,7 @@ def _role(user: User, role_code: str, among: Chosen | None) -> list[Option]:
 def _departments(_user: User, _parameter: str, among: Chosen | None) -> list[Option]:
     query = select(Department).order_by(Department.name)
     if among is not None:
-        query = query.where(Department.id.in_(_ids(among)))
+        query = query.where(Department.id.in_(sorted(among.ids)))
     return [{"label": row.name, "value": row.id} for row in db.session.scalars(query)]
 
 
@@ -94,7 +94,7 @@ def _sign_off_departments(_user: User, _parameter: str, among: Chosen | None) ->
     query = (select(Department.id, Department.name, User.full_name).join(User, Department.head_id == User.id)
              .where(User.active.is_(True)).order_by(Department.name))
     if among is not None:
-        query = query.where(Department.id.in_(_ids(among)))
+        query = query.where(Department.id.in_(sorted(among.ids)))
     return [{"label": f"{name}（{head}）", "value": department_id} for department_id, name, head
             in db.session.execute(query)]
 
