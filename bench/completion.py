@@ -1,12 +1,13 @@
 """What one task completion costs: SQL statements, and completions per second over HTTP beside pgbench.
 
-Run: .venv/bin/python bench/completion.py [--tasks 400] [--clients 4] [--seconds 15]
+Run: .venv/bin/python bench/completion.py [--tasks 400] [--clients 4] [--workers 4] [--warmup 40] [--seconds 15]
 
 On a scratch PostgreSQL database it deploys the shipped processes, creates opportunities and then
 1. counts the SQL statements of completing the `assign` task — in the service alone and as a whole
    API request (token check included) — over a sample of tasks;
-2. serves the app with gunicorn (4 workers) and lets `--clients` HTTP clients complete the remaining
-   `assign` tasks through POST /api/v1/tasks/<id>/complete, timing the whole batch;
+2. serves the app with gunicorn (`--workers`, 4 by default) and lets `--clients` HTTP clients complete
+   the remaining `assign` tasks through POST /api/v1/tasks/<id>/complete: the first `--warmup` untimed
+   (each worker reads the diagrams and the organisation once), then the rest timed as one batch;
 3. runs `pgbench -c <clients>` (TPC-B-like, built in) for `--seconds` on another scratch database
    on the same server, in the same run, and prints both rates and their ratio.
 """
@@ -140,13 +141,19 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def http_rate(url: str, task_ids: list[int], clients: int, manager_id: int) -> tuple[float, float]:
-    """Completions per second through gunicorn with `clients` concurrent HTTP clients; (rate, seconds)."""
+def http_rate(url: str, task_ids: list[int], clients: int, manager_id: int,
+              warmup: int = 0, workers: int = 4) -> tuple[float, float]:
+    """Completions per second through gunicorn with `clients` concurrent HTTP clients; (rate, seconds).
+
+    The first `warmup` completions are not timed: every worker has then read the diagrams and the
+    organisation once, as in a server that has been up for a while (pgbench, too, reports its rate
+    without the time to connect).
+    """
     port = _free_port()
     env = {**os.environ, "BPM_CRM_DATABASE_URL": url, "BPM_CRM_TIMER_MODE": "off",
            "BPM_CRM_SECRET_KEY": "bench", "BPM_CRM_PROCESSES_DIR": str(ROOT / "processes")}
     server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "-w", "4", "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+        [str(ROOT / ".venv/bin/gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
          "bpm_crm:create_app()"], cwd=ROOT, env=env)
     try:
         deadline = time.time() + 60
@@ -162,7 +169,6 @@ def http_rate(url: str, task_ids: list[int], clients: int, manager_id: int) -> t
                     raise
                 time.sleep(0.3)
         failures: list[str] = []
-        slices = [task_ids[i::clients] for i in range(clients)]
 
         def work(ids: list[int]) -> None:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -175,16 +181,21 @@ def http_rate(url: str, task_ids: list[int], clients: int, manager_id: int) -> t
                 if response.status != 200:
                     failures.append(f"{task_id}: {response.status} {payload[:200]!r}")
 
-        threads = [threading.Thread(target=work, args=(ids,)) for ids in slices]
-        started = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - started
+        def run_all(ids: list[int]) -> float:
+            threads = [threading.Thread(target=work, args=(ids[i::clients],)) for i in range(clients)]
+            started = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            return time.perf_counter() - started
+
+        run_all(task_ids[:warmup])
+        timed = task_ids[warmup:]
+        elapsed = run_all(timed)
         if failures:
             raise RuntimeError(f"{len(failures)} completions failed, e.g. {failures[:3]}")
-        return len(task_ids) / elapsed, elapsed
+        return len(timed) / elapsed, elapsed
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -213,20 +224,24 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=40, help="completions whose statements are counted")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=15, help="pgbench duration")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--warmup", type=int, default=40, help="completions over HTTP before the timed ones")
     args = parser.parse_args()
 
     name = _scratch("bpm_crm_bench")
     url = f"{PG}/{name}"
     try:
-        print(f"preparing {args.tasks + args.sample} opportunities on PostgreSQL …", flush=True)
-        app = prepare(url, args.tasks + args.sample)
+        total = args.tasks + args.sample + args.warmup
+        print(f"preparing {total} opportunities on PostgreSQL …", flush=True)
+        app = prepare(url, total)
         ids = open_assign_tasks(app)
         service_counts, request_counts = count_statements(app, ids[:args.sample])
         with app.app_context():
             manager_id = db.session.scalar(select(User.id).where(User.username == "manager1"))
             db.session.remove()
             db.engine.dispose()
-        rate, elapsed = http_rate(url, ids[args.sample:], args.clients, manager_id)
+        rate, elapsed = http_rate(url, ids[args.sample:], args.clients, manager_id, warmup=args.warmup,
+                                  workers=args.workers)
         tps = pgbench_rate(args.clients, args.seconds)
     finally:
         _drop(name)
@@ -238,8 +253,9 @@ def main() -> None:
           f"{statistics.median(service_counts):g} (min {min(service_counts)}, max {max(service_counts)}) |")
     print(f"| SQL statements per completion, whole API request (median of {len(request_counts)}) | "
           f"{statistics.median(request_counts):g} (min {min(request_counts)}, max {max(request_counts)}) |")
-    print(f"| completions/s over HTTP (gunicorn -w 4, {args.clients} clients, {len(ids) - args.sample} tasks "
-          f"in {elapsed:.1f} s) | {rate:.1f} |")
+    timed = len(ids) - args.sample - args.warmup
+    print(f"| completions/s over HTTP (gunicorn -w {args.workers}, {args.clients} clients, {timed} tasks "
+          f"in {elapsed:.1f} s after {args.warmup} untimed) | {rate:.1f} |")
     print(f"| pgbench -c{args.clients} tps (same run, same server) | {tps:.0f} |")
     print(f"| ratio completions/s ÷ pgbench tps | {rate / tps:.3f} |")
 

@@ -390,6 +390,10 @@ class ProcessRuntime:
             ))
         return ready
 
+    def ready_user_task_guids(self) -> set[str]:
+        """The guids of ready_user_tasks, without reading their properties."""
+        return {str(task.id) for task in self.workflow.get_tasks(state=TaskState.READY, manual=True)}
+
     def task_data(self, task_guid: str) -> dict[str, Any]:
         """A copy of one task's data (the variables its form and expressions see)."""
         return copy.deepcopy(self.get_task(task_guid).data)

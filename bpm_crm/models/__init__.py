@@ -21,7 +21,16 @@ from bpm_crm.models.crm import (
     OpportunityStatus,
     PlanItem,
 )
-from bpm_crm.models.people import ApiToken, Department, KeptForm, Role, RolePermission, User, user_roles
+from bpm_crm.models.people import (
+    ApiToken,
+    Department,
+    KeptForm,
+    OrgRevision,
+    Role,
+    RolePermission,
+    User,
+    user_roles,
+)
 from bpm_crm.models.sales import (
     HISTORY_STATUSES,
     ORDER_STATUS_LABELS,
@@ -101,6 +110,7 @@ __all__ = [
     "LoginEvent",
     "ORDER_STATUS_LABELS",
     "Opportunity",
+    "OrgRevision",
     "OpportunityStatus",
     "Order",
     "OrderLine",

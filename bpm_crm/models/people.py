@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Column, ForeignKey, String, Table, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -55,6 +55,19 @@ class RolePermission(Model):
     action: Mapped[str] = mapped_column(String(60))
     scope: Mapped[str] = mapped_column(String(20))
     role: Mapped[Role] = relationship(back_populates="permissions")
+
+
+class OrgRevision(Model):
+    """One row whose number changes with every change to departments, roles, their permissions, who holds
+    them, or a person's superior, department or status: database triggers set it to a new random number
+    (migration 9e5a1c2b7d83; a migration rebuilding one of those tables on SQLite must create its
+    triggers again). Processes keep the organisation they read per number (services.permissions).
+    """
+
+    __tablename__ = "org_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    revision: Mapped[int] = mapped_column(BigInteger)
 
 
 def new_session_stamp() -> str:

@@ -19,7 +19,6 @@ from bpm_crm.extensions import db, hold
 from bpm_crm.forms.schema import FormSchema
 from bpm_crm.models import (
     CandidateKind,
-    Department,
     HumanTask,
     Notification,
     ProcessInstance,
@@ -40,13 +39,8 @@ ACTION_ORDER = ("claim", "release", "complete", "draft", "reassign")
 # Who sees what ---------------------------------------------------------------------------
 
 def headed_department_ids(user: User) -> list[str]:
-    """Departments the user heads (as candidate values), looked up once per session."""
-    cache = permissions.org_cache()
-    key = ("heads", user.id)
-    if key not in cache:
-        cache[key] = [str(dept_id) for dept_id in
-                      db.session.scalars(select(Department.id).where(Department.head_id == user.id))]
-    return list(cache[key])
+    """Departments the user heads, as candidate values."""
+    return [str(dept_id) for dept_id in permissions.headed_department_ids(user)]
 
 
 def _candidate(kind: CandidateKind, values: list[str]) -> ColumnElement[bool]:
@@ -58,7 +52,7 @@ def _candidate(kind: CandidateKind, values: list[str]) -> ColumnElement[bool]:
 
 def claimable_clause(user: User) -> ColumnElement[bool]:
     """Open, unassigned tasks offered to the user: by name, to his department as its head, or to his roles in scope."""
-    by_role = and_(_candidate(CandidateKind.ROLE, sorted(user.role_codes)),
+    by_role = and_(_candidate(CandidateKind.ROLE, sorted(permissions.role_codes(user))),
                    permissions.scope_clause(user, "task.claim", [HumanTask.scope_user_id]))
     return and_(
         HumanTask.status == TaskStatus.OPEN, HumanTask.assignee_id.is_(None),
@@ -94,7 +88,7 @@ def can_claim(user: User, task: HumanTask) -> bool:
     departments = task.candidate_values(CandidateKind.DEPARTMENT)
     if departments and set(departments) & set(headed_department_ids(user)):
         return True
-    return bool(set(task.candidate_roles) & user.role_codes) and permissions.in_scope(
+    return bool(set(task.candidate_roles) & permissions.role_codes(user)) and permissions.in_scope(
         user, "task.claim", [task.scope_user_id])
 
 
@@ -286,10 +280,14 @@ def complete_task(*, task_id: int, user: User, data: Any, comment: str | None = 
         cleaned[vote_variable(step_id)] = {"approver": user.id, "decision": cleaned.get("decision"),
                                            "comment": cleaned.get("comment")}
     guid = task.task_guid
+    open_rows: dict[str, HumanTask] | None = None
 
     def step(runtime: Any) -> None:
+        nonlocal open_rows
         if not runtime.is_ready(guid):
             raise Conflict("此任务已结束，无需再处理", code="task_closed")
+        if runtime.ready_user_task_guids() == {guid}:
+            open_rows = {guid: task}  # the inbox holds a row per ready task: this one is the instance's only
         runtime.complete(guid, cleaned)
 
     # Recorded before the run: what the completion sets off (the next step's approvers, who are not asked
@@ -297,7 +295,7 @@ def complete_task(*, task_id: int, user: User, data: Any, comment: str | None = 
     instances.record(instance, "completed_task", task=task, user=user, data=cleaned, comment=comment)
     runtime = instances.run(instance, user, step)
     task.draft = None
-    instances.save(instance, runtime, user=user, completed_guid=guid)
+    instances.save(instance, runtime, user=user, completed_guid=guid, open_rows=open_rows)
     return task
 
 

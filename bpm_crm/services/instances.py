@@ -104,8 +104,12 @@ def start_instance(*, process_id: str, business_type: str | None, business_id: i
     return instance
 
 
-def save(instance: ProcessInstance, runtime: ProcessRuntime, *, user: User | None, completed_guid: str | None) -> None:
-    """Write the engine state back and bring the inbox and the subscriptions in step with it."""
+def save(instance: ProcessInstance, runtime: ProcessRuntime, *, user: User | None, completed_guid: str | None,
+         open_rows: dict[str, HumanTask] | None = None) -> None:
+    """Write the engine state back and bring the inbox and the subscriptions in step with it.
+
+    `open_rows`: the instance's open inbox rows by task guid when the caller knows them all (else read).
+    """
     instance.state = runtime.dump()
     instance.next_timer_at = naive(runtime.next_timer_due())
     instance.error = None
@@ -113,7 +117,7 @@ def save(instance: ProcessInstance, runtime: ProcessRuntime, *, user: User | Non
         instance.status = InstanceStatus.COMPLETED.value
         instance.ended_at = clock.utcnow_naive()
         record(instance, "completed", user=None)
-    task_sync.sync(instance, runtime, user=user, completed_guid=completed_guid)
+    task_sync.sync(instance, runtime, user=user, completed_guid=completed_guid, open_rows=open_rows)
     _sync_subscriptions(instance, runtime)
 
 

@@ -19,6 +19,7 @@ from bpm_crm.config import Config
 from bpm_crm.errors import Conflict, DomainError, Invalid
 from bpm_crm.extensions import db
 from bpm_crm.i18n import _
+from bpm_crm.input_rules import parse_id
 from bpm_crm.models import ApiToken, Department, LoginEvent, Role, RolePermission, User
 from bpm_crm.models.people import new_session_stamp
 from bpm_crm.services import audit, permissions
@@ -139,12 +140,17 @@ def _attempt(*, username: str, password: str, channel: str, ip: str | None,
 
 def user_for_session(session_id: str) -> User | None:
     """The active user a session or remember-me cookie names ("<id>:<stamp>"), while the stamp is current."""
-    user_id, separator, stamp = (session_id or "").partition(":")
-    if not separator or not user_id.isascii() or not user_id.isdigit():
+    text, separator, stamp = (session_id or "").partition(":")
+    user_id = parse_id(text)
+    if not separator or user_id is None:
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not user.active or not hmac.compare_digest(user.session_stamp.encode(), stamp.encode()):
+    found = db.session.execute(select(User, permissions.org_revision_column()).where(User.id == user_id)).first()
+    if found is None:
         return None
+    user, revision = found
+    if not user.active or not hmac.compare_digest(user.session_stamp.encode(), stamp.encode()):
+        return None
+    permissions.note_revision(revision)
     return user
 
 
@@ -304,9 +310,14 @@ def active_api_tokens(user: User) -> int:
 
 def user_for_token(token: str) -> User | None:
     """The active user a valid, unexpired token belongs to."""
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(token)))
-    if row is None or row.expires_at < clock.utcnow_naive() or not row.user.active:
+    found = db.session.execute(select(ApiToken, permissions.org_revision_column())
+                               .where(ApiToken.token_hash == _hash(token))).first()
+    if found is None:
         return None
+    row, revision = found
+    if row.expires_at < clock.utcnow_naive() or not row.user.active:
+        return None
+    permissions.note_revision(revision)
     return row.user
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, event, false, or_, select, true
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from bpm_crm.errors import Forbidden
 from bpm_crm.extensions import db
-from bpm_crm.models import Department, Role, RolePermission, User
+from bpm_crm.models import Department, OrgRevision, Role, RolePermission, User, user_roles
 
 
 class Scope(enum.IntEnum):
@@ -104,13 +105,31 @@ DEFAULT_POLICY: dict[str, dict[str, Scope]] = {
 
 def scope_for(user: User, action: str) -> Scope | None:
     """The widest scope any of the user's roles grants for `action`, or None."""
-    best: Scope | None = None
-    for role in user.roles:
-        for permission in role.permissions:
-            if permission.action == action:
-                scope = Scope[permission.scope.upper()]
-                best = scope if best is None or scope > best else best
-    return best
+    if _roles_in_memory(user):  # being changed in this session: what it holds now counts
+        scopes = [Scope[permission.scope.upper()] for role in user.roles for permission in role.permissions
+                  if permission.action == action]
+    else:
+        grants = snapshot().grants
+        scopes = [scope for role_id in snapshot().roles_of.get(user.id, ())
+                  if (scope := grants.get(role_id, {}).get(action)) is not None]
+    return max(scopes) if scopes else None
+
+
+def role_codes(user: User) -> set[str]:
+    """The codes of the user's roles."""
+    if _roles_in_memory(user):
+        return user.role_codes
+    codes = snapshot().role_codes
+    return {codes[role_id] for role_id in snapshot().roles_of.get(user.id, ()) if role_id in codes}
+
+
+def headed_department_ids(user: User) -> list[int]:
+    """The departments the user heads."""
+    return list(snapshot().heads.get(user.id, ()))
+
+
+def _roles_in_memory(user: User) -> bool:
+    return "roles" in user.__dict__ or user.id is None
 
 
 def can(user: User, action: str) -> bool:
@@ -136,14 +155,14 @@ def visible_owner_ids(user: User, scope: Scope) -> set[int] | None:
     if key not in cache:
         ids = subordinate_ids(user) | {user.id}
         if scope is Scope.DEPARTMENT and user.department_id is not None:
-            ids |= set(_chart()["members"].get(user.department_id, ()))
+            ids |= set(snapshot().members.get(user.department_id, ()))
         cache[key] = frozenset(ids)
     return set(cache[key])
 
 
 def subordinate_ids(user: User) -> set[int]:
     """Everyone below the user in the superior chain, at any depth."""
-    below = _chart()["below"]
+    below = snapshot().below
     found: set[int] = set()
     stack = list(below.get(user.id, []))
     while stack:
@@ -154,36 +173,121 @@ def subordinate_ids(user: User) -> set[int]:
     return found
 
 
-def _chart() -> dict[str, dict[int, list[int]]]:
-    """Who reports to whom and who works where, read in one statement per session."""
+# The organisation as permissions read it -------------------------------------------------------------
+#
+# Roles, their permissions, who holds them, who reports to whom, who works where and who heads which
+# department change rarely and are read by nearly every request. Any change to those tables gives the
+# one row of org_revision a new random number (database triggers, so no write can forget it). A
+# process keeps the organisation it read per revision number: a session reads the number — usually in
+# the statement that finds the signed-in user — and reads the tables only for a number it has not met.
+# A transaction that changed them sees its own, uncommitted number, which no other transaction can
+# read; so nobody is handed what a rolled-back transaction saw.
+
+@dataclass(frozen=True)
+class OrgSnapshot:
+    grants: dict[int, dict[str, Scope]]  # role id -> action -> scope
+    role_codes: dict[int, str]  # role id -> code
+    roles_of: dict[int, tuple[int, ...]]  # user id -> role ids
+    below: dict[int, list[int]]  # superior id -> direct reports
+    members: dict[int, list[int]]  # department id -> user ids
+    heads: dict[int, tuple[int, ...]]  # user id -> departments he heads
+
+
+_SNAPSHOTS: dict[int, OrgSnapshot] = {}
+_KEPT_SNAPSHOTS = 8
+REVISION_KEY = "org_revision"
+
+
+def org_revision_column() -> Any:
+    """A column giving the organisation's revision, to read with the statement that finds the signed-in user."""
+    return select(OrgRevision.revision).where(OrgRevision.id == 1).scalar_subquery()
+
+
+def note_revision(revision: int | None) -> None:
+    """Keep the revision read with the signed-in user for this session's transaction."""
+    if revision is not None:
+        db.session.info.setdefault(REVISION_KEY, revision)
+
+
+def snapshot() -> OrgSnapshot:
+    """The organisation as this session's transaction sees it."""
     cache = org_cache()
-    if "chart" not in cache:
-        below: dict[int, list[int]] = {}
-        members: dict[int, list[int]] = {}
-        for uid, superior, department in db.session.execute(select(User.id, User.superior_id, User.department_id)):
-            if superior is not None:
-                below.setdefault(superior, []).append(uid)
-            if department is not None:
-                members.setdefault(department, []).append(uid)
-        cache["chart"] = {"below": below, "members": members}
-    return cache["chart"]
+    found = cache.get("snapshot")
+    if found is not None:
+        return found
+    info = db.session.info
+    revision = info.get(REVISION_KEY)
+    if revision is None:
+        revision = db.session.scalar(select(OrgRevision.revision).where(OrgRevision.id == 1))
+        if revision is not None:
+            info[REVISION_KEY] = revision
+    found = _SNAPSHOTS.get(revision) if revision is not None else None
+    if found is None:
+        found = _read_snapshot()
+        if revision is not None:
+            while len(_SNAPSHOTS) >= _KEPT_SNAPSHOTS:
+                _SNAPSHOTS.pop(next(iter(_SNAPSHOTS)), None)
+            _SNAPSHOTS[revision] = found
+    cache["snapshot"] = found
+    return found
+
+
+def _read_snapshot() -> OrgSnapshot:
+    grants: dict[int, dict[str, Scope]] = {}
+    for role_id, action, scope in db.session.execute(
+            select(RolePermission.role_id, RolePermission.action, RolePermission.scope)):
+        grants.setdefault(role_id, {})[action] = Scope[scope.upper()]
+    roles_of: dict[int, list[int]] = {}
+    for user_id, role_id in db.session.execute(select(user_roles.c.user_id, user_roles.c.role_id)):
+        roles_of.setdefault(user_id, []).append(role_id)
+    below: dict[int, list[int]] = {}
+    members: dict[int, list[int]] = {}
+    for uid, superior, department in db.session.execute(select(User.id, User.superior_id, User.department_id)):
+        if superior is not None:
+            below.setdefault(superior, []).append(uid)
+        if department is not None:
+            members.setdefault(department, []).append(uid)
+    heads: dict[int, list[int]] = {}
+    for department_id, head_id in db.session.execute(select(Department.id, Department.head_id)):
+        if head_id is not None:
+            heads.setdefault(head_id, []).append(department_id)
+    return OrgSnapshot(
+        grants=grants, role_codes={role_id: code for role_id, code in db.session.execute(select(Role.id, Role.code))},
+        roles_of={user_id: tuple(ids) for user_id, ids in roles_of.items()}, below=below, members=members,
+        heads={user_id: tuple(ids) for user_id, ids in heads.items()},
+    )
+
+
+def forget_snapshots() -> None:
+    """Forget every organisation this process has read (tests that rewrite the tables wholesale)."""
+    _SNAPSHOTS.clear()
 
 
 def org_cache() -> dict[Any, Any]:
-    """The org chart as this session has read it; forgotten when people, departments or roles change."""
+    """What this session's transaction has worked out about the organisation; forgotten when it changes."""
     return db.session.info.setdefault("org_chart", {})
+
+
+def _forget(session: Session) -> None:
+    session.info.pop("org_chart", None)
+    session.info.pop(REVISION_KEY, None)
 
 
 @event.listens_for(Session, "after_flush")
 def _forget_org_chart(session: Session, _context: Any) -> None:
     changed = (*session.new, *session.dirty, *session.deleted)
     if any(isinstance(row, (User, Department, Role, RolePermission)) for row in changed):
-        session.info.pop("org_chart", None)
+        _forget(session)
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_org_chart_on_rollback(session: Session) -> None:
-    session.info.pop("org_chart", None)
+    _forget(session)
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_org_chart_on_commit(session: Session) -> None:
+    _forget(session)  # the next transaction reads the revision again
 
 
 def scope_clause(user: User, action: str, owner_columns: Iterable) -> ColumnElement[bool]:

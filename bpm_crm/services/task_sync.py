@@ -49,16 +49,21 @@ class TaskSetupFailed(ProcessFailed):
         self.bpmn_id = bpmn_id
 
 
-def sync(instance: ProcessInstance, runtime: ProcessRuntime, *, user: User | None, completed_guid: str | None) -> None:
-    """Close rows of tasks that are gone, add rows for new ready tasks; joins the caller's transaction."""
+def sync(instance: ProcessInstance, runtime: ProcessRuntime, *, user: User | None, completed_guid: str | None,
+         open_rows: dict[str, HumanTask] | None = None) -> None:
+    """Close rows of tasks that are gone, add rows for new ready tasks; joins the caller's transaction.
+
+    `open_rows`: the instance's open rows by guid, when the caller knows them all; read otherwise.
+    """
     from bpm_crm.services.instances import record
 
-    # No flush first: pending changes cannot alter which rows of this instance are open (every sync ends
-    # with a flush), and what is pending is written with the rows below, in one flush.
-    with db.session.no_autoflush:
-        open_rows = {row.task_guid: row for row in db.session.scalars(
-            select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.OPEN)
-            .options(lazyload(HumanTask.candidates)))}
+    if open_rows is None:
+        # No flush first: pending changes cannot alter which rows of this instance are open (every sync
+        # ends with a flush), and what is pending is written with the rows below, in one flush.
+        with db.session.no_autoflush:
+            open_rows = {row.task_guid: row for row in db.session.scalars(
+                select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.OPEN)
+                .options(lazyload(HumanTask.candidates)))}
     ready = {task.guid: task for task in runtime.ready_user_tasks()}
     now = clock.utcnow_naive()
     for guid, row in open_rows.items():
