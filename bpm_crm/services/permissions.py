@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, event, false, or_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from bpm_crm.errors import Forbidden
 from bpm_crm.extensions import db
@@ -278,6 +278,18 @@ def _forget_org_chart(session: Session, _context: Any) -> None:
     changed = (*session.new, *session.dirty, *session.deleted)
     if any(isinstance(row, (User, Department, Role, RolePermission)) for row in changed):
         _forget(session)
+
+
+_ORG_TABLES = frozenset({"users", "departments", "roles", "role_permissions", "user_roles"})
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_org_chart_on_statement(state: ORMExecuteState) -> None:
+    """An INSERT, UPDATE or DELETE statement on the organisation's tables (not the ORM's flush) changes it too."""
+    if state.is_insert or state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        if getattr(table, "name", None) in _ORG_TABLES:
+            _forget(state.session)
 
 
 @event.listens_for(Session, "after_rollback")
