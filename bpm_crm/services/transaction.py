@@ -19,7 +19,7 @@ def _end_read_transaction() -> None:
     if not session.in_transaction() or session.new or session.dirty or session.deleted:
         return
     if holds_read_transaction(session.connection()):
-        session.rollback()
+        session.commit()  # it wrote nothing; unlike a rollback, a commit keeps what it read (the signed-in user)
 
 
 def unit_of_work(function: Callable[P, R]) -> Callable[P, R]:

@@ -1,7 +1,7 @@
 """Tasks and process instances over the API: the whole opportunity journey as three users."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bpm_crm.extensions import db
 from bpm_crm.models import ProcessEvent
@@ -145,3 +145,38 @@ def test_inbox_parameters_are_checked(client, auth):
     assert_error(client.get("/api/v1/tasks?overdue=maybe", headers=auth("manager1")), 422)
     assert client.get("/api/v1/tasks?view=mine&overdue=true&process_id=opportunity",
                       headers=auth("manager1")).status_code == 200
+
+
+def test_a_completion_reads_each_row_once_and_nothing_back(client, auth, create_opportunity, users, backend):
+    """Completing `assign` over the API: the token, the locked task, its record and the chosen person are
+    read once each, the organisation and the inbox not at all; six writes; nothing read after them."""
+    task = assign_task(client, auth, create_opportunity("manager1"))
+    headers = auth("supervisor1")
+    client.get(f"/api/v1/tasks/{task['id']}", headers=headers)  # the process has read the organisation
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        words = statement.split()
+        if words[0] == "SELECT":  # named by its first column's table
+            statements.append(f"SELECT {words[1].split('.')[0]}")
+        elif words[0] in ("INSERT", "UPDATE", "DELETE"):
+            statements.append(f"{words[0]} {words[1] if words[0] == 'UPDATE' else words[2]}")
+        # savepoints are the test's own
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        response = client.post(f"/api/v1/tasks/{task['id']}/complete",
+                               json={"data": {"assignee_id": users["manager1"].id}}, headers=headers)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert response.status_code == 200 and response.json["status"] == "completed"
+    assert response.json["record"]["status"] == "已指派"
+    reads = [s for s in statements if s.startswith("SELECT")]
+    # On SQLite the completion's write transaction begins after the token was read: the organisation's
+    # revision number is read again in it (one row), not the organisation.
+    again = ["SELECT org_revision"] if backend == "sqlite" else []
+    assert reads == ["SELECT api_tokens", "SELECT human_tasks", *again, "SELECT opportunities", "SELECT users"]
+    writes = statements[len(reads):]
+    assert statements[:len(reads)] == reads  # every read before the one flush
+    assert sorted(writes) == ["INSERT audit_log", "INSERT human_tasks", "INSERT process_events",
+                              "UPDATE human_tasks", "UPDATE opportunities", "UPDATE process_instances"]
