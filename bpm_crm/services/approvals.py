@@ -25,7 +25,7 @@ from bpm_crm.services.transaction import unit_of_work
 
 DECISIONS = ("approve", "reject")
 NUDGE_INTERVAL = timedelta(hours=1)
-MAX_COMMENT = 2000
+MAX_COMMENT = human_tasks.MAX_COMMENT
 MAX_BATCH = 100
 _MENTION = re.compile(r"@([A-Za-z0-9_.\-@]{2,60})")
 
@@ -68,15 +68,6 @@ def decided_this_round(instance_id: int) -> bool:
     return acted
 
 
-def _comment(text: str | None, required: bool = False, field: str = "comment") -> str | None:
-    value = (text or "").strip()
-    if required and not value:
-        raise Invalid("请填写意见", {field: ["请填写意见"]}, code="comment_required")
-    if len(value) > MAX_COMMENT:
-        raise Invalid("意见最多 2000 个字符", {field: ["意见最多 2000 个字符"]})
-    return value or None
-
-
 def _approval_task(task_id: int, user: User) -> tuple[HumanTask, ProcessInstance]:
     task, instance = human_tasks.locked_open_task(task_id, user)
     if step_of(task) is None:
@@ -90,7 +81,7 @@ def decide(*, task_id: int, user: User, decision: str, comment: str | None = Non
     """同意 or 拒绝 (a refusal needs its reason); the step decides as its mode says; commits."""
     if decision not in DECISIONS:
         raise Invalid("请选择同意或拒绝", {"decision": ["请选择同意或拒绝"]})
-    text = _comment(comment, required=decision == "reject")
+    text = human_tasks.comment_text(comment, required=decision == "reject")
     if step_of(human_tasks.get_task(task_id=task_id, user=user)) is None:  # a task he may see, and an approval
         raise Conflict("此任务不是审批任务", code="not_an_approval")
     return human_tasks.complete_task(task_id=task_id, user=user,
@@ -111,7 +102,7 @@ def decide_many(*, task_ids: list[int], user: User, comment: str | None = None) 
     """Approve several tasks with one comment, each in its own transaction; one failing stops none."""
     if not task_ids or len(task_ids) > MAX_BATCH:
         raise Invalid("一次最多批量审批 100 个任务", {"task_ids": ["一次最多批量审批 100 个任务"]})
-    text = _comment(comment)
+    text = human_tasks.comment_text(comment)
     results = []
     for task_id in dict.fromkeys(task_ids):
         try:
@@ -125,7 +116,7 @@ def decide_many(*, task_ids: list[int], user: User, comment: str | None = None) 
 
 def return_task(*, task_id: int, user: User, to: str, comment: str | None) -> HumanTask:
     """退回: to the requester (the step ends as returned) or to an earlier approval step of this request; commits."""
-    text = _comment(comment, required=True)
+    text = human_tasks.comment_text(comment, required=True)
     if to == "requester":
         task, _instance = _approval_task(task_id, user)
         db.session.rollback()
@@ -158,7 +149,7 @@ def transfer(*, task_id: int, user: User, to_user_id: int, comment: str | None =
     target = db.session.get(User, to_user_id)
     if target is None or not target.active or target.id == user.id:
         raise Invalid("请选择一位在职的同事", {"to_user_id": ["请选择一位在职的同事"]}, code="transfer_target")
-    human_tasks.hand_over(task, instance, to_user_id=target.id, by=user, comment=_comment(comment))
+    human_tasks.hand_over(task, instance, to_user_id=target.id, by=user, comment=human_tasks.comment_text(comment))
     instances.record(instance, "transferred", task=task, user=user, data={"to_user_id": target.id})
     return task
 
@@ -185,7 +176,7 @@ def add_signer(*, task_id: int, user: User, to_user_id: int, before: bool, comme
     runtime = instances.run(instance, user, step)
     instances.record(instance, "added_signer", task=task, user=user,
                      data={"to_user_id": target.id, "position": "before" if before else "after"},
-                     comment=_comment(comment))
+                     comment=human_tasks.comment_text(comment))
     instances.save(instance, runtime, user=user, completed_guid=guid if before and sequential else None)
     return task
 
@@ -199,7 +190,7 @@ def cc(*, task_id: int, user: User, user_ids: list[int]) -> HumanTask:
 def comment(*, instance_id: int, user: User, text: str) -> ProcessEvent:
     """评论 on a request, with @username to tell someone who may see it; commits."""
     instance = instances.get_instance(instance_id=instance_id, user=user)
-    body = _comment(text, required=True, field="text")
+    body = human_tasks.comment_text(text, required=True, field="text")
     mentioned = []
     for name in dict.fromkeys(_MENTION.findall(body or "")):
         person = db.session.scalar(select(User).where(User.username == name, User.active.is_(True)))
@@ -236,7 +227,7 @@ def withdraw(*, instance_id: int, user: User, reason: str | None = None) -> Proc
         delivered.append(runtime.send_message("withdraw", {"reason": reason or ""}))
 
     runtime = instances.run(instance, user, deliver)
-    instances.record(instance, "withdrawn", user=user, comment=_comment(reason))
+    instances.record(instance, "withdrawn", user=user, comment=human_tasks.comment_text(reason))
     if delivered[0]:
         instances.save(instance, runtime, user=user, completed_guid=None)
     else:  # a diagram without a withdraw path simply ends

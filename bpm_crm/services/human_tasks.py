@@ -34,6 +34,17 @@ from bpm_crm.services.transaction import unit_of_work
 ADMIN_ROLE = "admin"  # who is offered a task nobody else can take
 
 ACTION_ORDER = ("claim", "release", "complete", "draft", "reassign")
+MAX_COMMENT = 2000  # a comment on a step (处理意见, 审批意见, a reason), in characters
+
+
+def comment_text(text: str | None, *, required: bool = False, field: str = "comment") -> str | None:
+    """A step's comment as kept: trimmed, None when empty; Invalid on `field` when missing but required or too long."""
+    value = (text or "").strip()
+    if required and not value:
+        raise Invalid("请填写意见", {field: ["请填写意见"]}, code="comment_required")
+    if len(value) > MAX_COMMENT:
+        raise Invalid("意见最多 2000 个字符", {field: ["意见最多 2000 个字符"]})
+    return value or None
 
 
 # Who sees what ---------------------------------------------------------------------------
@@ -266,6 +277,7 @@ def complete_task(*, task_id: int, user: User, data: Any, comment: str | None = 
     `on_behalf`: the caller has checked that the user may act on the task's record (a supervisor recording a
     measure on his account manager's churn warning), so the task need not be his.
     """
+    comment = comment_text(comment)
     task, instance = locked_open_task(task_id, user)
     # The record the process works on, loaded before anything is pending: its handlers find it without
     # writing first, so everything the completion changes is written in one flush, and the answer shows it.
@@ -333,6 +345,7 @@ def _required_roles(task: HumanTask) -> set[str]:
 @unit_of_work
 def reassign_task(*, task_id: int, user: User, assignee_id: int, comment: str | None = None) -> HumanTask:
     """Hand an open task to someone in the user's scope (转派); the work and the record follow; commits."""
+    comment = comment_text(comment)
     task, instance = locked_open_task(task_id, user)
     if not may_reassign(user, task):
         raise Forbidden("您不能转派此任务")

@@ -192,7 +192,7 @@ def submit(quote_id: int):
 def withdraw(quote_id: int):
     """撤回 the approval (with the reason asked for): the quote is a draft again."""
     quotes.get_quote(quote_id=quote_id, user=_user())
-    reason = (request.form.get("reason") or "").strip()[:2000] or None
+    reason = (request.form.get("reason") or "").strip() or None  # its length is the service's to check
     return _after_action(quote_id, lambda: quote_approval.withdraw(quote_id=quote_id, user=_user(), reason=reason),
                          gettext("已撤回，报价回到草稿状态"))
 

@@ -531,3 +531,15 @@ def test_a_quote_total_is_shown_as_money(login, users):
     page = page_text(login("supervisor1").get(f"/tasks/{task_of(quote, users['supervisor1']).id}"))
     assert "¥1,234,567.80" in page
     assert quote.total == Decimal("1234567.80")
+
+
+def test_withdrawing_a_rejected_quote_with_an_over_long_reason_is_refused(login, users):
+    quote = submitted(users["manager1"])
+    approvals.decide(task_id=task_of(quote, users["supervisor1"]).id, user=users["supervisor1"], decision="reject",
+                     comment="价格太低")
+    assert status(quote) == QuoteStatus.REJECTED
+    browser = login("manager1")
+    refused = browser.post(f"/quotes/{quote.id}/withdraw", data={"reason": "改" * 2001}, follow_redirects=True)
+    assert "意见最多 2000 个字符" in flashed(refused) and status(quote) == QuoteStatus.REJECTED
+    done = browser.post(f"/quotes/{quote.id}/withdraw", data={"reason": "改" * 2000}, follow_redirects=True)
+    assert "已撤回" in flashed(done) and status(quote) == QuoteStatus.DRAFT

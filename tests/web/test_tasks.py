@@ -214,3 +214,27 @@ def test_a_completed_task_says_who_completed_it_instead_of_a_form(login, new_opp
     page = page_text(login("supervisor1").get(f"/tasks/{task.id}"))
     closed = re.search(r'<div class="alert alert-secondary mb-0" id="task-closed">(.*?)</div>', page, re.S)
     assert closed and users["supervisor1"].full_name in closed.group(1) and "完成" in closed.group(1)
+
+
+def test_an_over_long_comment_is_refused_not_cut(login, new_opportunity, users):
+    """A comment the browser's limit would stop, posted anyway: refused with the reason, nothing done or kept."""
+    opportunity, plan = _assigned(login, new_opportunity, users)
+    task = open_task(new_opportunity("manager1"), "assign")
+    browser = login("supervisor1")
+    too_long = "很" * 2001
+    refused = browser.post(f"/tasks/{task.id}/complete",
+                           data={"assignee_id": str(users["manager1"].id), "comment": too_long})
+    assert refused.status_code == 422 and "意见最多 2000 个字符" in page_text(refused)
+    db.session.refresh(task)
+    assert task.status == TaskStatus.OPEN
+    moved = browser.post(f"/tasks/{plan.id}/reassign", data={"assignee_id": users["manager3"].id,
+                                                              "comment": too_long})
+    assert moved.status_code == 422 and "意见最多 2000 个字符" in page_text(moved)
+    db.session.refresh(plan)
+    assert plan.assignee_id == users["manager1"].id
+    assert not db.session.scalars(select(ProcessEvent).where(ProcessEvent.comment.like("很很很%"))).all()
+    done = browser.post(f"/tasks/{task.id}/complete",
+                        data={"assignee_id": str(users["manager1"].id), "comment": "很" * 2000})
+    assert done.status_code == 302  # exactly the limit is kept whole
+    assert db.session.scalar(select(ProcessEvent.comment).where(
+        ProcessEvent.human_task_id == task.id, ProcessEvent.action == "completed_task")) == "很" * 2000
