@@ -124,6 +124,16 @@ def overdue_clause() -> ColumnElement[bool]:
         and_(ServiceRequest.assigned_at.is_(None), ServiceRequest.response_due_at < now), late_task))
 
 
+def with_late_step(request_ids: list[int]) -> set[int]:
+    """Of these requests, those with a step (an open task) past its due time: the other half of overdue_clause."""
+    if not request_ids:
+        return set()
+    now = clock.utcnow_naive()
+    return set(db.session.scalars(
+        select(ServiceRequest.id).join(HumanTask, HumanTask.instance_id == ServiceRequest.process_instance_id)
+        .where(ServiceRequest.id.in_(request_ids), HumanTask.status == TaskStatus.OPEN.value, HumanTask.due_at < now)))
+
+
 def request_query(
     *, user: User, q: str | None = None, type: str | None = None, status: str | None = None,  # noqa: A002
     customer_id: int | None = None, handler_id: int | None = None, overdue: bool = False,

@@ -78,6 +78,7 @@ def index():
                            handlers=service_requests.handler_options(user=_user()),
                            levels=service_requests.service_levels_of(user=_user(), **filters),
                            figures={r.id: service_levels.figures(r) for r in page.items},
+                           late_steps=service_requests.with_late_step([r.id for r in page.items]),
                            ticket_kind=service_requests.ticket_kind, ticket_stage=service_requests.ticket_stage,
                            **filters)
 

@@ -168,3 +168,21 @@ def test_the_list_and_the_page_show_the_ticket_kind_its_stage_and_the_closed_sha
     simple = page_text(agent.get(f"/service/{answered.id}"))
     assert '<strong id="ticket-stage">处理完毕</strong>' in simple and "处理中" not in simple.split(
         'id="service-ticket"')[1].split("</dd>")[0]
+
+
+def test_a_request_listed_as_overdue_for_a_late_step_says_so_in_its_row(login, users):
+    clock.freeze(MONDAY)
+    request = complaint(users)
+    human_tasks.complete_task(task_id=open_task(request, "accept").id, user=users["service_lead"],
+                              data={"departments": [department("质量部")]})
+    sign_off = open_task(request, "sign_off")
+    sign_off.due_at = clock.utcnow_naive() + timedelta(hours=1)  # the step is due long before the request
+    db.session.flush()
+    lead = login("service_lead")
+    on_time = page_text(lead.get("/service/"))
+    assert request.number in on_time and "sla-step-late" not in on_time
+
+    clock.freeze(MONDAY + timedelta(hours=2))
+    late = page_text(lead.get("/service/?overdue=1"))
+    assert request.number in late and "sla-late" not in late  # the request's own targets are not missed …
+    assert "步骤超期" in late  # … but its row says why it is listed
