@@ -24,7 +24,7 @@ def _approval(row: HumanTask, user: User) -> dict[str, Any] | None:
     step = approvals.step_of(row)
     if step is None:
         return None
-    changes = quote_approval.changes_since_seen(row.instance_id, user) if row.assignee_id == user.id else None
+    changes = quote_approval.changes_for(row, user)
     return {"step": step, "actions": approvals.actions(user, row),
             "changes_since_seen": None if changes is None else [schemas.change(item) for item in changes]}
 

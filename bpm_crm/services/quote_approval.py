@@ -174,6 +174,11 @@ def changes_since_seen(instance_id: int, user: User) -> list[Change] | None:
     return compare(seen, rounds[-1][1])
 
 
+def changes_for(task: HumanTask, user: User) -> list[Change] | None:
+    """What an approver sees changed on a task still to decide: since the version he last decided on (page and API)."""
+    return changes_since_seen(task.instance_id, user) if task.status == TaskStatus.OPEN else None
+
+
 def trail(instance_id: int) -> list[dict[str, Any]]:
     """The approval trail of the latest submission: who decided what at which step, and when."""
     events = approvals.approval_history(instance_id)

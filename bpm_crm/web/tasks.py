@@ -58,7 +58,7 @@ def _approval(task: HumanTask, user: Any, form: human_tasks.TaskForm, failed: st
     return {
         "actions": allowed,
         "explicit": keys <= DECISION_FIELDS,  # a step with a form of its own keeps that form for deciding
-        "changes": quote_approval.changes_since_seen(instance.id, user) if task.status == TaskStatus.OPEN else None,
+        "changes": quote_approval.changes_for(task, user),
         "trail": approval_trail.trail(instance.id),
         "waiting": approval_trail.waiting(instance.id),
         "return_targets": approval_trail.return_targets(task) if "return" in allowed else [],
