@@ -29,7 +29,7 @@ from bpm_crm.models import (
     TaskStatus,
     User,
 )
-from bpm_crm.services import approvals, human_tasks, instances, quote_pdf, quotes
+from bpm_crm.services import approval_trail, approvals, human_tasks, instances, quote_pdf, quotes
 from bpm_crm.services.transaction import unit_of_work
 
 PROCESS_ID = "quote_approval"
@@ -179,26 +179,17 @@ def changes_for(task: HumanTask, user: User) -> list[Change] | None:
     return changes_since_seen(task.instance_id, user) if task.status == TaskStatus.OPEN else None
 
 
+# What of the approval trail the printed quote carries, and how it names each kind.
+PRINTED_KINDS = {"approve": "approve", "reject": "reject", "return": "return", "transferred": "transfer",
+                 "added_signer": "add_signer", "auto_self": "auto_pass"}
+
+
 def trail(instance_id: int) -> list[dict[str, Any]]:
-    """The approval trail of the latest submission: who decided what at which step, and when."""
-    events = approvals.approval_history(instance_id)
-    start = max((index for index, event in enumerate(events) if event.action in ("started", "resubmitted")),
-                default=0)
-    entries: list[dict[str, Any]] = []
-    for event in events[start:]:
-        data = event.data if isinstance(event.data, dict) else {}
-        who = event.user.full_name if event.user else ""
-        if event.action == "completed_task" and data.get("decision") in ("approve", "reject", "return"):
-            entries.append({"step": event.task_name, "approver": who, "decision": data["decision"],
-                            "at": event.at, "comment": event.comment})
-        elif event.action in ("transferred", "added_signer"):
-            entries.append({"step": event.task_name, "approver": who,
-                            "decision": "transfer" if event.action == "transferred" else "add_signer",
-                            "at": event.at, "comment": event.comment})
-        elif event.action == "approval_auto" and any(note.get("rule") == "self" for note in data.get("notes", [])):
-            entries.append({"step": event.task_name, "approver": "", "decision": "auto_pass", "at": event.at,
-                            "comment": None})
-    return entries
+    """The decisions of the latest submission as the printed quote carries them: the approval trail's last round."""
+    entries = approval_trail.trail(instance_id)
+    last = max((entry.round for entry in entries), default=1)
+    return [{"step": entry.step, "approver": entry.who or "", "decision": PRINTED_KINDS[entry.kind], "at": entry.at,
+             "comment": entry.comment} for entry in entries if entry.round == last and entry.kind in PRINTED_KINDS]
 
 
 def print_quote(context: HandlerContext, *, quote_id: int) -> dict[str, Any]:

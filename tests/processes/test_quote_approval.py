@@ -203,6 +203,9 @@ def test_each_approver_sees_what_changed_since_the_version_he_decided_on(users):
     # Everyone approves this time; the trail of the approved quote holds only the last round.
     assert [who for _step, who in steps_asked(quote, users)] == ["supervisor1", "director", "ceo"]
     assert status(quote) == QuoteStatus.APPROVED
+    printed = db.session.scalars(select(Job).where(Job.kind == "quote.pdf")).all()[-1].payload["trail"]
+    assert [(entry["approver"], entry["decision"]) for entry in printed] == [
+        ("王主管", "approve"), ("周总监", "approve"), ("张总", "approve")]  # the earlier round is not printed
     events = [event.action for event in approvals.approval_history(instance_id)]
     assert events.count("resubmitted") == 1 and "transferred" in events
 
