@@ -73,9 +73,7 @@ def _run(process_id: str) -> ScheduleRun | None:
     run = ScheduleRun(schedule_id=schedule.id, due_at=clock.utcnow_naive().replace(microsecond=0))
     db.session.add(run)
     db.session.flush()
-    instance = schedules.start_scheduled(schedule, run.due_at)
-    run.instance_id = instance.id
-    run.figures = schedules.run_figures(instance)
+    schedules.start_run(schedule, run)
     db.session.commit()
     while jobs.run_due_jobs():
         pass

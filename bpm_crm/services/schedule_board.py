@@ -203,7 +203,7 @@ def _start(run: ScheduleRun, schedule: ProcessSchedule) -> ScheduleRun:
     run.attempts = (run.attempts or 0) + 1
     run.started_at = clock.utcnow_naive()
     try:
-        instance = schedules.start_scheduled(schedule, due)
+        schedules.start_run(schedule, run)
     except Exception as exc:
         log.exception("retry of run %s (%s) failed", run_id, schedule.process_id)
         db.session.rollback()
@@ -215,9 +215,6 @@ def _start(run: ScheduleRun, schedule: ProcessSchedule) -> ScheduleRun:
         failed.attempts = (failed.attempts or 0) + 1
         db.session.commit()
         return failed
-    run.instance_id = instance.id
-    run.error = None
-    run.figures = schedules.run_figures(instance)
     db.session.commit()
     return run
 

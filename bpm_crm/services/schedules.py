@@ -163,16 +163,24 @@ def run_schedule(*, schedule_id: int) -> int | None:
     schedule.active = schedule.next_run_at is not None
     schedule.last_run_at = now
     try:
-        instance = start_scheduled(schedule, due)
+        instance = start_run(schedule, run)
     except Exception as exc:
         log.exception("schedule %s (%s) failed to start", schedule.id, schedule.process_id)
         db.session.rollback()
         _record_failure(schedule_id, due, str(exc))
         return None
-    run.instance_id = instance.id
-    run.figures = run_figures(instance)
     db.session.commit()
     return instance.id
+
+
+def start_run(schedule: ProcessSchedule, run: ScheduleRun) -> ProcessInstance:
+    """Start the schedule's process for a recorded run (its due time) and note on the run what it started and
+    what it reported; joins the caller's transaction. The scheduler, a retry and 立即运行 all start runs so."""
+    instance = start_scheduled(schedule, run.due_at)
+    run.instance_id = instance.id
+    run.error = None
+    run.figures = run_figures(instance)
+    return instance
 
 
 def start_scheduled(schedule: ProcessSchedule, due: datetime) -> ProcessInstance:
