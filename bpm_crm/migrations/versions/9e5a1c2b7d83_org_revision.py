@@ -46,7 +46,7 @@ def create_triggers(dialect: str) -> None:
                 name = f"org_revision_{table}_{event.split()[0].lower()}"
                 op.execute(f"DROP TRIGGER IF EXISTS {name}")
                 op.execute(f"CREATE TRIGGER {name} AFTER {event} ON {table} BEGIN "
-                           "UPDATE org_revision SET revision = abs(random()) WHERE id = 1; END")
+                           "UPDATE org_revision SET revision = random() & 9223372036854775807 WHERE id = 1; END")
 
 
 def upgrade():
