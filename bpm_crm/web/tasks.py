@@ -214,14 +214,13 @@ def save(task_id: int):
 def complete(task_id: int):
     """Complete the task with the form's data; the process runs on to its next step."""
     user = _user()
-    name = human_tasks.get_task(task_id=task_id, user=user).name
     data, comment = None, None
     try:
         data, comment = _submitted()
-        human_tasks.complete_task(task_id=task_id, user=user, data=data, comment=comment)
+        task = human_tasks.complete_task(task_id=task_id, user=user, data=data, comment=comment)
     except DomainError as exc:
         return _failed(task_id, exc, data, comment)
-    flash(gettext("“%(name)s”已提交", name=name), "success")
+    flash(gettext("“%(name)s”已提交", name=task.name), "success")
     return redirect(url_for("inbox.index"))
 
 
