@@ -258,11 +258,6 @@ def _read_snapshot() -> OrgSnapshot:
     )
 
 
-def forget_snapshots() -> None:
-    """Forget every organisation this process has read (tests that rewrite the tables wholesale)."""
-    _SNAPSHOTS.clear()
-
-
 def org_cache() -> dict[Any, Any]:
     """What this session's transaction has worked out about the organisation; forgotten when it changes."""
     return db.session.info.setdefault("org_chart", {})
