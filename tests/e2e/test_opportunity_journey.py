@@ -149,7 +149,9 @@ def test_opportunity_journey(browser, live_server, artifacts):
     expect(manager.locator(".fjs-repeat-row-remove")).to_have_count(2)
     field(manager, "plan_item_date", 1, "-date").fill("2030/3/9")
     field(manager, "plan_item_date", 1, "-date").press("Tab")
+    expect(field(manager, "plan_item_date", 1, "-date")).to_have_value("2030/3/9")  # taken before typing on
     field(manager, "plan_item_content", 1).fill("上门演示产品")
+    expect(field(manager, "plan_item_content", 1)).to_have_value("上门演示产品")
     expect(manager.locator(".fjs-form-field-error")).to_have_count(0)
     shoot(manager, artifacts, "05-plan-filled", narrow=True)
 
