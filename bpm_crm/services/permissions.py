@@ -162,9 +162,13 @@ def visible_owner_ids(user: User, scope: Scope) -> set[int] | None:
 
 def subordinate_ids(user: User) -> set[int]:
     """Everyone below the user in the superior chain, at any depth."""
+    return _below(user.id)
+
+
+def _below(user_id: int) -> set[int]:
     below = snapshot().below
     found: set[int] = set()
-    stack = list(below.get(user.id, []))
+    stack = list(below.get(user_id, []))
     while stack:
         uid = stack.pop()
         if uid not in found:
@@ -191,6 +195,9 @@ class OrgSnapshot:
     below: dict[int, list[int]]  # superior id -> direct reports
     members: dict[int, list[int]]  # department id -> user ids
     heads: dict[int, tuple[int, ...]]  # user id -> departments he heads
+    head_of: dict[int, int]  # department id -> its head
+    department_of: dict[int, int]  # user id -> his department
+    active: frozenset[int]  # users who are active
 
 
 _SNAPSHOTS: dict[int, OrgSnapshot] = {}
@@ -242,20 +249,64 @@ def _read_snapshot() -> OrgSnapshot:
         roles_of.setdefault(user_id, []).append(role_id)
     below: dict[int, list[int]] = {}
     members: dict[int, list[int]] = {}
-    for uid, superior, department in db.session.execute(select(User.id, User.superior_id, User.department_id)):
+    department_of: dict[int, int] = {}
+    active: set[int] = set()
+    for uid, superior, department, is_active in db.session.execute(
+            select(User.id, User.superior_id, User.department_id, User.active)):
         if superior is not None:
             below.setdefault(superior, []).append(uid)
         if department is not None:
             members.setdefault(department, []).append(uid)
+            department_of[uid] = department
+        if is_active:
+            active.add(uid)
     heads: dict[int, list[int]] = {}
+    head_of: dict[int, int] = {}
     for department_id, head_id in db.session.execute(select(Department.id, Department.head_id)):
         if head_id is not None:
             heads.setdefault(head_id, []).append(department_id)
+            head_of[department_id] = head_id
     return OrgSnapshot(
         grants=grants, role_codes={role_id: code for role_id, code in db.session.execute(select(Role.id, Role.code))},
         roles_of={user_id: tuple(ids) for user_id, ids in roles_of.items()}, below=below, members=members,
-        heads={user_id: tuple(ids) for user_id, ids in heads.items()},
+        heads={user_id: tuple(ids) for user_id, ids in heads.items()}, head_of=head_of,
+        department_of=department_of, active=frozenset(active),
     )
+
+
+def people_named(kind: str, value: str) -> list[int]:
+    """The people a task candidate (or watcher) names now, by id: the user himself, the department's head, the
+    role's active holders (in id order). One answer for whom a task is offered to and who is copied on it."""
+    org = snapshot()
+    if kind == "user":
+        return [int(value)] if value.isascii() and value.isdigit() else []
+    if kind == "department":
+        head = org.head_of.get(int(value)) if value.isascii() and value.isdigit() else None
+        return [head] if head is not None else []
+    if kind == "role":
+        role_ids = {role_id for role_id, code in org.role_codes.items() if code == value}
+        return sorted(user_id for user_id, held in org.roles_of.items()
+                      if user_id in org.active and role_ids.intersection(held))
+    return []
+
+
+def user_in_scope(user_id: int, action: str, owner_ids: Iterable[int | None]) -> bool:
+    """in_scope for a user known by id only (someone a task is offered to, not the signed-in user)."""
+    org = snapshot()
+    scopes = [scope for role_id in org.roles_of.get(user_id, ())
+              if (scope := org.grants.get(role_id, {}).get(action)) is not None]
+    if not scopes:
+        return False
+    scope = max(scopes)
+    owners = {owner for owner in owner_ids if owner is not None}
+    if scope is Scope.ALL:
+        return True
+    reach = {user_id}
+    if scope >= Scope.SUBORDINATES:
+        reach |= _below(user_id)
+    if scope is Scope.DEPARTMENT:
+        reach |= set(org.members.get(org.department_of.get(user_id, -1), ()))
+    return bool(owners & reach)
 
 
 def org_cache() -> dict[Any, Any]:

@@ -24,17 +24,14 @@ from bpm_crm.engine.runtime import ProcessRuntime, ReadyUserTask, ScriptFailed
 from bpm_crm.extensions import db
 from bpm_crm.handlers import calendar
 from bpm_crm.models import (
-    CandidateKind,
-    Department,
     HumanTask,
     ProcessInstance,
-    Role,
     TaskCandidate,
     TaskStatus,
     TaskWatcher,
     User,
 )
-from bpm_crm.services import assignment, definitions
+from bpm_crm.services import assignment, definitions, permissions
 from bpm_crm.services.process_errors import ProcessFailed
 
 _PLAIN_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -144,17 +141,10 @@ def _people(runtime: ProcessRuntime, spec: ReadyUserTask, name: str) -> list[ass
 
 
 def _watcher_ids(runtime: ProcessRuntime, spec: ReadyUserTask) -> list[int]:
-    """Watchers as people: a role or department given as watcher means its members / head now."""
+    """Watchers as people: a role or department given as watcher means its active holders / head now."""
     ids: list[int] = []
     for candidate in _people(runtime, spec, "watchers"):
-        if candidate.kind == CandidateKind.USER:
-            ids.append(int(candidate.value))
-        elif candidate.kind == CandidateKind.DEPARTMENT:
-            head = db.session.scalar(select(Department.head_id).where(Department.id == int(candidate.value)))
-            ids += [head] if head else []
-        else:
-            ids += list(db.session.scalars(select(User.id).join(User.roles).where(
-                Role.code == candidate.value, User.active.is_(True))))
+        ids += permissions.people_named(candidate.kind.value, candidate.value)
     return list(dict.fromkeys(ids))
 
 

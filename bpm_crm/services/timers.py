@@ -18,16 +18,15 @@ from sqlalchemy import select
 from bpm_crm import clock
 from bpm_crm.extensions import db
 from bpm_crm.models import (
-    Department,
+    CandidateKind,
     HumanTask,
     InstanceStatus,
     Notification,
     ProcessInstance,
-    Role,
     TaskStatus,
     User,
 )
-from bpm_crm.services import definitions, instances, jobs, schedules
+from bpm_crm.services import definitions, instances, jobs, permissions, schedules
 
 log = logging.getLogger(__name__)
 
@@ -81,22 +80,17 @@ MAX_HOLDERS = 20
 
 
 def holders(task: HumanTask) -> list[int]:
-    """Who holds the task: its assignee, else the people, department heads and role holders it is offered to."""
+    """Who holds the task: its assignee, else the people, department heads and role holders (within their claim
+    scope) it is offered to."""
     if task.assignee_id:
         return [task.assignee_id]
-    people = [int(c.value) for c in task.candidates if c.kind == "user"]
-    departments = [int(c.value) for c in task.candidates if c.kind == "department" and c.value.isdigit()]
-    if departments:
-        people += [head for head in db.session.scalars(select(Department.head_id).where(
-            Department.id.in_(departments))) if head]
-    roles = [c.value for c in task.candidates if c.kind == "role"]
-    if roles:
-        from bpm_crm.services import permissions
-
-        holders_of_role = db.session.scalars(select(User).join(User.roles).where(
-            Role.code.in_(roles), User.active.is_(True)).order_by(User.id)).unique()
-        people += [user.id for user in holders_of_role
-                   if permissions.in_scope(user, "task.claim", [task.scope_user_id])][:MAX_HOLDERS]
+    people: list[int] = []
+    for candidate in task.candidates:
+        named = permissions.people_named(candidate.kind, candidate.value)
+        if candidate.kind == CandidateKind.ROLE:
+            named = [user_id for user_id in named
+                     if permissions.user_in_scope(user_id, "task.claim", [task.scope_user_id])][:MAX_HOLDERS]
+        people += named
     return list(dict.fromkeys(people))[:MAX_HOLDERS]
 
 

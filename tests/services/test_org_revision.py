@@ -146,3 +146,32 @@ def test_requests_after_the_first_read_no_roles_permissions_or_chart(app, users)
         "FROM role_permissions", "FROM user_roles", "FROM roles", "FROM departments"))
         or s.replace("\n", " ").startswith("SELECT users.id, users.superior_id")]
     assert organisation == []
+
+
+def test_scope_by_id_agrees_with_scope_of_the_signed_in_user(app, users):
+    """user_in_scope (for people known by id, e.g. whom a task is offered to) is in_scope by another road."""
+    # Someone in the first sales department who reports to nobody: reached by department scope only.
+    loner = User(username="loner", full_name="独行者", password_hash="x", department_id=users["manager1"].department_id)
+    db.session.add(loner)
+    db.session.flush()
+    assert permissions.in_scope(users["supervisor1"], "opportunity.read", [loner.id])
+    assert not permissions.in_scope(users["supervisor1"], "customer.read", [loner.id])  # subordinates only
+    owners = [user.id for user in users.values()] + [loner.id, None]
+    for person in users.values():
+        for action in permissions.ACTIONS:
+            for owner in owners:
+                assert permissions.user_in_scope(person.id, action, [owner]) == permissions.in_scope(
+                    person, action, [owner]), (person.username, action, owner)
+
+
+def test_the_people_a_candidate_names(app, users):
+    quality = db.session.scalar(select(Department).where(Department.name == "质量部"))
+    assert permissions.people_named("user", str(users["manager1"].id)) == [users["manager1"].id]
+    assert permissions.people_named("department", str(quality.id)) == [quality.head_id]
+    managers = sorted(user.id for user in users.values() if "account_manager" in user.role_codes and user.active)
+    assert permissions.people_named("role", "account_manager") == managers and len(managers) >= 3
+    users["manager3"].active = False
+    db.session.flush()
+    assert users["manager3"].id not in permissions.people_named("role", "account_manager")
+    for nobody in (("user", "²"), ("department", "99999"), ("role", "no_such_role"), ("other", "1")):
+        assert permissions.people_named(*nobody) == []
