@@ -8,12 +8,12 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from bpm_crm.error_messages import translate
 from bpm_crm.errors import Invalid
 from bpm_crm.i18n import _
 from bpm_crm.models import User
 from bpm_crm.services import people
 from bpm_crm.web import kept_forms, language
+from bpm_crm.web.errors import apply_errors
 from bpm_crm.web.redirects import safe_next
 
 bp = Blueprint("auth", __name__)
@@ -99,9 +99,7 @@ def account():
         user = people.change_password(user=_user(), current_password=form.current_password.data or "",
                                       new_password=form.password.data or "")
     except Invalid as exc:
-        for name, messages in exc.field_errors.items():
-            if name in form:
-                form[name].errors = list(form[name].errors) + [translate(m) for m in messages]
+        apply_errors(form, exc, message=False)  # the fields say it
         return _account_page(form, exc.status)
     # The new stamp ended every session, this one too: sign in again here (and renew remember-me if it
     # was on), so only the other browsers and devices are signed out.

@@ -12,7 +12,7 @@ from bpm_crm.i18n import _
 from bpm_crm.models import CareRule
 from bpm_crm.services import care_rules, dictionary, permissions
 from bpm_crm.web.display import dictionary_label
-from bpm_crm.web.errors import apply_errors
+from bpm_crm.web.errors import saved
 
 bp = Blueprint("care_rules", __name__, url_prefix="/care-rules")
 
@@ -54,17 +54,9 @@ def _page(form: CareRuleForm, editing: CareRule | None = None, status: int = 200
 
 
 def _save(form: CareRuleForm, rule_id: int | None) -> bool:
-    if not form.validate_on_submit():
-        return False
-    try:
-        if rule_id is None:
-            care_rules.create_rule(user=_user(), values=form.values())
-        else:
-            care_rules.update_rule(rule_id=rule_id, user=_user(), values=form.values())
-    except DomainError as exc:
-        apply_errors(form, exc)
-        return False
-    return True
+    if rule_id is None:
+        return saved(form, lambda: care_rules.create_rule(user=_user(), values=form.values()))
+    return saved(form, lambda: care_rules.update_rule(rule_id=rule_id, user=_user(), values=form.values()))
 
 
 @bp.route("/", methods=["GET", "POST"])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -43,13 +44,27 @@ MESSAGES = {
 }
 
 
-def apply_errors(form: FlaskForm, exc: DomainError) -> None:
-    """Show a service's refusal on a form page: the message on top, its field errors under the fields."""
-    flash(translate(exc), "danger")
+def apply_errors(form: FlaskForm, exc: DomainError, *, message: bool = True) -> None:
+    """Show a service's refusal on a form page: the message on top (unless `message` is off), its field errors
+    under the fields."""
+    if message:
+        flash(translate(exc), "danger")
     if isinstance(exc, Invalid):
         for name, messages in exc.field_errors.items():
             if name in form:
                 form[name].errors = list(form[name].errors) + [translate(m) for m in messages]
+
+
+def saved(form: FlaskForm, action: Callable[[], Any]) -> bool:
+    """Check a posted form and hand it to a service: True when both accept it, else the errors are on the form."""
+    if not form.validate_on_submit():
+        return False
+    try:
+        action()
+    except DomainError as exc:
+        apply_errors(form, exc)
+        return False
+    return True
 
 
 def _wants_json() -> bool:

@@ -10,7 +10,7 @@ from bpm_crm.errors import DomainError
 from bpm_crm.forms.level import LevelRuleForm
 from bpm_crm.services import dictionary, levels, permissions
 from bpm_crm.web.display import status_label
-from bpm_crm.web.errors import apply_errors
+from bpm_crm.web.errors import saved
 
 bp = Blueprint("levels", __name__, url_prefix="/level-rules")
 
@@ -30,18 +30,10 @@ def _page(form: LevelRuleForm, editing=None, status: int = 200):
                            editing=editing), status
 
 
-def _save(form: LevelRuleForm, rule_id: int | None):
-    if not form.validate_on_submit():
-        return None
-    try:
-        if rule_id is None:
-            levels.create_rule(user=_user(), values=form.values())
-        else:
-            levels.update_rule(rule_id=rule_id, user=_user(), values=form.values())
-    except DomainError as exc:
-        apply_errors(form, exc)
-        return False
-    return True
+def _save(form: LevelRuleForm, rule_id: int | None) -> bool:
+    if rule_id is None:
+        return saved(form, lambda: levels.create_rule(user=_user(), values=form.values()))
+    return saved(form, lambda: levels.update_rule(rule_id=rule_id, user=_user(), values=form.values()))
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -51,8 +43,7 @@ def index():
     permissions.require(_user(), "dictionary.manage")
     form = _form()
     if request.method == "POST":
-        saved = _save(form, None)
-        if saved:
+        if _save(form, None):
             flash(gettext("等级规则已添加"), "success")
             return redirect(url_for("levels.index"))
         return _page(form, status=422)
@@ -70,8 +61,7 @@ def edit(rule_id: int):
         abort(404)
     form = _form(obj=rule)
     if request.method == "POST":
-        saved = _save(form, rule_id)
-        if saved:
+        if _save(form, rule_id):
             flash(gettext("已保存修改"), "success")
             return redirect(url_for("levels.index"))
         return _page(form, rule, 422)
