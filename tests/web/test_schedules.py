@@ -185,6 +185,11 @@ def test_care_rules_are_added_checked_and_paused(login):
     page = page_text(response)
     assert 'data-rule="VIP 年中问候"' in page and "每年公历 6月30日当天到期，提前 3 天生成" in page
     rule = db.session.scalar(select(CareRule))
+    refused = owner.post(f"/care-rules/{rule.id}/edit", data={**values, "lead_days": "x"})
+    assert refused.status_code == 422 and 'value="VIP 年中问候"' in page_text(refused)
+    owner.post(f"/care-rules/{rule.id}/edit", data={**values, "lead_days": "5"})
+    db.session.expire_all()
+    assert db.session.get(CareRule, rule.id).lead_days == 5
     owner.post(f"/care-rules/{rule.id}/active", data={"active": "0"})
     db.session.expire_all()
     assert db.session.get(CareRule, rule.id).active is False
