@@ -14,28 +14,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 
+import scratch
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from bpm_crm import create_app
-from bpm_crm.config import TestConfig
 from bpm_crm.extensions import db
 from bpm_crm.models import Customer, HumanTask, Quote, TaskStatus, User
-
-ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-
-
-def _config(url: str) -> type[TestConfig]:
-    return type("BenchConfig", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": url,
-                                                "PROCESSES_DIR": str(ROOT / "processes")})
 
 
 def _user(name: str) -> User:
@@ -64,13 +53,13 @@ def _timed(timings: list[float], action: Callable[[], object]) -> None:
 def measure(url: str, n: int) -> dict[str, list[float]]:
     from bpm_crm.services import approvals, definitions, demo, human_tasks, opportunities, quote_approval, quotes
 
-    app = create_app(_config(url))
+    app = create_app(scratch.config(url))
     timings: dict[str, list[float]] = {name: [] for name in (
         "plain_completion", "submit_quote", "approve_to_next_step", "approve_final", "transfer")}
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
         demo.load_demo_users()
-        definitions.deploy_directory(ROOT / "processes")
+        definitions.deploy_directory(scratch.ROOT / "processes")
         manager = _user("manager1")
         customer = Customer(name="基准测试客户", owner_id=manager.id)
         db.session.add(customer)
@@ -121,19 +110,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for backend in args.backends.split(","):
-        if backend == "sqlite":
-            timings = measure(f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3", args.n)
-        else:
-            name = f"bpm_crm_bench_{uuid.uuid4().hex[:8]}"
-            admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            try:
-                timings = measure(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", args.n)
-            finally:
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                admin.dispose()
+        timings = scratch.on_backend(backend, lambda url: measure(url, args.n))
         baseline = statistics.median(timings["plain_completion"])
         for operation, values in timings.items():
             ms = sorted(v * 1000 for v in values)

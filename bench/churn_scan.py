@@ -26,17 +26,15 @@ import argparse
 import random
 import statistics
 import time
-import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+import scratch
 from flask import Flask
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy import func, select, text, update
 
 from bpm_crm import create_app
-from bpm_crm.config import TestConfig
 from bpm_crm.extensions import db
 from bpm_crm.models import (
     ChurnStatus,
@@ -50,8 +48,7 @@ from bpm_crm.models import (
     ScheduleRun,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+ROOT = scratch.ROOT
 BARE = text("""
     SELECT c.id FROM customers c LEFT JOIN orders o ON o.customer_id = c.id
     WHERE c.status = '正常' AND c.owner_id IS NOT NULL AND c.created_at < :cutoff
@@ -65,41 +62,6 @@ CARE_BARE = text("""
     SELECT c.id FROM customers c
     WHERE c.level IN ('重点', 'VIP') AND c.status <> '已流失' AND c.owner_id IS NOT NULL
 """)
-
-
-def _config(url: str) -> type[TestConfig]:
-    return type("BenchConfig", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": url, "TESTING": False,
-                                                "PROCESSES_DIR": str(ROOT / "processes")})
-
-
-def _admin() -> Any:
-    return create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-
-
-def _url(name: str) -> str:
-    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-
-
-def _create(name: str, template: str | None = None) -> None:
-    admin = _admin()
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
-    admin.dispose()
-
-
-def _exists(name: str) -> bool:
-    admin = _admin()
-    with admin.connect() as conn:
-        found = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name})
-    admin.dispose()
-    return bool(found)
-
-
-def _drop(name: str) -> None:
-    admin = _admin()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def prepare(app: Flask, customers: int, orders: int) -> None:
@@ -270,21 +232,20 @@ def main() -> None:
     parser.add_argument("--template", metavar="NAME", help="keep the generated data in this database and reuse it")
     args = parser.parse_args()
     print(f"postgresql: {args.customers} customers, {args.orders} orders", flush=True)
-    if args.template and not _exists(args.template):
-        _create(args.template)
-        template_app = create_app(_config(_url(args.template)))
+    if args.template and not scratch.pg_exists(args.template):
+        scratch.create_pg(name=args.template)
+        template_app = create_app(scratch.config(scratch.pg_url(args.template), TESTING=False))
         prepare(template_app, args.customers, args.orders)
         with template_app.app_context():
             db.engine.dispose()
-    name = f"bpm_crm_bench_{uuid.uuid4().hex[:8]}"
-    _create(name, args.template)
+    name = scratch.create_pg(template=args.template)
     try:
-        app = create_app(_config(_url(name)))
+        app = create_app(scratch.config(scratch.pg_url(name), TESTING=False))
         if not args.template:
             prepare(app, args.customers, args.orders)
         rows = measure(app, args.keep, args.repeat)
     finally:
-        _drop(name)
+        scratch.drop_pg(name)
     width = max(len(row[0]) for row in rows) + 2
     print(f"\n{'step':<{width}}{'time':>12}  figures")
     for step, seconds, figures in rows:

@@ -6,38 +6,26 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
-import uuid
-from pathlib import Path
 
+import scratch
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from bpm_crm import create_app
-from bpm_crm.config import TestConfig
 from bpm_crm.extensions import db
 from bpm_crm.models import HumanTask, TaskStatus, User
-
-ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-
-
-def _config(url: str) -> type[TestConfig]:
-    # Production password hashing is irrelevant here; the rest is the production code path.
-    return type("BenchConfig", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": url,
-                                                "PROCESSES_DIR": str(ROOT / "processes")})
 
 
 def measure(url: str, n: int) -> dict[str, list[float]]:
     from bpm_crm.services import definitions, demo, human_tasks, opportunities
 
-    app = create_app(_config(url))
+    app = create_app(scratch.config(url))
     timings: dict[str, list[float]] = {"assign": [], "make_plan": [], "create_opportunity": []}
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
         demo.load_demo_users()
-        definitions.deploy_directory(ROOT / "processes")
+        definitions.deploy_directory(scratch.ROOT / "processes")
         manager = db.session.scalar(select(User).where(User.username == "manager1"))
         supervisor = db.session.scalar(select(User).where(User.username == "supervisor1"))
         manager_id, supervisor_id = manager.id, supervisor.id
@@ -69,20 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for backend in args.backends.split(","):
-        if backend == "sqlite":
-            url = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
-            timings = measure(url, args.n)
-        else:
-            name = f"bpm_crm_bench_{uuid.uuid4().hex[:8]}"
-            admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            try:
-                timings = measure(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", args.n)
-            finally:
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                admin.dispose()
+        timings = scratch.on_backend(backend, lambda url: measure(url, args.n))
         for step, values in timings.items():
             ms = sorted(v * 1000 for v in values)
             rows.append((backend, step, len(ms), statistics.median(ms), ms[int(len(ms) * 0.95) - 1], ms[-1]))

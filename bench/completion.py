@@ -20,41 +20,20 @@ import os
 import socket
 import statistics
 import subprocess
-import sys
 import threading
 import time
-import uuid
-from pathlib import Path
 
+import scratch
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, event, select, text
+from sqlalchemy import event, select
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bpm_crm import create_app
+from bpm_crm.extensions import db
+from bpm_crm.models import HumanTask, TaskStatus, User
 
-from bpm_crm import create_app  # noqa: E402
-from bpm_crm.config import TestConfig  # noqa: E402
-from bpm_crm.extensions import db  # noqa: E402
-from bpm_crm.models import HumanTask, TaskStatus, User  # noqa: E402
+ROOT = scratch.ROOT
 
-PG = "postgresql+psycopg://postgres@127.0.0.1:5432"
 PASSWORD = "demo1234"
-
-
-def _scratch(prefix: str) -> str:
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return name
-
-
-def _drop(name: str) -> None:
-    admin = create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 class StatementCounter:
@@ -82,9 +61,7 @@ def prepare(url: str, tasks: int):
     """Schema, demo users, the shipped processes and `tasks` opportunities waiting to be assigned."""
     from bpm_crm.services import definitions, demo, opportunities
 
-    config = type("BenchConfig", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": url, "TESTING": False,
-                                                 "PROCESSES_DIR": str(ROOT / "processes")})
-    app = create_app(config)
+    app = create_app(scratch.config(url, TESTING=False))
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
         demo.load_demo_users()
@@ -203,7 +180,7 @@ def http_rate(url: str, task_ids: list[int], clients: int, manager_id: int,
 
 def pgbench_rate(clients: int, seconds: int) -> float:
     """pgbench's own TPC-B-like transactions per second on a scratch database, same server."""
-    name = _scratch("bpm_crm_pgbench")
+    name = scratch.create_pg("bpm_crm_pgbench")
     try:
         subprocess.run(["pgbench", "-i", "-q", "-h", "127.0.0.1", "-U", "postgres", name], check=True,
                        capture_output=True)
@@ -215,7 +192,7 @@ def pgbench_rate(clients: int, seconds: int) -> float:
                 return float(line.split()[2])
         raise RuntimeError(done.stdout)
     finally:
-        _drop(name)
+        scratch.drop_pg(name)
 
 
 def main() -> None:
@@ -228,8 +205,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=40, help="completions over HTTP before the timed ones")
     args = parser.parse_args()
 
-    name = _scratch("bpm_crm_bench")
-    url = f"{PG}/{name}"
+    name = scratch.create_pg()
+    url = scratch.pg_url(name)
     try:
         total = args.tasks + args.sample + args.warmup
         print(f"preparing {total} opportunities on PostgreSQL …", flush=True)
@@ -244,7 +221,7 @@ def main() -> None:
                                   workers=args.workers)
         tps = pgbench_rate(args.clients, args.seconds)
     finally:
-        _drop(name)
+        scratch.drop_pg(name)
 
     print()
     print("| measure | value |")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -21,8 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import scratch  # noqa: E402
+
 from bpm_crm import create_app  # noqa: E402
-from bpm_crm.config import TestConfig  # noqa: E402
 from bpm_crm.engine import sandbox  # noqa: E402
 from bpm_crm.engine.definitions import DefinitionInvalid, parse_definition  # noqa: E402
 from bpm_crm.engine.runtime import EngineLimitExceeded, ProcessRuntime, ScriptEngine  # noqa: E402
@@ -90,9 +90,9 @@ def script_case(source: str) -> tuple[str, float]:
 
 
 def main() -> None:
-    url = f"sqlite:///{tempfile.mkdtemp()}/hostile.sqlite3"
-    app = create_app(type("BenchConfig", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": url}))
     from flask_migrate import upgrade
+
+    app = create_app(scratch.config(scratch.sqlite_url("hostile")))
 
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)

@@ -12,31 +12,22 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
-import uuid
 from collections.abc import Callable
-from pathlib import Path
 from urllib.parse import quote
 
+import scratch
 from flask import Flask
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from bpm_crm import create_app
-from bpm_crm.config import TestConfig
 from bpm_crm.extensions import db
 from bpm_crm.models import Customer, Order, User
 
-ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+ROOT = scratch.ROOT
 USERS = ("manager1", "supervisor1", "admin")
 PASSWORD = "demo1234"  # noqa: S105  (the demo users' password)
-
-
-def _config(url: str) -> type[TestConfig]:
-    return type("BenchConfig", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": url,
-                                                "PROCESSES_DIR": str(ROOT / "processes")})
 
 
 def prepare(app: Flask, customers: int, orders: int) -> None:
@@ -103,21 +94,18 @@ def measure(app: Flask, repeat: int) -> list[tuple[str, str, list[float]]]:
 def run_backend(backend: str, customers: int, orders: int, repeat: int, keep: bool,
                 reuse: str | None) -> list[tuple[str, str, list[float]]]:
     if reuse:
-        return measure(create_app(_config(reuse)), repeat)
+        return measure(create_app(scratch.config(reuse)), repeat)
     if backend == "sqlite":
-        url = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
-        app = create_app(_config(url))
+        url = scratch.sqlite_url()
+        app = create_app(scratch.config(url))
         prepare(app, customers, orders)
         if keep:
             print(f"  kept: {url}")
         return measure(app, repeat)
-    name = f"bpm_crm_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    name = scratch.create_pg()
+    url = scratch.pg_url(name)
     try:
-        app = create_app(_config(url))
+        app = create_app(scratch.config(url))
         prepare(app, customers, orders)
         results = measure(app, repeat)
         with app.app_context():
@@ -128,9 +116,7 @@ def run_backend(backend: str, customers: int, orders: int, repeat: int, keep: bo
         if keep:
             print(f"  kept: {url}")
         else:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+            scratch.drop_pg(name)
 
 
 def main() -> None:

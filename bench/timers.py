@@ -32,16 +32,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import scratch
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, func, insert, select, text
 
 from bpm_crm import clock, create_app
-from bpm_crm.config import TestConfig
 from bpm_crm.extensions import db
 from bpm_crm.models import Customer, InstanceStatus, ProcessInstance, ProcessSchedule, User
 
-ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+ROOT = scratch.ROOT
 REDIS_URL = os.environ.get("BPM_CRM_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 BIN = Path(sys.executable).parent
 MANAGERS = ("manager1", "manager2", "manager3")
@@ -59,35 +58,12 @@ DUPLICATES = text("""
 """)
 
 
-def _config(url: str) -> type[TestConfig]:
-    return type("BenchConfig", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": url, "TESTING": False,
-                                                "PROCESSES_DIR": str(ROOT / "processes")})
-
-
-def _url(name: str) -> str:
-    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-
-
-def _admin(statement: str, **params: Any) -> Any:
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            result = conn.execute(text(statement), params)
-            return result.scalar() if result.returns_rows else None
-    finally:
-        admin.dispose()
-
-
-def _exists(name: str) -> bool:
-    return bool(_admin("SELECT 1 FROM pg_database WHERE datname = :name", name=name))
-
-
 def prepare(name: str, count: int) -> None:
     """Customers without orders, the churn scan two weeks ago and one process per warning; commits."""
     from bpm_crm.services import definitions, demo, jobs, schedules
 
-    _admin(f'CREATE DATABASE "{name}"')
-    app = create_app(_config(_url(name)))
+    scratch.create_pg(name=name)
+    app = create_app(scratch.config(scratch.pg_url(name), TESTING=False))
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
         demo.load_demo_users()
@@ -173,14 +149,14 @@ def _stop(running: list[subprocess.Popen]) -> None:
 def run_mode(mode: str, template: str, count: int, poll: float, limit: float) -> dict[str, Any]:
     """Copy the template, start the mode's processes, wait until every timer fired, count duplicates."""
     name = f"bpm_crm_bench_{uuid.uuid4().hex[:8]}"
-    _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    engine = create_engine(_url(name))
+    scratch.create_pg(name=name, template=template)
+    engine = create_engine(scratch.pg_url(name))
     logs = Path(tempfile.mkdtemp(prefix=f"bench-timers-{mode}-"))
     running: list[subprocess.Popen] = []
     queue = None
     try:
         started = time.perf_counter()
-        running, queue = _processes(mode, _url(name), poll, logs)
+        running, queue = _processes(mode, scratch.pg_url(name), poll, logs)
         first = seconds = None
         fired, said = 0, 0.0
         while time.perf_counter() - started < limit:
@@ -215,7 +191,7 @@ def run_mode(mode: str, template: str, count: int, poll: float, limit: float) ->
             client.delete(queue)
             for key in client.scan_iter(f"bpm-crm:sent:{queue}:*"):
                 client.delete(key)
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        scratch.drop_pg(name)
 
 
 def main() -> None:
@@ -227,7 +203,7 @@ def main() -> None:
     parser.add_argument("--template", metavar="NAME", help="keep the prepared data in this database and reuse it")
     args = parser.parse_args()
     template = args.template or f"bpm_crm_bench_{uuid.uuid4().hex[:8]}"
-    if not _exists(template):
+    if not scratch.pg_exists(template):
         print(f"preparing {args.timers} due timers in {template}", flush=True)
         prepare(template, args.timers)
     rows = []
@@ -237,7 +213,7 @@ def main() -> None:
             rows.append(run_mode(mode, template, args.timers, args.poll, args.limit))
     finally:
         if not args.template:
-            _admin(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+            scratch.drop_pg(template)
     print(f"\n{args.timers} timers due at once, poll {args.poll:g}s, {os.cpu_count()} cores")
     print(f"{'mode':<15}{'all fired':>11}{'first fired':>13}{'first→all':>11}{'timers/s':>10}{'fired':>8}"
           f"{'dup timers':>12}{'dup tasks':>11}")
