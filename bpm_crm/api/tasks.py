@@ -7,7 +7,7 @@ from flask import Response, jsonify
 
 from bpm_crm.api import bp, schemas
 from bpm_crm.api.auth import current_user
-from bpm_crm.api.inputs import bool_arg, choice_arg, json_object, paging, text_arg
+from bpm_crm.api.inputs import bool_arg, choice_arg, json_object, paging, text_arg, text_field
 from bpm_crm.errors import Invalid
 from bpm_crm.i18n import _
 from bpm_crm.input_rules import parse_id
@@ -15,7 +15,6 @@ from bpm_crm.models import HumanTask, User
 from bpm_crm.services import approvals, human_tasks, inbox, quote_approval
 from bpm_crm.services.records import RECORDS
 
-MAX_COMMENT = 2000
 MAX_WATCHERS = 50
 
 
@@ -47,11 +46,7 @@ def _form_data(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _comment(payload: dict[str, Any]) -> str | None:
-    comment = payload.get("comment")
-    if comment is not None and (not isinstance(comment, str) or len(comment) > MAX_COMMENT):
-        raise Invalid(str(_("请更正标出的字段")),
-                      {"comment": [str(_("应为不超过 %(limit)s 字的文本", limit=MAX_COMMENT))]})
-    return (comment.strip() or None) if comment else None
+    return text_field(payload, "comment", human_tasks.MAX_COMMENT)
 
 
 def _user_id(value: Any, field: str) -> int:
