@@ -8,6 +8,7 @@ its creator and its handler, and the head of a department while that department 
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
@@ -117,21 +118,23 @@ def get_request(*, request_id: int, user: User) -> ServiceRequest:
 def overdue_clause() -> ColumnElement[bool]:
     """Open requests past a target (not accepted in time, or not closed in time) or with an overdue task."""
     now = clock.utcnow_naive()
-    late_task = exists().where(HumanTask.instance_id == ServiceRequest.process_instance_id,
-                               HumanTask.status == TaskStatus.OPEN.value, HumanTask.due_at < now)
     return and_(ServiceRequest.status != ServiceStatus.ARCHIVED.value, or_(
         ServiceRequest.resolution_due_at < now,
-        and_(ServiceRequest.assigned_at.is_(None), ServiceRequest.response_due_at < now), late_task))
+        and_(ServiceRequest.assigned_at.is_(None), ServiceRequest.response_due_at < now), _late_step(now)))
+
+
+def _late_step(now: datetime) -> ColumnElement[bool]:
+    """The request has a step (an open task of its process) past its due time."""
+    return exists().where(HumanTask.instance_id == ServiceRequest.process_instance_id,
+                          HumanTask.status == TaskStatus.OPEN.value, HumanTask.due_at < now)
 
 
 def with_late_step(request_ids: list[int]) -> set[int]:
     """Of these requests, those with a step (an open task) past its due time: the other half of overdue_clause."""
     if not request_ids:
         return set()
-    now = clock.utcnow_naive()
-    return set(db.session.scalars(
-        select(ServiceRequest.id).join(HumanTask, HumanTask.instance_id == ServiceRequest.process_instance_id)
-        .where(ServiceRequest.id.in_(request_ids), HumanTask.status == TaskStatus.OPEN.value, HumanTask.due_at < now)))
+    return set(db.session.scalars(select(ServiceRequest.id).where(
+        ServiceRequest.id.in_(request_ids), _late_step(clock.utcnow_naive()))))
 
 
 def request_query(
