@@ -137,14 +137,18 @@ def _refuse_form_field(name: str) -> None:
 
 
 def _check_form_text() -> None:
-    """Form posts carry UTF-8 text only; werkzeug would keep bad bytes as %XX text or silently drop the form."""
+    """Form posts and query strings (a GET form: search, filters) carry UTF-8 text the database can keep only;
+    werkzeug would keep bad bytes as %XX text or silently drop the form, and PostgreSQL refuses NUL."""
+    _check_pairs(request.query_string)
     # Multipart uploads are left to their views: werkzeug decodes their few text fields with replacement
     # characters, which the views refuse like any other wrong value, and parsing them here would read the
     # file before the view's own size check.
-    if request.mimetype != "application/x-www-form-urlencoded":
-        return
-    # The form is parsed from this cached copy afterwards, so the body is read once.
-    for pair in request.get_data(cache=True).split(b"&"):
+    if request.mimetype == "application/x-www-form-urlencoded":
+        _check_pairs(request.get_data(cache=True))  # the form is parsed from this cached copy: read once
+
+
+def _check_pairs(encoded: bytes) -> None:
+    for pair in encoded.split(b"&"):
         name, _sep, value = pair.partition(b"=")
         if _undecodable(name) or _undecodable(value):
             _refuse_form_field(unquote_to_bytes(name.replace(b"+", b" ")).decode("utf-8", "replace"))

@@ -174,3 +174,19 @@ def test_an_account_manager_sees_status_and_level_locked_and_cannot_post_them(lo
                                                               "level": "VIP"}).status_code == 302
     db.session.expire_all()
     assert db.session.get(Customer, customer.id).level == "VIP"
+
+
+@pytest.mark.parametrize("query", ["q=a%00b", "q=%FF", "status=%ED%A0%80", "%FF=1"])
+def test_search_text_the_database_cannot_hold_is_a_400_not_an_error(app, login, users, query):
+    """A NUL in a search box was a 500 on PostgreSQL (the list query and the export); now the request is refused
+    before it reaches them, on pages and the API alike."""
+    customers.create_customer(user=users["manager1"], values={"name": "检索测试有限公司"})
+    browser = login("manager1")
+    for path in ("/customers/", "/customers/export", "/service/", "/"):
+        response = browser.get(f"{path}?{query}")
+        assert response.status_code == 400 and "含有无效字符" in page_text(response), path
+    token = app.test_client().post("/api/v1/auth/token", json={"username": "manager1", "password": "demo1234"})
+    refused = app.test_client().get(f"/api/v1/customers?{query}",
+                                    headers={"Authorization": f"Bearer {token.json['token']}"})
+    assert refused.status_code == 400 and refused.json["error"]["code"] == "form_field_encoding"
+    assert browser.get("/customers/?q=检索").status_code == 200
