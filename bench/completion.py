@@ -1,6 +1,6 @@
 """What one task completion costs: SQL statements, and completions per second over HTTP beside pgbench.
 
-Run: .venv/bin/python bench/completion.py [--tasks 400] [--clients 4] [--workers 4] [--warmup 40] [--seconds 15]
+Run: .venv/bin/python bench/completion.py [--tasks 1000] [--clients 4] [--workers 4] [--warmup 40] [--seconds 15]
 
 On a scratch PostgreSQL database it deploys the shipped processes, creates opportunities and then
 1. counts the SQL statements of completing the `assign` task — in the service alone and as a whole
@@ -9,11 +9,16 @@ On a scratch PostgreSQL database it deploys the shipped processes, creates oppor
    the remaining `assign` tasks through POST /api/v1/tasks/<id>/complete: the first `--warmup` untimed
    (each worker reads the diagrams and the organisation once), then the rest timed as one batch;
 3. runs `pgbench -c <clients>` (TPC-B-like, built in) for `--seconds` on another scratch database
-   on the same server, in the same run, and prints both rates and their ratio.
+   on the same server, in the same run, and prints both rates and their ratio;
+4. says where the CPU went (read from /proc, Linux): per timed completion in the gunicorn workers, in the
+   database's server processes for them, in the HTTP clients and on the whole machine, and per pgbench
+   transaction on the whole machine — when both runs keep the cores busy, the ratio of the rates is the
+   inverse ratio of these costs.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import http.client
 import json
 import os
@@ -25,7 +30,7 @@ import time
 
 import scratch
 from flask_migrate import upgrade
-from sqlalchemy import event, select
+from sqlalchemy import create_engine, event, select, text
 
 from bpm_crm import create_app
 from bpm_crm.extensions import db
@@ -112,6 +117,67 @@ def count_statements(app, task_ids: list[int]) -> tuple[list[int], list[int]]:
     return service_counts, request_counts
 
 
+TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def machine_busy() -> float:
+    """Seconds of CPU the whole machine has spent busy (all cores), from /proc/stat."""
+    with open("/proc/stat") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    guest = sum(fields[8:10])  # guest time is already counted in user time
+    return (sum(fields) - idle - guest) / TICK
+
+
+def process_cpu(pids: list[int]) -> float:
+    """Seconds of CPU (user + system) the processes have used; a process that is gone counts nothing."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / TICK
+
+
+def worker_pids(master: int) -> list[int]:
+    """The gunicorn master's worker processes."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == master:
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def backend_pids(database: str) -> list[int]:
+    """The server processes of the database's open connections."""
+    engine = create_engine(scratch.PG_ADMIN)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :name"),
+                                     {"name": database}).scalars())
+    finally:
+        engine.dispose()
+
+
+@dataclasses.dataclass
+class CpuShare:
+    """CPU seconds spent during a timed run, by whom."""
+
+    app: float = 0.0
+    database: float = 0.0
+    clients: float = 0.0
+    machine: float = 0.0
+    seconds: float = 0.0
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -119,8 +185,8 @@ def _free_port() -> int:
 
 
 def http_rate(url: str, task_ids: list[int], clients: int, manager_id: int,
-              warmup: int = 0, workers: int = 4) -> tuple[float, float]:
-    """Completions per second through gunicorn with `clients` concurrent HTTP clients; (rate, seconds).
+              warmup: int = 0, workers: int = 4) -> tuple[float, float, CpuShare]:
+    """Completions per second through gunicorn with `clients` concurrent HTTP clients; (rate, seconds, CPU).
 
     The first `warmup` completions are not timed: every worker has then read the diagrams and the
     organisation once, as in a server that has been up for a while (pgbench, too, reports its rate
@@ -169,27 +235,35 @@ def http_rate(url: str, task_ids: list[int], clients: int, manager_id: int,
 
         run_all(task_ids[:warmup])
         timed = task_ids[warmup:]
+        workers_now, backends = worker_pids(server.pid), backend_pids(url.rsplit("/", 1)[1])
+        before = CpuShare(app=process_cpu(workers_now), database=process_cpu(backends),
+                          clients=time.process_time(), machine=machine_busy())
         elapsed = run_all(timed)
+        cpu = CpuShare(app=process_cpu(workers_now) - before.app, database=process_cpu(backends) - before.database,
+                       clients=time.process_time() - before.clients, machine=machine_busy() - before.machine,
+                       seconds=elapsed)
         if failures:
             raise RuntimeError(f"{len(failures)} completions failed, e.g. {failures[:3]}")
-        return len(timed) / elapsed, elapsed
+        return len(timed) / elapsed, elapsed, cpu
     finally:
         server.terminate()
         server.wait(timeout=30)
 
 
-def pgbench_rate(clients: int, seconds: int) -> float:
-    """pgbench's own TPC-B-like transactions per second on a scratch database, same server."""
+def pgbench_rate(clients: int, seconds: int) -> tuple[float, CpuShare]:
+    """pgbench's own TPC-B-like transactions per second on a scratch database, same server; and its CPU."""
     name = scratch.create_pg("bpm_crm_pgbench")
     try:
         subprocess.run(["pgbench", "-i", "-q", "-h", "127.0.0.1", "-U", "postgres", name], check=True,
                        capture_output=True)
+        busy, started = machine_busy(), time.perf_counter()
         done = subprocess.run(["pgbench", "-h", "127.0.0.1", "-U", "postgres", "-c", str(clients), "-j",
                                str(min(clients, 2)), "-T", str(seconds), name], check=True, capture_output=True,
                               text=True)
+        cpu = CpuShare(machine=machine_busy() - busy, seconds=time.perf_counter() - started)
         for line in done.stdout.splitlines():
             if line.startswith("tps ="):
-                return float(line.split()[2])
+                return float(line.split()[2]), cpu
         raise RuntimeError(done.stdout)
     finally:
         scratch.drop_pg(name)
@@ -197,7 +271,7 @@ def pgbench_rate(clients: int, seconds: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tasks", type=int, default=400, help="opportunities to create (tasks completed)")
+    parser.add_argument("--tasks", type=int, default=1000, help="opportunities to create (tasks completed)")
     parser.add_argument("--sample", type=int, default=40, help="completions whose statements are counted")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=15, help="pgbench duration")
@@ -217,9 +291,9 @@ def main() -> None:
             manager_id = db.session.scalar(select(User.id).where(User.username == "manager1"))
             db.session.remove()
             db.engine.dispose()
-        rate, elapsed = http_rate(url, ids[args.sample:], args.clients, manager_id, warmup=args.warmup,
-                                  workers=args.workers)
-        tps = pgbench_rate(args.clients, args.seconds)
+        rate, elapsed, cpu = http_rate(url, ids[args.sample:], args.clients, manager_id, warmup=args.warmup,
+                                       workers=args.workers)
+        tps, pg_cpu = pgbench_rate(args.clients, args.seconds)
     finally:
         scratch.drop_pg(name)
 
@@ -235,6 +309,15 @@ def main() -> None:
           f"in {elapsed:.1f} s after {args.warmup} untimed) | {rate:.1f} |")
     print(f"| pgbench -c{args.clients} tps (same run, same server) | {tps:.0f} |")
     print(f"| ratio completions/s ÷ pgbench tps | {rate / tps:.3f} |")
+    done = rate * cpu.seconds
+    transactions = tps * pg_cpu.seconds
+    cores = os.cpu_count() or 1
+    print(f"| CPU per completion: gunicorn workers / PostgreSQL / HTTP clients (ms) | "
+          f"{cpu.app / done * 1000:.2f} / {cpu.database / done * 1000:.2f} / {cpu.clients / done * 1000:.2f} |")
+    print(f"| CPU per completion, whole machine (ms; {cpu.machine / cpu.seconds:.2f} of {cores} cores busy) | "
+          f"{cpu.machine / done * 1000:.2f} |")
+    print(f"| CPU per pgbench transaction, whole machine (ms; {pg_cpu.machine / pg_cpu.seconds:.2f} of {cores} "
+          f"cores busy) | {pg_cpu.machine / transactions * 1000:.3f} |")
 
 
 if __name__ == "__main__":
