@@ -10,13 +10,15 @@ from bpm_crm.errors import DomainError
 from bpm_crm.forms.care import CareDoneForm, CareTaskForm
 from bpm_crm.i18n import _
 from bpm_crm.models import CareTask, Customer
-from bpm_crm.services import care, customer_records, dictionary, human_tasks, permissions
+from bpm_crm.services import care, dictionary, human_tasks, permissions
 from bpm_crm.web import exports
 from bpm_crm.web.customer_records import (
     apply_errors,
     back_to_customer,
     current,
-    fill_customer_choices,
+    filtered_customer,
+    locked_customer,
+    new_record_customer,
 )
 from bpm_crm.web.display import dictionary_label
 from bpm_crm.web.query_args import id_arg, page_arg, text_arg
@@ -55,9 +57,7 @@ def _render(form: CareTaskForm, task: CareTask | None, locked: Customer | None, 
 def index():
     """Visible care tasks: open ones by due date with the overdue ones highlighted; filters and paging."""
     filters = _filters()
-    customer = None
-    if filters["customer_id"] is not None:
-        customer = customer_records.readable_customer(user=current(), customer_id=filters["customer_id"])
+    customer = filtered_customer(filters["customer_id"])
     page = care.list_care_tasks(user=current(), **filters, page=page_arg(),
                                 per_page=current_app.config["PAGE_SIZE"])
     return render_template("care/index.html", page=page, filters=filters, customer=customer,
@@ -82,16 +82,10 @@ def export():
 @login_required
 def create():
     """Plan a care task; opened from a customer (or contact) page the customer is fixed and saving returns there."""
-    locked_id = id_arg("customer_id")
-    locked = None
-    if locked_id is not None:
-        locked = customer_records.customer_for_new_record(user=current(), customer_id=locked_id, action=WRITE,
-                                                          refused=REFUSED)
-    form = CareTaskForm(customer_id=locked_id, contact_id=id_arg("contact_id"))
-    fill_customer_choices(form, action=WRITE, selected=locked_id)
+    locked = locked_customer(action=WRITE, refused=REFUSED)
+    form = CareTaskForm(contact_id=id_arg("contact_id"))
+    new_record_customer(form, action=WRITE, locked=locked)
     _prepare(form, locked, None)
-    if locked is not None:
-        form.customer_id.data = locked.id
     if form.validate_on_submit():
         try:
             task = care.create_care_task(user=current(), values=form.values())

@@ -9,9 +9,15 @@ from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError
 from bpm_crm.forms.churn import ChurnWarningForm, ConfirmForm, MeasureForm
 from bpm_crm.models import ChurnWarning
-from bpm_crm.services import churn, churn_scan, customer_records, human_tasks, permissions
+from bpm_crm.services import churn, churn_scan, human_tasks, permissions
 from bpm_crm.web import exports
-from bpm_crm.web.customer_records import apply_errors, current, fill_customer_choices
+from bpm_crm.web.customer_records import (
+    apply_errors,
+    current,
+    filtered_customer,
+    locked_customer,
+    new_record_customer,
+)
 from bpm_crm.web.query_args import id_arg, page_arg, text_arg
 from bpm_crm.web.schedules import figures_of, rule_words
 
@@ -32,9 +38,7 @@ def _filters() -> dict:
 def index():
     """Visible churn warnings, newest first, filtered by status, account manager or customer."""
     filters = _filters()
-    customer = None
-    if filters["customer_id"] is not None:
-        customer = customer_records.readable_customer(user=current(), customer_id=filters["customer_id"])
+    customer = filtered_customer(filters["customer_id"])
     page = churn.list_warnings(user=current(), **filters, page=page_arg(),
                                per_page=current_app.config["PAGE_SIZE"])
     return render_template("churn/index.html", page=page, filters=filters, customer=customer,
@@ -61,15 +65,9 @@ def export():
 @login_required
 def create():
     """Raise a warning by hand for a customer the user manages (or supervises)."""
-    locked_id = id_arg("customer_id")
-    locked = None
-    if locked_id is not None:
-        locked = customer_records.customer_for_new_record(user=current(), customer_id=locked_id, action=WRITE,
-                                                          refused=REFUSED)
-    form = ChurnWarningForm(customer_id=locked_id)
-    fill_customer_choices(form, action=WRITE, selected=locked_id)
-    if locked is not None:
-        form.customer_id.data = locked.id
+    locked = locked_customer(action=WRITE, refused=REFUSED)
+    form = ChurnWarningForm()
+    new_record_customer(form, action=WRITE, locked=locked)
     if form.validate_on_submit():
         try:
             warning = churn.create_warning(user=current(), values={"customer_id": form.customer_id.data})

@@ -8,13 +8,16 @@ from flask_login import login_required
 from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError
 from bpm_crm.forms.contact import ContactForm
-from bpm_crm.services import contacts, customer_records, permissions
+from bpm_crm.services import contacts, permissions
 from bpm_crm.web import exports
 from bpm_crm.web.customer_records import (
     apply_errors,
     back_to_customer,
     current,
     fill_customer_choices,
+    filtered_customer,
+    locked_customer,
+    new_record_customer,
 )
 from bpm_crm.web.query_args import id_arg, page_arg, text_arg
 
@@ -35,9 +38,7 @@ def _filters() -> dict:
 def index():
     """Visible contacts: search, filter by customer, sort, page."""
     filters = _filters()
-    customer = None
-    if filters["customer_id"] is not None:
-        customer = customer_records.readable_customer(user=current(), customer_id=filters["customer_id"])
+    customer = filtered_customer(filters["customer_id"])
     page = contacts.list_contacts(user=current(), **filters, page=page_arg(),
                                   per_page=current_app.config["PAGE_SIZE"])
     return render_template("contacts/index.html", page=page, filters=filters, customer=customer,
@@ -60,15 +61,9 @@ def export():
 @login_required
 def create():
     """Add a contact; opened from a customer page the customer is fixed and saving returns there."""
-    locked_id = id_arg("customer_id")
-    locked = None
-    if locked_id is not None:
-        locked = customer_records.customer_for_new_record(user=current(), customer_id=locked_id, action=WRITE,
-                                                          refused=REFUSED)
-    form = ContactForm(customer_id=locked_id)
-    fill_customer_choices(form, action=WRITE, selected=locked_id)
-    if locked is not None:
-        form.customer_id.data = locked.id  # a posted value cannot move it elsewhere
+    locked = locked_customer(action=WRITE, refused=REFUSED)
+    form = ContactForm()
+    new_record_customer(form, action=WRITE, locked=locked)
     if form.validate_on_submit():
         try:
             contact = contacts.create_contact(user=current(), values=form.values())

@@ -8,15 +8,41 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from bpm_crm.i18n import _
-from bpm_crm.models import User
+from bpm_crm.models import Customer, User
 from bpm_crm.services import customer_records
 from bpm_crm.web.errors import apply_errors as apply_errors  # re-exported for the record pages
+from bpm_crm.web.query_args import id_arg
 
 
 def current() -> User:
     return current_user._get_current_object()  # type: ignore[no-any-return]
 
 
+def filtered_customer(customer_id: int | None) -> Customer | None:
+    """The customer a list is narrowed to (404 when the user may not read him), or None."""
+    if customer_id is None:
+        return None
+    return customer_records.readable_customer(user=current(), customer_id=customer_id)
+
+
+def locked_customer(*, action: str, refused: str) -> Customer | None:
+    """The customer a new record's page was opened from (?customer_id=…), or None.
+
+    `refused` (403) when the user may read him but not add such records to him; 404 when he may not read him.
+    """
+    customer_id = id_arg("customer_id")
+    if customer_id is None:
+        return None
+    return customer_records.customer_for_new_record(user=current(), customer_id=customer_id, action=action,
+                                                    refused=refused)
+
+
+def new_record_customer(form: FlaskForm, *, action: str, locked: Customer | None) -> None:
+    """The customer select of a new record: the customers the user may add to; fixed to `locked` when opened
+    from a customer (a posted value cannot move the record elsewhere)."""
+    fill_customer_choices(form, action=action, selected=locked.id if locked else None)
+    if locked is not None:
+        form["customer_id"].data = locked.id
 
 
 def fill_customer_choices(form: FlaskForm, *, action: str, selected: int | None) -> None:

@@ -15,6 +15,9 @@ from bpm_crm.web.customer_records import (
     back_to_customer,
     current,
     fill_customer_choices,
+    filtered_customer,
+    locked_customer,
+    new_record_customer,
 )
 from bpm_crm.web.query_args import id_arg, page_arg, text_arg
 
@@ -40,9 +43,7 @@ def _render(form: InteractionForm, interaction, locked, status: int = 200):
 def index():
     """Visible interactions: search, filter by customer, latest first, paged."""
     filters = _filters()
-    customer = None
-    if filters["customer_id"] is not None:
-        customer = customer_records.readable_customer(user=current(), customer_id=filters["customer_id"])
+    customer = filtered_customer(filters["customer_id"])
     page = interactions.list_interactions(user=current(), **filters, page=page_arg(),
                                           per_page=current_app.config["PAGE_SIZE"])
     return render_template("interactions/index.html", page=page, filters=filters, customer=customer,
@@ -64,15 +65,9 @@ def export():
 @login_required
 def create():
     """Record an interaction; opened from a customer page the customer is fixed and saving returns there."""
-    locked_id = id_arg("customer_id")
-    locked = None
-    if locked_id is not None:
-        locked = customer_records.customer_for_new_record(user=current(), customer_id=locked_id, action=WRITE,
-                                                          refused=REFUSED)
-    form = InteractionForm(customer_id=locked_id, date=customer_records.local_today().isoformat())
-    fill_customer_choices(form, action=WRITE, selected=locked_id)
-    if locked is not None:
-        form.customer_id.data = locked.id
+    locked = locked_customer(action=WRITE, refused=REFUSED)
+    form = InteractionForm(date=customer_records.local_today().isoformat())
+    new_record_customer(form, action=WRITE, locked=locked)
     if form.validate_on_submit():
         try:
             record = interactions.create_interaction(user=current(), values=form.values())
