@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError, Invalid
@@ -24,7 +24,7 @@ from bpm_crm.models import User
 from bpm_crm.services import admin, audit, dictionary, logs, permissions
 from bpm_crm.services.records import RECORDS
 from bpm_crm.web.display import date_text, datetime_text, status_label
-from bpm_crm.web.errors import apply_errors
+from bpm_crm.web.pages import apply_errors, signed_in
 from bpm_crm.web.query_args import id_arg, page_arg
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -137,12 +137,9 @@ def audit_action_label(value: str | None) -> str:
     return str(ACTION_LABELS.get(value or "", value or ""))
 
 
-def _user() -> User:
-    return current_user._get_current_object()
-
 
 def _require(action: str) -> User:
-    user = _user()
+    user = signed_in()
     permissions.require(user, action)
     return user
 

@@ -11,13 +11,14 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from bpm_crm.error_messages import translate
 from bpm_crm.errors import Conflict, DomainError, Invalid
 from bpm_crm.input_rules import parse_id
 from bpm_crm.services import approval_trail, approvals, human_tasks, people
 from bpm_crm.services.records import RECORDS
+from bpm_crm.web.pages import signed_in
 from bpm_crm.web.tasks import render_task
 
 bp = Blueprint("approvals", __name__, url_prefix="/tasks")
@@ -26,9 +27,6 @@ MAX_COMMENT = approvals.MAX_COMMENT
 # Conflicts that mean the task is no longer there to act on: the inbox, not the page again.
 MOVED_ON = {"task_closed", "task_claimed"}
 
-
-def _user():
-    return current_user._get_current_object()
 
 
 def _text(name: str) -> str:
@@ -50,7 +48,7 @@ def _failed(task_id: int, form: str, exc: DomainError):
     if isinstance(exc, Conflict) and (exc.code in MOVED_ON or form in ("decide", "return")):
         flash(translate(exc), "warning")
         return redirect(url_for("inbox.index", view="approvals"))
-    task = human_tasks.get_task(task_id=task_id, user=_user())
+    task = human_tasks.get_task(task_id=task_id, user=signed_in())
     flash(translate(exc), "warning" if isinstance(exc, Conflict) else "danger")
     errors = {name: [translate(message) for message in messages]
               for name, messages in (exc.field_errors if isinstance(exc, Invalid) else {}).items()}
@@ -84,7 +82,7 @@ def decide(task_id: int):
         return gettext("已同意“%(name)s”", name=task.name)
 
     return _act(task_id, "decide", lambda: approvals.decide(
-        task_id=task_id, user=_user(), decision=decision, comment=_text("comment")), done, _inbox())
+        task_id=task_id, user=signed_in(), decision=decision, comment=_text("comment")), done, _inbox())
 
 
 @bp.post("/<id:task_id>/return")
@@ -92,7 +90,7 @@ def decide(task_id: int):
 def return_task(task_id: int):
     """退回: to the requester or to an earlier step of this request, with the reason."""
     return _act(task_id, "return", lambda: approvals.return_task(
-        task_id=task_id, user=_user(), to=(request.form.get("to") or "")[:120], comment=_text("comment")),
+        task_id=task_id, user=signed_in(), to=(request.form.get("to") or "")[:120], comment=_text("comment")),
         lambda _task: gettext("已退回"), _inbox())
 
 
@@ -102,7 +100,7 @@ def transfer(task_id: int):
     """转交: a colleague decides instead of the approver."""
     def run() -> Any:
         target = _person("to_user_id")
-        approvals.transfer(task_id=task_id, user=_user(), to_user_id=target.id, comment=_text("comment"))
+        approvals.transfer(task_id=task_id, user=signed_in(), to_user_id=target.id, comment=_text("comment"))
         return target
 
     return _act(task_id, "transfer", run, lambda target: gettext("已转交给%(name)s", name=target.full_name),
@@ -117,7 +115,7 @@ def add_signer(task_id: int):
 
     def run() -> Any:
         target = _person("to_user_id")
-        approvals.add_signer(task_id=task_id, user=_user(), to_user_id=target.id, before=before,
+        approvals.add_signer(task_id=task_id, user=signed_in(), to_user_id=target.id, before=before,
                              comment=_text("comment"))
         return target
 
@@ -144,7 +142,7 @@ def _people(name: str, user: Any) -> list[Any]:
 @login_required
 def cc(task_id: int):
     """抄送: colleagues who then follow the request read-only."""
-    user = _user()
+    user = signed_in()
 
     def run() -> list[Any]:
         chosen = _people("user_ids", user)
@@ -159,7 +157,7 @@ def cc(task_id: int):
 @login_required
 def comment(task_id: int):
     """评论 on the request the task belongs to; @username tells a colleague who may see it."""
-    user = _user()
+    user = signed_in()
     task = human_tasks.get_task(task_id=task_id, user=user)
     return _act(task_id, "comment", lambda: approvals.comment(instance_id=task.instance_id, user=user,
                                                               text=_text("text")),
@@ -170,7 +168,7 @@ def comment(task_id: int):
 @login_required
 def withdraw(task_id: int):
     """撤回 by the requester, while no approver has acted: the record's page afterwards."""
-    user = _user()
+    user = signed_in()
     task = human_tasks.get_task(task_id=task_id, user=user)
     instance = task.instance
     record_type = RECORDS.find(instance.business_type)
@@ -186,7 +184,7 @@ def withdraw(task_id: int):
 @login_required
 def nudge(task_id: int):
     """催办: remind the approvers waiting on the request (once an hour)."""
-    user = _user()
+    user = signed_in()
     task = human_tasks.get_task(task_id=task_id, user=user)
     return _act(task_id, "nudge", lambda: approvals.nudge(instance_id=task.instance_id, user=user),
                 lambda people: gettext("已提醒 %(count)s 位审批人", count=len(people)))
@@ -196,7 +194,7 @@ def nudge(task_id: int):
 @login_required
 def batch_approve():
     """批量同意 the approvals ticked on 待我审批, with one comment; then what succeeded and what did not."""
-    user = _user()
+    user = signed_in()
     raw = request.form.getlist("task_ids")
     task_ids = [parse_id(value) for value in raw[:approvals.MAX_BATCH + 1]]
     if not task_ids or any(task_id is None for task_id in task_ids):

@@ -15,6 +15,7 @@ from bpm_crm.input_rules import parse_id
 from bpm_crm.models import Attachment
 from bpm_crm.services import attachments
 from bpm_crm.services.records import RECORDS
+from bpm_crm.web.pages import signed_in
 from bpm_crm.web.redirects import safe_next
 
 bp = Blueprint("attachments", __name__, url_prefix="/attachments")
@@ -22,9 +23,6 @@ bp = Blueprint("attachments", __name__, url_prefix="/attachments")
 ICONS = {"application/pdf": "file-earmark-pdf", "image/png": "file-earmark-image",
          "image/jpeg": "file-earmark-image", "image/gif": "file-earmark-image"}
 
-
-def _user():
-    return current_user._get_current_object()
 
 
 @bp.record_once
@@ -66,7 +64,7 @@ def _too_large(exc: RequestEntityTooLarge):
 def upload():
     """The upload form (GET) and the multipart upload (POST) for ?record_type=…&record_id=."""
     record_type, record_id = _record_args()
-    user = _user()
+    user = signed_in()
     title = attachments.record_title(user=user, record_type=record_type, record_id=record_id)
     back = _back(record_type, record_id)
     if not attachments.may_update_record(user, record_type, record_id):
@@ -100,7 +98,7 @@ def upload():
 @login_required
 def download(attachment_id: int):
     """Download an attachment of a record the user may read."""
-    attachment = attachments.get_attachment(attachment_id=attachment_id, user=_user())
+    attachment = attachments.get_attachment(attachment_id=attachment_id, user=signed_in())
     return download_response(attachment, attachments.read_bytes(attachment))
 
 
@@ -108,11 +106,11 @@ def download(attachment_id: int):
 @login_required
 def delete(attachment_id: int):
     """Remove an attachment (its uploader or whoever may update the record)."""
-    attachment = attachments.get_attachment(attachment_id=attachment_id, user=_user())
+    attachment = attachments.get_attachment(attachment_id=attachment_id, user=signed_in())
     back = _back(attachment.record_type, attachment.record_id)
     name = attachment.filename
     try:
-        attachments.delete(attachment_id=attachment_id, user=_user())
+        attachments.delete(attachment_id=attachment_id, user=signed_in())
     except DomainError as exc:
         flash(translate(exc), "danger")
         return redirect(back)
@@ -123,12 +121,12 @@ def delete(attachment_id: int):
 @bp.app_template_global()
 def may_upload_attachment(record_type: str, record_id: int) -> bool:
     """Whether the signed-in user may attach files to this record (the list partial asks)."""
-    return current_user.is_authenticated and attachments.may_update_record(_user(), record_type, record_id)
+    return current_user.is_authenticated and attachments.may_update_record(signed_in(), record_type, record_id)
 
 
 @bp.app_template_global()
 def may_delete_attachment(attachment: Attachment) -> bool:
-    return current_user.is_authenticated and attachments.may_delete(_user(), attachment)
+    return current_user.is_authenticated and attachments.may_delete(signed_in(), attachment)
 
 
 @bp.app_template_global()

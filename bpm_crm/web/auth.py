@@ -10,10 +10,9 @@ from wtforms.validators import DataRequired, EqualTo, Length
 
 from bpm_crm.errors import Invalid
 from bpm_crm.i18n import _
-from bpm_crm.models import User
 from bpm_crm.services import people
 from bpm_crm.web import kept_forms, language
-from bpm_crm.web.errors import apply_errors
+from bpm_crm.web.pages import apply_errors, signed_in
 from bpm_crm.web.redirects import safe_next
 
 bp = Blueprint("auth", __name__)
@@ -38,9 +37,6 @@ class PasswordChangeForm(FlaskForm):
     confirm = PasswordField(_("确认新密码"), validators=[DataRequired(_("请再次输入密码")),
                                                         EqualTo("password", _("两次输入的密码不一致"))])
 
-
-def _user() -> User:
-    return current_user._get_current_object()
 
 
 def _throttled_page(form: LoginForm, exc: people.LoginThrottled):
@@ -84,7 +80,7 @@ def logout():
 
 
 def _account_page(form: PasswordChangeForm, status: int = 200):
-    return render_template("auth/account.html", form=form, api_tokens=people.active_api_tokens(_user())), status
+    return render_template("auth/account.html", form=form, api_tokens=people.active_api_tokens(signed_in())), status
 
 
 @bp.route("/account", methods=["GET", "POST"])
@@ -96,7 +92,7 @@ def account():
         return _account_page(form, 422 if form.errors else 200)
     remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
     try:
-        user = people.change_password(user=_user(), current_password=form.current_password.data or "",
+        user = people.change_password(user=signed_in(), current_password=form.current_password.data or "",
                                       new_password=form.password.data or "")
     except Invalid as exc:
         apply_errors(form, exc, message=False)  # the fields say it
@@ -112,6 +108,6 @@ def account():
 @login_required
 def revoke_api_tokens():
     """Revoke every API token of the signed-in user."""
-    count = people.revoke_api_tokens(user=_user())
+    count = people.revoke_api_tokens(user=signed_in())
     flash(gettext("已撤销 %(count)s 个 API 令牌", count=count), "success")
     return redirect(url_for("auth.account"))

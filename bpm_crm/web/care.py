@@ -13,14 +13,13 @@ from bpm_crm.models import CareTask, Customer
 from bpm_crm.services import care, dictionary, human_tasks, permissions
 from bpm_crm.web import exports
 from bpm_crm.web.customer_records import (
-    apply_errors,
     back_to_customer,
-    current,
     filtered_customer,
     locked_customer,
     new_record_customer,
 )
 from bpm_crm.web.display import dictionary_label
+from bpm_crm.web.pages import apply_errors, signed_in
 from bpm_crm.web.query_args import id_arg, page_arg, text_arg
 
 bp = Blueprint("care", __name__, url_prefix="/care")
@@ -35,7 +34,7 @@ def _filters() -> dict:
     return {"q": text_arg("q"), "customer_id": id_arg("customer_id"),
             "kind": kind if kind in dictionary.choices(dictionary.CARE_KIND) else None,
             "due": due if due in care.DUE_FILTERS else None,
-            "assignee_id": current().id if request.args.get("mine") else None}
+            "assignee_id": signed_in().id if request.args.get("mine") else None}
 
 
 def _prepare(form: CareTaskForm, customer: Customer | None, assignee_id: int | None) -> None:
@@ -44,7 +43,7 @@ def _prepare(form: CareTaskForm, customer: Customer | None, assignee_id: int | N
                                                   for kind in dictionary.choices(dictionary.CARE_KIND)]
     contacts = care.contact_choices(customer_id=customer.id) if customer else []
     form.contact_id.choices = [("", str(_("不指定联系人")))] + contacts
-    people = care.assignee_choices(user=current(), include_id=assignee_id)
+    people = care.assignee_choices(user=signed_in(), include_id=assignee_id)
     form.assignee_id.choices = [("", str(_("默认：客户的客户经理")))] + people
 
 
@@ -58,18 +57,18 @@ def index():
     """Visible care tasks: open ones by due date with the overdue ones highlighted; filters and paging."""
     filters = _filters()
     customer = filtered_customer(filters["customer_id"])
-    page = care.list_care_tasks(user=current(), **filters, page=page_arg(),
+    page = care.list_care_tasks(user=signed_in(), **filters, page=page_arg(),
                                 per_page=current_app.config["PAGE_SIZE"])
     return render_template("care/index.html", page=page, filters=filters, customer=customer,
                            kinds=dictionary.choices(dictionary.CARE_KIND), due_labels=DUE_LABELS,
-                           is_overdue=care.is_overdue, may_write=permissions.can(current(), WRITE))
+                           is_overdue=care.is_overdue, may_write=permissions.can(signed_in(), WRITE))
 
 
 @bp.get("/export.xlsx")
 @login_required
 def export():
     """The care tasks of the current search and filters as an Excel file."""
-    rows = care.export_care_tasks(user=current(), limit=exports.MAX_EXPORT_ROWS, **_filters())
+    rows = care.export_care_tasks(user=signed_in(), limit=exports.MAX_EXPORT_ROWS, **_filters())
     headers = [gettext("客户编号"), gettext("客户名称"), gettext("联系人"), gettext("关怀类型"), gettext("关怀主题"),
                gettext("到期日期"), gettext("负责人"), gettext("完成人"), gettext("完成时间"), gettext("备注")]
     return exports.xlsx_response(name=gettext("客户关怀"), headers=headers, rows=(
@@ -88,7 +87,7 @@ def create():
     _prepare(form, locked, None)
     if form.validate_on_submit():
         try:
-            task = care.create_care_task(user=current(), values=form.values())
+            task = care.create_care_task(user=signed_in(), values=form.values())
         except DomainError as exc:
             apply_errors(form, exc)
             return _render(form, None, locked, exc.status)
@@ -103,32 +102,32 @@ def create():
 @login_required
 def show(care_task_id: int):
     """One care task: who, what, when due, done by whom; the 完成 form while open."""
-    task = care.get_care_task(care_task_id=care_task_id, user=current())
-    may_write = permissions.customer_in_scope(current(), task.customer_id, WRITE)
+    task = care.get_care_task(care_task_id=care_task_id, user=signed_in())
+    may_write = permissions.customer_in_scope(signed_in(), task.customer_id, WRITE)
     step = care.open_task(task)
     return render_template("care/show.html", task=task, may_write=may_write, done_form=CareDoneForm(),
                            overdue=care.is_overdue(task), step=step, rule_name=care.rule_name(task),
-                           step_visible=step is not None and human_tasks.may_see_task(current(), step))
+                           step_visible=step is not None and human_tasks.may_see_task(signed_in(), step))
 
 
 @bp.route("/<id:care_task_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(care_task_id: int):
     """Change a care task (its customer stays)."""
-    task = care.get_care_task(care_task_id=care_task_id, user=current())
+    task = care.get_care_task(care_task_id=care_task_id, user=signed_in())
     form = CareTaskForm(obj=task)
     form.customer_id.choices = [(task.customer_id, task.customer.name)]
     _prepare(form, task.customer, task.assignee_id)
     form.customer_id.data = task.customer_id
     if form.validate_on_submit():
         try:
-            care.update_care_task(care_task_id=care_task_id, user=current(), values=form.values())
+            care.update_care_task(care_task_id=care_task_id, user=signed_in(), values=form.values())
         except DomainError as exc:
             apply_errors(form, exc)
             return _render(form, task, task.customer, exc.status)
         flash(gettext("已保存修改"), "success")
         return redirect(url_for("care.show", care_task_id=care_task_id))
-    if request.method == "GET" and not permissions.customer_in_scope(current(), task.customer_id, WRITE):
+    if request.method == "GET" and not permissions.customer_in_scope(signed_in(), task.customer_id, WRITE):
         flash(gettext("您只能查看此关怀任务，不能处理或修改"), "warning")
         return redirect(url_for("care.show", care_task_id=care_task_id))
     return _render(form, task, task.customer, 422 if form.errors else 200)
@@ -141,7 +140,7 @@ def done(care_task_id: int):
     form = CareDoneForm()
     form.validate()
     try:
-        care.mark_done(care_task_id=care_task_id, user=current(), note=form.note.data)
+        care.mark_done(care_task_id=care_task_id, user=signed_in(), note=form.note.data)
     except DomainError as exc:
         if exc.status == 404:
             raise
@@ -155,10 +154,10 @@ def done(care_task_id: int):
 @login_required
 def delete(care_task_id: int):
     """Move a care task to the recycle bin (confirmed in the page); back to its customer."""
-    task = care.get_care_task(care_task_id=care_task_id, user=current())
+    task = care.get_care_task(care_task_id=care_task_id, user=signed_in())
     customer_id = task.customer_id
     try:
-        care.delete_care_task(care_task_id=care_task_id, user=current())
+        care.delete_care_task(care_task_id=care_task_id, user=signed_in())
     except DomainError as exc:
         flash(translate(exc), "danger")
         return redirect(url_for("care.show", care_task_id=care_task_id))

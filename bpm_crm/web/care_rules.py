@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError
@@ -12,15 +12,12 @@ from bpm_crm.i18n import _
 from bpm_crm.models import CareRule
 from bpm_crm.services import care_rules, dictionary, permissions
 from bpm_crm.web.display import dictionary_label
-from bpm_crm.web.errors import saved
+from bpm_crm.web.pages import saved, signed_in
 
 bp = Blueprint("care_rules", __name__, url_prefix="/care-rules")
 
 TRIGGER_WORDS = {"birthday": _("联系人生日"), "order": _("下单"), "service": _("客户服务办结")}
 
-
-def _user():
-    return current_user._get_current_object()
 
 
 def describe(rule: CareRule) -> str:
@@ -49,21 +46,21 @@ def _form(**kwargs) -> CareRuleForm:
 
 
 def _page(form: CareRuleForm, editing: CareRule | None = None, status: int = 200):
-    return render_template("care_rules/index.html", rules=care_rules.list_rules(user=_user()), form=form,
+    return render_template("care_rules/index.html", rules=care_rules.list_rules(user=signed_in()), form=form,
                            editing=editing, describe=describe, sample=care_rules.sample_subject()), status
 
 
 def _save(form: CareRuleForm, rule_id: int | None) -> bool:
     if rule_id is None:
-        return saved(form, lambda: care_rules.create_rule(user=_user(), values=form.values()))
-    return saved(form, lambda: care_rules.update_rule(rule_id=rule_id, user=_user(), values=form.values()))
+        return saved(form, lambda: care_rules.create_rule(user=signed_in(), values=form.values()))
+    return saved(form, lambda: care_rules.update_rule(rule_id=rule_id, user=signed_in(), values=form.values()))
 
 
 @bp.route("/", methods=["GET", "POST"])
 @login_required
 def index():
     """The rules, active ones first, with a form to add one."""
-    permissions.require(_user(), care_rules.MANAGE)  # before reading the form
+    permissions.require(signed_in(), care_rules.MANAGE)  # before reading the form
     form = _form()
     if request.method == "POST":
         if _save(form, None):
@@ -77,7 +74,7 @@ def index():
 @login_required
 def edit(rule_id: int):
     """Change one rule (tasks it already made stay as they are)."""
-    rule = care_rules.get_rule(rule_id=rule_id, user=_user())
+    rule = care_rules.get_rule(rule_id=rule_id, user=signed_in())
     form = _form(obj=rule)
     if request.method == "POST":
         if _save(form, rule_id):
@@ -93,7 +90,7 @@ def toggle(rule_id: int):
     """Pause or resume a rule."""
     active = request.form.get("active") == "1"
     try:
-        care_rules.set_active(rule_id=rule_id, user=_user(), active=active)
+        care_rules.set_active(rule_id=rule_id, user=signed_in(), active=active)
     except DomainError as exc:
         flash(translate(exc), "danger")
         return redirect(url_for("care_rules.index"))
@@ -106,7 +103,7 @@ def toggle(rule_id: int):
 def delete(rule_id: int):
     """Remove a rule that never made a task."""
     try:
-        care_rules.delete_rule(rule_id=rule_id, user=_user())
+        care_rules.delete_rule(rule_id=rule_id, user=signed_in())
     except DomainError as exc:
         flash(translate(exc), "warning")
         return redirect(url_for("care_rules.index"))

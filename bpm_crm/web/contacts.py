@@ -11,14 +11,13 @@ from bpm_crm.forms.contact import ContactForm
 from bpm_crm.services import contacts, permissions
 from bpm_crm.web import exports
 from bpm_crm.web.customer_records import (
-    apply_errors,
     back_to_customer,
-    current,
     fill_customer_choices,
     filtered_customer,
     locked_customer,
     new_record_customer,
 )
+from bpm_crm.web.pages import apply_errors, signed_in
 from bpm_crm.web.query_args import id_arg, page_arg, text_arg
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
@@ -39,17 +38,17 @@ def index():
     """Visible contacts: search, filter by customer, sort, page."""
     filters = _filters()
     customer = filtered_customer(filters["customer_id"])
-    page = contacts.list_contacts(user=current(), **filters, page=page_arg(),
+    page = contacts.list_contacts(user=signed_in(), **filters, page=page_arg(),
                                   per_page=current_app.config["PAGE_SIZE"])
     return render_template("contacts/index.html", page=page, filters=filters, customer=customer,
-                           may_write=permissions.can(current(), WRITE))
+                           may_write=permissions.can(signed_in(), WRITE))
 
 
 @bp.get("/export.xlsx")
 @login_required
 def export():
     """The contacts of the current search and filters as an Excel file."""
-    rows = contacts.export_contacts(user=current(), limit=exports.MAX_EXPORT_ROWS, **_filters())
+    rows = contacts.export_contacts(user=signed_in(), limit=exports.MAX_EXPORT_ROWS, **_filters())
     headers = [gettext("客户编号"), gettext("客户名称"), gettext("姓名"), gettext("性别"), gettext("职位"),
                gettext("办公电话"), gettext("手机"), gettext("电子邮箱"), gettext("生日"), gettext("备注")]
     return exports.xlsx_response(name=pgettext("section", "联系人"), headers=headers, rows=(
@@ -66,7 +65,7 @@ def create():
     new_record_customer(form, action=WRITE, locked=locked)
     if form.validate_on_submit():
         try:
-            contact = contacts.create_contact(user=current(), values=form.values())
+            contact = contacts.create_contact(user=signed_in(), values=form.values())
         except DomainError as exc:
             apply_errors(form, exc)
             return render_template("contacts/form.html", form=form, contact=None, locked=locked), exc.status
@@ -82,8 +81,8 @@ def create():
 @login_required
 def show(contact_id: int):
     """One contact with its customer."""
-    contact = contacts.get_contact(contact_id=contact_id, user=current())
-    may_write = permissions.customer_in_scope(current(), contact.customer_id, WRITE)
+    contact = contacts.get_contact(contact_id=contact_id, user=signed_in())
+    may_write = permissions.customer_in_scope(signed_in(), contact.customer_id, WRITE)
     return render_template("contacts/show.html", contact=contact, may_write=may_write)
 
 
@@ -91,20 +90,20 @@ def show(contact_id: int):
 @login_required
 def edit(contact_id: int):
     """Change a contact of a customer the user may update."""
-    contact = contacts.get_contact(contact_id=contact_id, user=current())
+    contact = contacts.get_contact(contact_id=contact_id, user=signed_in())
     form = ContactForm(obj=contact)
     fill_customer_choices(form, action=WRITE, selected=contact.customer_id)
     if request.method == "GET":
         form.birthday.data = contact.birthday.isoformat() if contact.birthday else ""
     if form.validate_on_submit():
         try:
-            contacts.update_contact(contact_id=contact_id, user=current(), values=form.values())
+            contacts.update_contact(contact_id=contact_id, user=signed_in(), values=form.values())
         except DomainError as exc:
             apply_errors(form, exc)
             return render_template("contacts/form.html", form=form, contact=contact, locked=None), exc.status
         flash(gettext("已保存修改"), "success")
         return redirect(url_for("contacts.show", contact_id=contact_id))
-    if request.method == "GET" and not permissions.customer_in_scope(current(), contact.customer_id, WRITE):
+    if request.method == "GET" and not permissions.customer_in_scope(signed_in(), contact.customer_id, WRITE):
         flash(gettext("您只能查看此联系人，不能修改或删除"), "warning")
         return redirect(url_for("contacts.show", contact_id=contact_id))
     status = 422 if form.errors else 200
@@ -115,10 +114,10 @@ def edit(contact_id: int):
 @login_required
 def delete(contact_id: int):
     """Move a contact to the recycle bin (confirmed in the page); back to its customer."""
-    contact = contacts.get_contact(contact_id=contact_id, user=current())
+    contact = contacts.get_contact(contact_id=contact_id, user=signed_in())
     name, customer_id = contact.name, contact.customer_id
     try:
-        contacts.delete_contact(contact_id=contact_id, user=current())
+        contacts.delete_contact(contact_id=contact_id, user=signed_in())
     except DomainError as exc:
         flash(translate(exc), "danger")
         return redirect(url_for("contacts.show", contact_id=contact_id))

@@ -1,28 +1,23 @@
-"""What the pages of a customer's records share: the customer select, field errors, the way back, exports."""
+"""What the pages of a customer's records share: the customer from the address, the customer select, the way back."""
 from __future__ import annotations
 
 from typing import Any
 
 from flask import url_for
-from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from bpm_crm.i18n import _
-from bpm_crm.models import Customer, User
+from bpm_crm.models import Customer
 from bpm_crm.services import customer_records
-from bpm_crm.web.errors import apply_errors as apply_errors  # re-exported for the record pages
+from bpm_crm.web.pages import signed_in
 from bpm_crm.web.query_args import id_arg
-
-
-def current() -> User:
-    return current_user._get_current_object()  # type: ignore[no-any-return]
 
 
 def filtered_customer(customer_id: int | None) -> Customer | None:
     """The customer a list is narrowed to (404 when the user may not read him), or None."""
     if customer_id is None:
         return None
-    return customer_records.readable_customer(user=current(), customer_id=customer_id)
+    return customer_records.readable_customer(user=signed_in(), customer_id=customer_id)
 
 
 def locked_customer(*, action: str, refused: str) -> Customer | None:
@@ -33,7 +28,7 @@ def locked_customer(*, action: str, refused: str) -> Customer | None:
     customer_id = id_arg("customer_id")
     if customer_id is None:
         return None
-    return customer_records.customer_for_new_record(user=current(), customer_id=customer_id, action=action,
+    return customer_records.customer_for_new_record(user=signed_in(), customer_id=customer_id, action=action,
                                                     refused=refused)
 
 
@@ -47,7 +42,7 @@ def new_record_customer(form: FlaskForm, *, action: str, locked: Customer | None
 
 def fill_customer_choices(form: FlaskForm, *, action: str, selected: int | None) -> None:
     """The customer select: a blank prompt, then the customers the user may add records to."""
-    choices = customer_records.customer_choices(user=current(), action=action, include_id=selected)
+    choices = customer_records.customer_choices(user=signed_in(), action=action, include_id=selected)
     form["customer_id"].choices = [("", str(_("请选择客户")))] + choices
 
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
-from flask_login import current_user, login_required
+from flask_login import login_required
 from werkzeug.routing import BuildError
 
 from bpm_crm.error_messages import translate
@@ -16,7 +16,7 @@ from bpm_crm.models import ORDER_STATUS_LABELS, Customer, User
 from bpm_crm.services import customers, dictionary, handover, permissions
 from bpm_crm.web import exports
 from bpm_crm.web.display import labelled_choices, status_label
-from bpm_crm.web.errors import apply_errors
+from bpm_crm.web.pages import apply_errors, signed_in
 from bpm_crm.web.query_args import id_arg, page_arg
 from bpm_crm.web.redirects import safe_next
 
@@ -43,9 +43,6 @@ def _links() -> dict[str, Any]:
     return {"record_url": record_url}
 
 
-def _user() -> User:
-    return current_user._get_current_object()  # type: ignore[no-any-return]
-
 
 def _label(user: User) -> str:
     return f"{user.full_name}（{user.department.name}）" if user.department else user.full_name
@@ -55,7 +52,7 @@ def _filters() -> dict[str, Any]:
     """The list's search, tab, filters and sort from the query string; unknown values are dropped."""
     args = request.args
     view = args.get("view") if args.get("view") in customers.VIEWS else "mine"
-    if view == "pool" and not permissions.can(_user(), "customer.claim"):
+    if view == "pool" and not permissions.can(signed_in(), "customer.claim"):
         view = "mine"
     owner = id_arg("owner_id")
     return {
@@ -85,7 +82,7 @@ def _sort_links(current: str) -> dict[str, tuple[str, str | None]]:
 @login_required
 def index():
     """我的客户 / 公海: searched, filtered, sorted and paged, with batch transfer."""
-    user = _user()
+    user = signed_in()
     filters = _filters()
     page = customers.list_customers(user=user, **filters, page=page_arg(),
                                     per_page=current_app.config["PAGE_SIZE"])
@@ -105,7 +102,7 @@ def index():
 @login_required
 def export():
     """The filtered list as an Excel file: every row of the same scoped query, unpaged."""
-    rows = customers.export_customers(user=_user(), limit=exports.MAX_EXPORT_ROWS, **_filters())
+    rows = customers.export_customers(user=signed_in(), limit=exports.MAX_EXPORT_ROWS, **_filters())
 
     def cells(c: Customer) -> list[Any]:
         return [c.number, c.name, c.short_name, status_label(c.level), status_label(c.status), c.region, c.industry,
@@ -118,7 +115,7 @@ def export():
 
 def _form(customer: Customer | None = None) -> tuple[CustomerForm, bool]:
     """The record form with its dictionary choices; whether the owner may be chosen (new customers only)."""
-    user = _user()
+    user = signed_in()
     form = CustomerForm(obj=customer)
     owners = customers.assignable_owners(user) if customer is None else []
     choices = [(user.id, _label(user))] + [(u.id, _label(u)) for u in owners if u.id != user.id]
@@ -138,11 +135,11 @@ def _form(customer: Customer | None = None) -> tuple[CustomerForm, bool]:
 @login_required
 def create():
     """Record a new customer; account managers own what they create, supervisors may pick the manager."""
-    permissions.require(_user(), "customer.create")
+    permissions.require(signed_in(), "customer.create")
     form, choose_owner = _form()
     if form.validate_on_submit():
         try:
-            customer = customers.create_customer(user=_user(), values=form.values(with_owner=choose_owner))
+            customer = customers.create_customer(user=signed_in(), values=form.values(with_owner=choose_owner))
         except DomainError as exc:
             apply_errors(form, exc)
             return render_template("customers/form.html", form=form, customer=None,
@@ -157,7 +154,7 @@ def create():
 @login_required
 def show(customer_id: int):
     """The customer 360 page: header with actions, every linked record, shares and transfers."""
-    user = _user()
+    user = signed_in()
     overview = customers.customer_overview(customer_id=customer_id, user=user)
     actions = overview.actions
     transfer_form, share_form = TransferForm(), ShareForm()
@@ -176,7 +173,7 @@ def show(customer_id: int):
 @login_required
 def edit(customer_id: int):
     """Change a customer's record (not its number or owner)."""
-    user = _user()
+    user = signed_in()
     customer = customers.get_customer(customer_id=customer_id, user=user)
     if request.method == "GET" and not permissions.customer_in_scope(user, customer_id, "customer.update"):
         flash(gettext("您只能查看此客户，不能修改"), "warning")
@@ -208,10 +205,10 @@ def _back(customer_id: int | None = None):
 @login_required
 def delete(customer_id: int):
     """Move the customer to the recycle bin (the confirmation happens in the page)."""
-    customer = customers.get_customer(customer_id=customer_id, user=_user())
+    customer = customers.get_customer(customer_id=customer_id, user=signed_in())
     number, name = customer.number, customer.name
     try:
-        customers.delete_customer(customer_id=customer_id, user=_user())
+        customers.delete_customer(customer_id=customer_id, user=signed_in())
     except DomainError as exc:
         flash(translate(exc), "danger")
         return redirect(url_for("customers.show", customer_id=customer_id))
@@ -224,7 +221,7 @@ def delete(customer_id: int):
 def claim(customer_id: int):
     """Take a customer from the public pool."""
     try:
-        customer = customers.claim_customer(customer_id=customer_id, user=_user())
+        customer = customers.claim_customer(customer_id=customer_id, user=signed_in())
     except DomainError as exc:
         if exc.status == 404:
             raise
@@ -237,11 +234,11 @@ def claim(customer_id: int):
 def _transfer(ids: list[int], back_to: int | None):
     form = TransferForm()
     # What one customer takes along, said in the message (the dialog showed the same counts).
-    single = customers.get_customer(customer_id=back_to, user=_user()) if back_to is not None else None
+    single = customers.get_customer(customer_id=back_to, user=signed_in()) if back_to is not None else None
     taken = [item for item in handover.preview(customer=single) if item.count] if single is not None else []
     try:
         moved = customers.transfer_customers(customer_ids=ids, to_user_id=form.to_user_id.data or 0,
-                                             reason=form.reason.data, user=_user())
+                                             reason=form.reason.data, user=signed_in())
     except DomainError as exc:
         if exc.status == 404 and back_to is not None:
             raise
@@ -279,7 +276,7 @@ def transfer_batch():
 def release(customer_id: int):
     """Put the customer back into the public pool."""
     try:
-        customers.release_customer(customer_id=customer_id, user=_user(),
+        customers.release_customer(customer_id=customer_id, user=signed_in(),
                                    reason=(request.form.get("reason") or "")[:200])
     except DomainError as exc:
         if exc.status == 404:
@@ -296,7 +293,7 @@ def share(customer_id: int):
     """Let a colleague read this customer."""
     form = ShareForm()
     try:
-        customers.share_customer(customer_id=customer_id, user_id=form.user_id.data or 0, user=_user())
+        customers.share_customer(customer_id=customer_id, user_id=form.user_id.data or 0, user=signed_in())
     except DomainError as exc:
         if exc.status == 404:
             raise
@@ -311,10 +308,10 @@ def share(customer_id: int):
 def unshare(customer_id: int, user_id: int):
     """Stop sharing this customer with a colleague."""
     try:
-        customers.unshare_customer(customer_id=customer_id, user_id=user_id, user=_user())
+        customers.unshare_customer(customer_id=customer_id, user_id=user_id, user=signed_in())
     except DomainError as exc:
         if exc.status == 404 and not isinstance(exc, Invalid):
-            customers.get_customer(customer_id=customer_id, user=_user())
+            customers.get_customer(customer_id=customer_id, user=signed_in())
         flash(translate(exc), "danger")
         return redirect(url_for("customers.show", customer_id=customer_id))
     flash(gettext("已取消共享"), "success")

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from bpm_crm.error_messages import translate
 from bpm_crm.errors import Conflict, Invalid
 from bpm_crm.services import decision_catalog
 from bpm_crm.services.decision_catalog import DeployedTable
+from bpm_crm.web.pages import signed_in
 
 bp = Blueprint("decisions", __name__, url_prefix="/processes")
 
@@ -38,7 +39,7 @@ def _page(table: DeployedTable, rows: Rows, problems: list[str] | None = None, s
 @login_required
 def index():
     """Every deployed decision table, with its version and who deployed it when."""
-    user = current_user._get_current_object()
+    user = signed_in()
     return render_template("decisions/index.html", tables=decision_catalog.list_tables(user=user))
 
 
@@ -46,7 +47,7 @@ def index():
 @login_required
 def edit(process_id: str, decision_id: str):
     """The grid; saving checks every rule and deploys the table as a new version, or shows what is wrong."""
-    user = current_user._get_current_object()
+    user = signed_in()
     table = decision_catalog.get_table(process_id=process_id, decision_id=decision_id, user=user)
     if request.method == "GET":
         return _page(table, table.grid.rows)

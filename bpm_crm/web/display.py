@@ -14,6 +14,7 @@ from bpm_crm.error_messages import translate
 from bpm_crm.i18n import _
 from bpm_crm.services import definitions, dictionary, inbox, permissions
 from bpm_crm.web import navigation
+from bpm_crm.web.pages import signed_in
 
 # Stored values are Chinese; these labels translate them for the reader.
 STATUS_LABELS = {
@@ -269,7 +270,7 @@ def nav_counts() -> inbox.InboxCounts | None:
     """The inbox counts of the signed-in user (the layout asks once per page)."""
     if not current_user.is_authenticated:
         return None
-    return inbox.counts(user=current_user._get_current_object())
+    return inbox.counts(user=signed_in())
 
 
 def url_or_none(endpoint: str, **values: Any) -> str | None:
@@ -280,7 +281,7 @@ def url_or_none(endpoint: str, **values: Any) -> str | None:
 
 
 def user_can(action: str) -> bool:
-    return bool(current_user.is_authenticated and permissions.can(current_user._get_current_object(), action))
+    return bool(current_user.is_authenticated and permissions.can(signed_in(), action))
 
 
 def init_app(app: Flask) -> None:

@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from flask import Flask, flash, jsonify, render_template, request
+from flask import Flask, jsonify, render_template, request
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -42,29 +40,6 @@ MESSAGES = {
     422: _("请更正输入后重试。"),
     500: _("服务器处理请求时出错，我们已记录此问题，请稍后重试。"),
 }
-
-
-def apply_errors(form: FlaskForm, exc: DomainError, *, message: bool = True) -> None:
-    """Show a service's refusal on a form page: the message on top (unless `message` is off), its field errors
-    under the fields."""
-    if message:
-        flash(translate(exc), "danger")
-    if isinstance(exc, Invalid):
-        for name, messages in exc.field_errors.items():
-            if name in form:
-                form[name].errors = list(form[name].errors) + [translate(m) for m in messages]
-
-
-def saved(form: FlaskForm, action: Callable[[], Any]) -> bool:
-    """Check a posted form and hand it to a service: True when both accept it, else the errors are on the form."""
-    if not form.validate_on_submit():
-        return False
-    try:
-        action()
-    except DomainError as exc:
-        apply_errors(form, exc)
-        return False
-    return True
 
 
 def _wants_json() -> bool:

@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from bpm_crm.error_messages import translate
 from bpm_crm.errors import Conflict, DomainError, Invalid
@@ -17,6 +17,7 @@ from bpm_crm.services.import_rows import Issue
 from bpm_crm.services.imports import IGNORE, Preview
 from bpm_crm.services.paging import Page
 from bpm_crm.web.exports import xlsx_response
+from bpm_crm.web.pages import signed_in
 from bpm_crm.web.query_args import page_arg
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
@@ -55,9 +56,6 @@ MESSAGES = (
 )
 
 
-def _user():
-    return current_user._get_current_object()
-
 
 @bp.app_template_filter("import_label")
 def label(text: str) -> str:
@@ -89,7 +87,7 @@ def _rows_page(preview: Preview, show: str, page_number: int) -> Page:
 
 def _render_job(job: ImportJob, *, status: int = 200, mapping: dict[str, str] | None = None,
                 rule: str | None = None, mapping_errors: dict[str, list[Issue]] | None = None):
-    user = _user()
+    user = signed_in()
     if job.status == imports.COMMITTED:
         return render_template("imports/result.html", job=job, kind_label=label(imports.KINDS[job.kind]),
                                records=imports.created_records(job=job, user=user)), status
@@ -114,7 +112,7 @@ def index():
 
 
 def _index(form: ImportUploadForm, status: int = 200):
-    jobs = imports.recent_jobs(user=_user())
+    jobs = imports.recent_jobs(user=signed_in())
     return render_template("imports/index.html", form=form, jobs=jobs, kinds=imports.KINDS,
                            max_rows=excel.MAX_ROWS, max_mb=excel.MAX_UPLOAD_BYTES // (1024 * 1024)), status
 
@@ -128,7 +126,7 @@ def upload():
         return _index(form, 422)
     storage = form.file.data
     try:
-        job = imports.upload(user=_user(), kind=form.kind.data, filename=storage.filename or "",
+        job = imports.upload(user=signed_in(), kind=form.kind.data, filename=storage.filename or "",
                              data=storage.read(excel.MAX_UPLOAD_BYTES + 1))
     except Invalid as exc:
         messages = exc.field_errors.get("file") or exc.field_errors.get("kind")
@@ -142,7 +140,7 @@ def upload():
 @login_required
 def template(kind: str):
     """An empty import file with every column title, for filling in."""
-    headers = [label(title) for title in imports.template_headers(kind=kind, user=_user())]
+    headers = [label(title) for title in imports.template_headers(kind=kind, user=signed_in())]
     return xlsx_response(name=gettext("%(kind)s导入模板", kind=label(imports.KINDS[kind])), headers=headers,
                          rows=[])
 
@@ -151,18 +149,18 @@ def template(kind: str):
 @login_required
 def show(job_id: int):
     """Steps 2 and 3: the column mapping and the check of every row; or the result once committed."""
-    return _render_job(imports.get_job(job_id=job_id, user=_user()))
+    return _render_job(imports.get_job(job_id=job_id, user=signed_in()))
 
 
 @bp.post("/<id:job_id>/mapping")
 @login_required
 def save_mapping(job_id: int):
     """Save the column mapping and duplicate rule, then show the new check."""
-    job = imports.get_job(job_id=job_id, user=_user())
+    job = imports.get_job(job_id=job_id, user=signed_in())
     mapping = {header: request.form.get(f"col-{index}", IGNORE) for index, header in enumerate(job.headers)}
     rule = request.form.get("duplicate_rule", "")
     try:
-        imports.set_mapping(job_id=job_id, user=_user(), mapping=mapping, duplicate_rule=rule)
+        imports.set_mapping(job_id=job_id, user=signed_in(), mapping=mapping, duplicate_rule=rule)
     except Conflict as exc:
         flash(translate(exc), "warning")
         return redirect(url_for("imports.show", job_id=job_id))
@@ -178,9 +176,9 @@ def save_mapping(job_id: int):
 @login_required
 def commit(job_id: int):
     """Step 4: write every row at once, or nothing when a row has an error."""
-    job = imports.get_job(job_id=job_id, user=_user())
+    job = imports.get_job(job_id=job_id, user=signed_in())
     try:
-        job = imports.commit(job_id=job_id, user=_user())
+        job = imports.commit(job_id=job_id, user=signed_in())
     except Conflict as exc:
         flash(translate(exc), "warning")
         return redirect(url_for("imports.show", job_id=job_id))

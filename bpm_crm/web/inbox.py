@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from bpm_crm.models import ProcessInstance
 from bpm_crm.services import inbox
 from bpm_crm.services.records import RECORDS
+from bpm_crm.web.pages import signed_in
 from bpm_crm.web.query_args import page_arg, text_arg
 
 bp = Blueprint("inbox", __name__)
@@ -36,7 +37,7 @@ def task_overdue(task: Any) -> bool:
 @login_required
 def index():
     """One tab of the inbox with its counts and filters; it opens on everything to do."""
-    user = current_user._get_current_object()
+    user = signed_in()
     view = request.args.get("view", "todo")
     view = view if view in TABS else "todo"
     choices = inbox.process_choices()

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from bpm_crm.models import TaskStatus
 from bpm_crm.services import human_tasks, instances
+from bpm_crm.web.pages import signed_in
 
 bp = Blueprint("instances", __name__, url_prefix="/instances")
 
@@ -14,7 +15,7 @@ bp = Blueprint("instances", __name__, url_prefix="/instances")
 @login_required
 def show(instance_id: int):
     """One instance of a process, as far as the user may see it."""
-    user = current_user._get_current_object()
+    user = signed_in()
     instance = instances.get_instance(instance_id=instance_id, user=user)
     steps = instances.instance_tasks(instance.id)
     return render_template(

@@ -11,14 +11,13 @@ from bpm_crm.forms.interaction import InteractionForm
 from bpm_crm.services import customer_records, interactions, permissions
 from bpm_crm.web import exports
 from bpm_crm.web.customer_records import (
-    apply_errors,
     back_to_customer,
-    current,
     fill_customer_choices,
     filtered_customer,
     locked_customer,
     new_record_customer,
 )
+from bpm_crm.web.pages import apply_errors, signed_in
 from bpm_crm.web.query_args import id_arg, page_arg, text_arg
 
 bp = Blueprint("interactions", __name__, url_prefix="/interactions")
@@ -44,17 +43,17 @@ def index():
     """Visible interactions: search, filter by customer, latest first, paged."""
     filters = _filters()
     customer = filtered_customer(filters["customer_id"])
-    page = interactions.list_interactions(user=current(), **filters, page=page_arg(),
+    page = interactions.list_interactions(user=signed_in(), **filters, page=page_arg(),
                                           per_page=current_app.config["PAGE_SIZE"])
     return render_template("interactions/index.html", page=page, filters=filters, customer=customer,
-                           may_write=permissions.can(current(), WRITE))
+                           may_write=permissions.can(signed_in(), WRITE))
 
 
 @bp.get("/export.xlsx")
 @login_required
 def export():
     """The interactions of the current search and filters as an Excel file."""
-    rows = interactions.export_interactions(user=current(), limit=exports.MAX_EXPORT_ROWS, **_filters())
+    rows = interactions.export_interactions(user=signed_in(), limit=exports.MAX_EXPORT_ROWS, **_filters())
     headers = [gettext("客户编号"), gettext("客户名称"), gettext("日期"), gettext("地点"), gettext("概要"),
                gettext("详细信息"), gettext("备注")]
     return exports.xlsx_response(name=gettext("交往记录"), headers=headers, rows=(
@@ -70,7 +69,7 @@ def create():
     new_record_customer(form, action=WRITE, locked=locked)
     if form.validate_on_submit():
         try:
-            record = interactions.create_interaction(user=current(), values=form.values())
+            record = interactions.create_interaction(user=signed_in(), values=form.values())
         except DomainError as exc:
             apply_errors(form, exc)
             return _render(form, None, locked, exc.status)
@@ -85,8 +84,8 @@ def create():
 @login_required
 def show(interaction_id: int):
     """One interaction with its customer."""
-    interaction = interactions.get_interaction(interaction_id=interaction_id, user=current())
-    may_write = permissions.customer_in_scope(current(), interaction.customer_id, WRITE)
+    interaction = interactions.get_interaction(interaction_id=interaction_id, user=signed_in())
+    may_write = permissions.customer_in_scope(signed_in(), interaction.customer_id, WRITE)
     return render_template("interactions/show.html", interaction=interaction, may_write=may_write)
 
 
@@ -94,18 +93,18 @@ def show(interaction_id: int):
 @login_required
 def edit(interaction_id: int):
     """Change an interaction of a customer the user may update."""
-    interaction = interactions.get_interaction(interaction_id=interaction_id, user=current())
+    interaction = interactions.get_interaction(interaction_id=interaction_id, user=signed_in())
     form = InteractionForm(obj=interaction)
     fill_customer_choices(form, action=WRITE, selected=interaction.customer_id)
     if form.validate_on_submit():
         try:
-            interactions.update_interaction(interaction_id=interaction_id, user=current(), values=form.values())
+            interactions.update_interaction(interaction_id=interaction_id, user=signed_in(), values=form.values())
         except DomainError as exc:
             apply_errors(form, exc)
             return _render(form, interaction, None, exc.status)
         flash(gettext("已保存修改"), "success")
         return redirect(url_for("interactions.show", interaction_id=interaction_id))
-    if request.method == "GET" and not permissions.customer_in_scope(current(), interaction.customer_id, WRITE):
+    if request.method == "GET" and not permissions.customer_in_scope(signed_in(), interaction.customer_id, WRITE):
         flash(gettext("您只能查看此交往记录，不能修改或删除"), "warning")
         return redirect(url_for("interactions.show", interaction_id=interaction_id))
     return _render(form, interaction, None, 422 if form.errors else 200)
@@ -115,10 +114,10 @@ def edit(interaction_id: int):
 @login_required
 def delete(interaction_id: int):
     """Move an interaction to the recycle bin (confirmed in the page); back to its customer."""
-    interaction = interactions.get_interaction(interaction_id=interaction_id, user=current())
+    interaction = interactions.get_interaction(interaction_id=interaction_id, user=signed_in())
     customer_id = interaction.customer_id
     try:
-        interactions.delete_interaction(interaction_id=interaction_id, user=current())
+        interactions.delete_interaction(interaction_id=interaction_id, user=signed_in())
     except DomainError as exc:
         flash(translate(exc), "danger")
         return redirect(url_for("interactions.show", interaction_id=interaction_id))

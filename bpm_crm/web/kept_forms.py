@@ -18,6 +18,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 
 from bpm_crm.services import kept_forms
+from bpm_crm.web.pages import signed_in
 from bpm_crm.web.redirects import gettable_path, safe_next
 
 LAST_USER_COOKIE = "bpm_crm_last_user"
@@ -122,7 +123,7 @@ def restore() -> None:
     if kept.get("page") != page or not isinstance(kept.get("id"), int):
         return  # the sign-in page, or elsewhere first: the form waits for its own page (for minutes)
     session.pop(KEPT_KEY, None)
-    row = kept_forms.take(kept_id=kept["id"], user=current_user._get_current_object(), page=page)
+    row = kept_forms.take(kept_id=kept["id"], user=signed_in(), page=page)
     if row is not None:
         g.kept_form = {"action": row.action, "fields": row.fields}
         flash(gettext("已填回您刚才填写的内容，请检查后提交"), "info")

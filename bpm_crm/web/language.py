@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from bpm_crm.models import User
 from bpm_crm.services import people
+from bpm_crm.web.pages import signed_in
 from bpm_crm.web.redirects import gettable_path
 
 bp = Blueprint("language", __name__)
@@ -34,7 +35,7 @@ def switch():
     if code in current_app.config["LANGUAGES"]:
         session["locale"] = code
         if current_user.is_authenticated:
-            people.set_locale(user=current_user._get_current_object(), locale=code)
+            people.set_locale(user=signed_in(), locale=code)
         else:
             session[CHOSEN_BEFORE_SIGN_IN] = True  # signing in keeps it for the user
         refresh()

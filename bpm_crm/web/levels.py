@@ -3,20 +3,17 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError
 from bpm_crm.forms.level import LevelRuleForm
 from bpm_crm.services import dictionary, levels, permissions
 from bpm_crm.web.display import status_label
-from bpm_crm.web.errors import saved
+from bpm_crm.web.pages import saved, signed_in
 
 bp = Blueprint("levels", __name__, url_prefix="/level-rules")
 
-
-def _user():
-    return current_user._get_current_object()
 
 
 def _form(**kwargs) -> LevelRuleForm:
@@ -26,21 +23,21 @@ def _form(**kwargs) -> LevelRuleForm:
 
 
 def _page(form: LevelRuleForm, editing=None, status: int = 200):
-    return render_template("levels/index.html", rules=levels.list_rules(user=_user()), form=form,
+    return render_template("levels/index.html", rules=levels.list_rules(user=signed_in()), form=form,
                            editing=editing), status
 
 
 def _save(form: LevelRuleForm, rule_id: int | None) -> bool:
     if rule_id is None:
-        return saved(form, lambda: levels.create_rule(user=_user(), values=form.values()))
-    return saved(form, lambda: levels.update_rule(rule_id=rule_id, user=_user(), values=form.values()))
+        return saved(form, lambda: levels.create_rule(user=signed_in(), values=form.values()))
+    return saved(form, lambda: levels.update_rule(rule_id=rule_id, user=signed_in(), values=form.values()))
 
 
 @bp.route("/", methods=["GET", "POST"])
 @login_required
 def index():
     """The rules, highest level first, with a form to add one."""
-    permissions.require(_user(), "dictionary.manage")
+    permissions.require(signed_in(), "dictionary.manage")
     form = _form()
     if request.method == "POST":
         if _save(form, None):
@@ -54,7 +51,7 @@ def index():
 @login_required
 def edit(rule_id: int):
     """Change one rule."""
-    user = _user()
+    user = signed_in()
     permissions.require(user, "dictionary.manage")
     rule = next((r for r in levels.list_rules(user=user) if r.id == rule_id), None)
     if rule is None:
@@ -73,7 +70,7 @@ def edit(rule_id: int):
 def delete(rule_id: int):
     """Remove a rule; customers keep their levels."""
     try:
-        levels.delete_rule(rule_id=rule_id, user=_user())
+        levels.delete_rule(rule_id=rule_id, user=signed_in())
     except DomainError as exc:
         flash(translate(exc), "danger")
     else:
@@ -85,7 +82,7 @@ def delete(rule_id: int):
 @login_required
 def apply():
     """Apply the active rules to every customer now and say how many moved up."""
-    result = levels.apply_now(user=_user())
+    result = levels.apply_now(user=signed_in())
     if result.changed:
         detail = "，".join(f"{status_label(level)} {count}" for level, count in sorted(result.by_level.items()))
         flash(gettext("已应用等级规则：%(count)s 个客户的等级已提升（%(detail)s）", count=result.changed,

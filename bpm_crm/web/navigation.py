@@ -10,6 +10,7 @@ from flask_login import current_user
 from bpm_crm.i18n import _
 from bpm_crm.models import User
 from bpm_crm.services import permissions
+from bpm_crm.web.pages import signed_in
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ GROUPS = {"daily": _("日常工作"), "admin": _("系统管理")}
 def _visible(items: list[NavItem]) -> list[NavItem]:
     if not current_user.is_authenticated:
         return []
-    user = current_user._get_current_object()
+    user = signed_in()
     return [item for item in items if item.endpoint in current_app.view_functions and _allowed(user, item.action)]
 
 

@@ -8,14 +8,12 @@ from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from bpm_crm.services import notifications
+from bpm_crm.web.pages import signed_in
 from bpm_crm.web.query_args import page_arg
 from bpm_crm.web.redirects import safe_next
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 
-
-def _user():
-    return current_user._get_current_object()
 
 
 @bp.app_template_global()
@@ -23,7 +21,7 @@ def notification_bell() -> dict[str, Any] | None:
     """What the bell shows: the unread count and the newest unread notifications (two indexed queries)."""
     if not current_user.is_authenticated:
         return None
-    user = _user()
+    user = signed_in()
     return {"count": notifications.unread_count(user=user), "latest": notifications.latest(user=user)}
 
 
@@ -37,7 +35,7 @@ def notification_kind(kind: str) -> dict[str, str]:
 def index():
     """The user's notifications, newest first, all or only the unread ones."""
     unread = request.args.get("unread") == "1"
-    page = notifications.list_notifications(user=_user(), unread=unread, page=page_arg(),
+    page = notifications.list_notifications(user=signed_in(), unread=unread, page=page_arg(),
                                             per_page=current_app.config["PAGE_SIZE"])
     return render_template("notifications/index.html", page=page, unread=unread,
                            targets={row.id: notifications.target(row) for row in page.items})
@@ -47,7 +45,7 @@ def index():
 @login_required
 def open_notification(notification_id: int):
     """Open a notification (a button posts here): mark it read, then go to its task or record."""
-    row = notifications.mark_read(notification_id=notification_id, user=_user())
+    row = notifications.mark_read(notification_id=notification_id, user=signed_in())
     return redirect(notifications.target(row) or url_for("notifications.index"))
 
 
@@ -55,7 +53,7 @@ def open_notification(notification_id: int):
 @login_required
 def show_notification(notification_id: int):
     """Where a notification leads, changing nothing: it stays unread (a link someone kept, a prefetch)."""
-    row = notifications.get_notification(notification_id=notification_id, user=_user())
+    row = notifications.get_notification(notification_id=notification_id, user=signed_in())
     return redirect(notifications.target(row) or url_for("notifications.index", unread="1"))
 
 
@@ -63,7 +61,7 @@ def show_notification(notification_id: int):
 @login_required
 def read(notification_id: int):
     """Mark one notification read and stay on the page."""
-    notifications.mark_read(notification_id=notification_id, user=_user())
+    notifications.mark_read(notification_id=notification_id, user=signed_in())
     return redirect(safe_next(request.form.get("next")) or url_for("notifications.index"))
 
 
@@ -71,6 +69,6 @@ def read(notification_id: int):
 @login_required
 def read_all():
     """Mark every notification read."""
-    count = notifications.mark_all_read(user=_user())
+    count = notifications.mark_all_read(user=signed_in())
     flash(gettext("已将 %(count)s 条通知标为已读", count=count), "success")
     return redirect(safe_next(request.form.get("next")) or url_for("notifications.index"))

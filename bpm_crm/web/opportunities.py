@@ -10,16 +10,13 @@ from bpm_crm.errors import DomainError
 from bpm_crm.forms.opportunity import OpportunityForm
 from bpm_crm.models import Opportunity, OpportunityStatus, TaskStatus
 from bpm_crm.services import human_tasks, instances, opportunities
-from bpm_crm.web.errors import apply_errors
+from bpm_crm.web.pages import apply_errors, signed_in
 from bpm_crm.web.query_args import page_arg
 
 bp = Blueprint("opportunities", __name__, url_prefix="/opportunities")
 
 STATUSES = [status.value for status in OpportunityStatus]
 
-
-def _user():
-    return current_user._get_current_object()
 
 
 def may_change(opportunity: Opportunity) -> bool:
@@ -34,7 +31,7 @@ def index():
     """The visible opportunities, searched, filtered by status, paged."""
     status = request.args.get("status") or None
     page = opportunities.list_opportunities(
-        user=_user(),
+        user=signed_in(),
         q=(request.args.get("q") or "").strip()[:100] or None,
         status=status if status in STATUSES else None,
         page=page_arg(),
@@ -50,7 +47,7 @@ def create():
     form = OpportunityForm()
     if form.validate_on_submit():
         try:
-            opportunity = opportunities.create_opportunity(user=_user(), values=form.values())
+            opportunity = opportunities.create_opportunity(user=signed_in(), values=form.values())
         except DomainError as exc:
             apply_errors(form, exc)
             return render_template("opportunities/form.html", form=form, opportunity=None), exc.status
@@ -64,7 +61,7 @@ def create():
 @login_required
 def show(opportunity_id: int):
     """Everything about one opportunity: fields, plan, customer, process history and open task."""
-    user = _user()
+    user = signed_in()
     opportunity = opportunities.get_opportunity(opportunity_id=opportunity_id, user=user)
     history, open_tasks, definition_id = [], [], None
     if opportunity.process_instance_id:
@@ -81,11 +78,11 @@ def show(opportunity_id: int):
 @login_required
 def edit(opportunity_id: int):
     """Change an opportunity while it is 未指派 (its creator only)."""
-    opportunity = opportunities.get_opportunity(opportunity_id=opportunity_id, user=_user())
+    opportunity = opportunities.get_opportunity(opportunity_id=opportunity_id, user=signed_in())
     form = OpportunityForm(obj=opportunity)
     if form.validate_on_submit():
         try:
-            opportunities.update_opportunity(opportunity_id=opportunity_id, user=_user(), values=form.values())
+            opportunities.update_opportunity(opportunity_id=opportunity_id, user=signed_in(), values=form.values())
         except DomainError as exc:
             apply_errors(form, exc)
             return render_template("opportunities/form.html", form=form, opportunity=opportunity), exc.status
@@ -102,10 +99,10 @@ def edit(opportunity_id: int):
 @login_required
 def delete(opportunity_id: int):
     """Delete an opportunity (creator only, while 未指派); the confirmation happens in the page."""
-    opportunity = opportunities.get_opportunity(opportunity_id=opportunity_id, user=_user())
+    opportunity = opportunities.get_opportunity(opportunity_id=opportunity_id, user=signed_in())
     number = opportunity.number
     try:
-        opportunities.delete_opportunity(opportunity_id=opportunity_id, user=_user())
+        opportunities.delete_opportunity(opportunity_id=opportunity_id, user=signed_in())
     except DomainError as exc:
         flash(translate(exc), "danger")
         return redirect(url_for("opportunities.show", opportunity_id=opportunity_id))

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError, Invalid
 from bpm_crm.i18n import _
 from bpm_crm.services import order_import, permissions, sales
 from bpm_crm.web.exports import MAX_EXPORT_ROWS, xlsx_response
+from bpm_crm.web.pages import signed_in
 from bpm_crm.web.query_args import page_arg
 
 bp = Blueprint("orders", __name__)
@@ -17,9 +18,6 @@ bp = Blueprint("orders", __name__)
 # The sales system's order states (ORDER_STATUS_LABELS), marked for translation.
 STATUS_TEXT = {1: _("新建"), 2: _("已审核"), 3: _("备货中"), 4: _("部分发货"), 5: _("已发货"), 6: _("已回款")}
 
-
-def _user():
-    return current_user._get_current_object()
 
 
 @bp.app_template_filter("order_status")
@@ -39,7 +37,7 @@ def yuan(value) -> str:
 @login_required
 def customer_history(customer_id: int):
     """The customer's shipped and paid orders, newest first, each with its lines and total."""
-    user = _user()
+    user = signed_in()
     customer = sales.order_customer(customer_id=customer_id, user=user)
     page = sales.customer_orders(customer_id=customer_id, user=user, page=page_arg(),
                                  per_page=current_app.config["PAGE_SIZE"])
@@ -50,7 +48,7 @@ def customer_history(customer_id: int):
 @login_required
 def export_history(customer_id: int):
     """The customer's order history as an Excel file, one row per order line."""
-    user = _user()
+    user = signed_in()
     customer = sales.order_customer(customer_id=customer_id, user=user)
     page = sales.customer_orders(customer_id=customer_id, user=user, page=1, per_page=MAX_EXPORT_ROWS)
     headers = [gettext("订单号"), gettext("下单日期"), gettext("状态"), gettext("产品名称"), gettext("数量"),
@@ -64,7 +62,7 @@ def export_history(customer_id: int):
 @login_required
 def show(order_id: int):
     """One order with its lines and total."""
-    order = sales.get_order(order_id=order_id, user=_user())
+    order = sales.get_order(order_id=order_id, user=signed_in())
     return render_template("orders/show.html", order=order)
 
 
@@ -72,7 +70,7 @@ def show(order_id: int):
 @login_required
 def import_upload():
     """The upload form of the order import, with the expected columns."""
-    permissions.require(_user(), "order.import")
+    permissions.require(signed_in(), "order.import")
     return render_template("orders/import.html", preview=None, error=None)
 
 
@@ -80,7 +78,7 @@ def import_upload():
 @login_required
 def import_template():
     """An empty import file with the expected headers and one example row."""
-    permissions.require(_user(), "order.import")
+    permissions.require(signed_in(), "order.import")
     example = ["DD20260001", "KH000001", "", "2026-01-15", "已发货", "", "办公软件标准版", 10, "1200.00",
                "杭州市西湖区文三路 1 号"]
     return xlsx_response(name=gettext("订单导入模板"), headers=order_import.TEMPLATE_HEADERS, rows=[example])
@@ -90,12 +88,12 @@ def import_template():
 @login_required
 def upload():
     """Check an uploaded file and show every row's errors; nothing is written yet."""
-    permissions.require(_user(), "order.import")
+    permissions.require(signed_in(), "order.import")
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         return render_template("orders/import.html", preview=None, error=gettext("请选择要上传的文件")), 422
     try:
-        preview = order_import.upload(user=_user(), data=upload.read(), filename=upload.filename)
+        preview = order_import.upload(user=signed_in(), data=upload.read(), filename=upload.filename)
     except Invalid as exc:
         return render_template("orders/import.html", preview=None, error=translate(exc)), 422
     return render_template("orders/import.html", preview=preview, error=None)
@@ -105,7 +103,7 @@ def upload():
 @login_required
 def import_preview(job_id: int):
     """The check of an uploaded file, again."""
-    preview = order_import.preview(user=_user(), job_id=job_id)
+    preview = order_import.preview(user=signed_in(), job_id=job_id)
     return render_template("orders/import.html", preview=preview, error=None)
 
 
@@ -114,7 +112,7 @@ def import_preview(job_id: int):
 def commit(job_id: int):
     """Write every order of the file, or none."""
     try:
-        result = order_import.commit(user=_user(), job_id=job_id)
+        result = order_import.commit(user=signed_in(), job_id=job_id)
     except DomainError as exc:
         if exc.status == 404:
             raise

@@ -3,20 +3,17 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from bpm_crm.errors import DomainError
 from bpm_crm.forms.product import ProductForm, StockForm, WarehouseForm
 from bpm_crm.services import permissions, products, sales
-from bpm_crm.web.errors import apply_errors
 from bpm_crm.web.exports import MAX_EXPORT_ROWS, xlsx_response
+from bpm_crm.web.pages import apply_errors, signed_in
 from bpm_crm.web.query_args import id_arg, page_arg
 
 bp = Blueprint("products", __name__, url_prefix="/products")
 
-
-def _user():
-    return current_user._get_current_object()
 
 
 def _filters() -> dict[str, str | None]:
@@ -29,17 +26,17 @@ def _filters() -> dict[str, str | None]:
 def index():
     """Products searched by name or code, model and batch, with their total stock."""
     filters = _filters()
-    page = sales.search_products(user=_user(), **filters, page=page_arg(),
+    page = sales.search_products(user=signed_in(), **filters, page=page_arg(),
                                  per_page=current_app.config["PAGE_SIZE"])
     return render_template("products/index.html", page=page, filters=filters,
-                           may_manage=permissions.can(_user(), "product.manage"))
+                           may_manage=permissions.can(signed_in(), "product.manage"))
 
 
 @bp.get("/export.xlsx")
 @login_required
 def export():
     """The product list with the current filters as an Excel file."""
-    page = sales.search_products(user=_user(), **_filters(), page=1, per_page=MAX_EXPORT_ROWS)
+    page = sales.search_products(user=signed_in(), **_filters(), page=1, per_page=MAX_EXPORT_ROWS)
     headers = [gettext("产品编码"), gettext("产品名称"), gettext("型号"), gettext("批次"), gettext("单位"),
                gettext("单价"), gettext("库存合计")]
     rows = ([i.product.code, i.product.name, i.product.model, i.product.batch, i.product.unit, i.product.price,
@@ -51,7 +48,7 @@ def export():
 @login_required
 def stock():
     """Stock rows by warehouse and/or product."""
-    user = _user()
+    user = signed_in()
     warehouse_id = id_arg("warehouse_id")
     product_id = id_arg("product_id")
     page = sales.inventory(user=user, product_id=product_id, warehouse_id=warehouse_id,
@@ -64,7 +61,7 @@ def stock():
 @login_required
 def show(product_id: int):
     """One product with its stock in each warehouse."""
-    user = _user()
+    user = signed_in()
     product = sales.get_product(product_id=product_id, user=user)
     stock = sales.product_stock(product_id=product_id, user=user)
     form = None
@@ -79,7 +76,7 @@ def show(product_id: int):
 @login_required
 def set_stock(product_id: int):
     """Set the stock of the product in one warehouse."""
-    user = _user()
+    user = signed_in()
     permissions.require(user, "product.manage")
     form = StockForm()
     form.warehouse_id.choices = [(w.id, w.name) for w in sales.list_warehouses(user=user)]
@@ -102,11 +99,11 @@ def set_stock(product_id: int):
 @login_required
 def create():
     """Add a product to the built-in sales system."""
-    permissions.require(_user(), "product.manage")
+    permissions.require(signed_in(), "product.manage")
     form = ProductForm()
     if form.validate_on_submit():
         try:
-            product = products.create_product(user=_user(), values=form.values())
+            product = products.create_product(user=signed_in(), values=form.values())
         except DomainError as exc:
             apply_errors(form, exc)
             return render_template("products/form.html", form=form, product=None), exc.status
@@ -119,7 +116,7 @@ def create():
 @login_required
 def edit(product_id: int):
     """Change a product."""
-    user = _user()
+    user = signed_in()
     permissions.require(user, "product.manage")
     product = sales.get_product(product_id=product_id, user=user)
     form = ProductForm(obj=product)
@@ -138,7 +135,7 @@ def edit(product_id: int):
 @login_required
 def warehouses():
     """The warehouses, and a form to add one (product.manage)."""
-    user = _user()
+    user = signed_in()
     may_manage = permissions.can(user, "product.manage")
     form = WarehouseForm()
     status = 200

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import format_timedelta, gettext
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from bpm_crm import clock
 from bpm_crm.error_messages import translate
@@ -26,7 +26,7 @@ from bpm_crm.services import (
 )
 from bpm_crm.web import exports
 from bpm_crm.web.display import status_label
-from bpm_crm.web.errors import apply_errors
+from bpm_crm.web.pages import apply_errors, signed_in
 from bpm_crm.web.query_args import id_arg, page_arg
 
 bp = Blueprint("quotes", __name__, url_prefix="/quotes")
@@ -35,9 +35,6 @@ STATUSES = [status.value for status in QuoteStatus]
 # A quote's content may change while it is a draft, and after a rejection (revised, then submitted again).
 EDITABLE = (QuoteStatus.DRAFT, QuoteStatus.REJECTED)
 
-
-def _user():
-    return current_user._get_current_object()
 
 
 def _filters() -> dict[str, Any]:
@@ -51,7 +48,7 @@ def _filters() -> dict[str, Any]:
 
 
 def _header_choices(form: QuoteForm, quote: Quote | None) -> None:
-    user = _user()
+    user = signed_in()
     customers = quotes.customer_options(user=user)
     if quote is not None and all(c.id != quote.customer_id for c in customers):
         customers.insert(0, quote.customer)
@@ -73,9 +70,9 @@ def _line_choices(form: QuoteLineForm) -> list:
 @login_required
 def index():
     """The visible quotes, searched by number, name or customer, filtered by status, paged."""
-    permissions.require(_user(), "quote.read")
+    permissions.require(signed_in(), "quote.read")
     filters = _filters()
-    page = quotes.list_quotes(user=_user(), **filters, page=page_arg(),
+    page = quotes.list_quotes(user=signed_in(), **filters, page=page_arg(),
                               per_page=current_app.config["PAGE_SIZE"])
     pending = [q.process_instance_id for q in page.items if q.status == QuoteStatus.PENDING and q.process_instance_id]
     return render_template("quotes/index.html", page=page, statuses=STATUSES, **filters,
@@ -86,8 +83,8 @@ def index():
 @login_required
 def export():
     """The filtered list as an Excel file (same scope and filters as the page)."""
-    permissions.require(_user(), "quote.read")
-    result = quotes.list_quotes(user=_user(), **_filters(), page=1, per_page=exports.MAX_EXPORT_ROWS)
+    permissions.require(signed_in(), "quote.read")
+    result = quotes.list_quotes(user=signed_in(), **_filters(), page=1, per_page=exports.MAX_EXPORT_ROWS)
     headers = [gettext("编号"), gettext("报价名称"), gettext("客户"), gettext("联系人"), gettext("报价日期"),
                gettext("总金额"), gettext("状态"), gettext("创建人"), gettext("创建时间")]
     rows = ([q.number, q.name, q.customer.name, q.contact.name if q.contact else "", q.quote_date, q.total,
@@ -100,7 +97,7 @@ def export():
 @login_required
 def create():
     """A new draft quote; lines are added on the next page."""
-    permissions.require(_user(), "quote.create")
+    permissions.require(signed_in(), "quote.create")
     form = QuoteForm()
     if request.method == "GET":
         form.customer_id.data = id_arg("customer_id")
@@ -108,7 +105,7 @@ def create():
     _header_choices(form, None)
     if form.validate_on_submit():
         try:
-            quote = quotes.create_quote(user=_user(), values=form.values())
+            quote = quotes.create_quote(user=signed_in(), values=form.values())
         except DomainError as exc:
             apply_errors(form, exc)
             return render_template("quotes/form.html", form=form, quote=None), exc.status
@@ -123,7 +120,7 @@ def _duration(seconds: int | None) -> str:
 
 def _approval(quote: Quote, files: list[Any]) -> dict[str, Any]:
     """The quote's approval as its page shows it: the timeline, who it waits for, what the user may do."""
-    user = _user()
+    user = signed_in()
     latest = approval_trail.request(quote.process_instance_id)
     instance = quote_approval.pending_for(quote)
     trail = approval_trail.trail(latest.id) if latest is not None else []
@@ -155,7 +152,7 @@ def _approval(quote: Quote, files: list[Any]) -> dict[str, Any]:
 @login_required
 def show(quote_id: int):
     """One quote: header, lines with the total, attachments, and its approval (timeline, actions, PDF)."""
-    user = _user()
+    user = signed_in()
     quote = quotes.get_quote(quote_id=quote_id, user=user)
     files = attachments.list_attachments(user=user, record_type="quote", record_id=quote.id)
     editable = quote.status in EDITABLE and quotes.may_update(user, quote)
@@ -182,18 +179,18 @@ def _after_action(quote_id: int, action: Any, message: str):
 @login_required
 def submit(quote_id: int):
     """提交审批 a draft, or 修改后重新提交 a rejected quote."""
-    quote = quotes.get_quote(quote_id=quote_id, user=_user())
+    quote = quotes.get_quote(quote_id=quote_id, user=signed_in())
     message = gettext("已重新提交审批") if quote.status == QuoteStatus.REJECTED else gettext("已提交审批")
-    return _after_action(quote_id, lambda: quote_approval.submit(quote_id=quote_id, user=_user()), message)
+    return _after_action(quote_id, lambda: quote_approval.submit(quote_id=quote_id, user=signed_in()), message)
 
 
 @bp.post("/<id:quote_id>/withdraw")
 @login_required
 def withdraw(quote_id: int):
     """撤回 the approval (with the reason asked for): the quote is a draft again."""
-    quotes.get_quote(quote_id=quote_id, user=_user())
+    quotes.get_quote(quote_id=quote_id, user=signed_in())
     reason = (request.form.get("reason") or "").strip() or None  # its length is the service's to check
-    return _after_action(quote_id, lambda: quote_approval.withdraw(quote_id=quote_id, user=_user(), reason=reason),
+    return _after_action(quote_id, lambda: quote_approval.withdraw(quote_id=quote_id, user=signed_in(), reason=reason),
                          gettext("已撤回，报价回到草稿状态"))
 
 
@@ -201,12 +198,12 @@ def withdraw(quote_id: int):
 @login_required
 def nudge(quote_id: int):
     """催办: remind the approvers the quote waits for."""
-    quote = quotes.get_quote(quote_id=quote_id, user=_user())
+    quote = quotes.get_quote(quote_id=quote_id, user=signed_in())
     instance = quote_approval.pending_for(quote)
     if instance is None:
         flash(gettext("此报价不在审批中"), "warning")
         return redirect(url_for("quotes.show", quote_id=quote_id))
-    return _after_action(quote_id, lambda: approvals.nudge(instance_id=instance.id, user=_user()),
+    return _after_action(quote_id, lambda: approvals.nudge(instance_id=instance.id, user=signed_in()),
                          gettext("已提醒审批人尽快处理"))
 
 
@@ -219,8 +216,8 @@ def _render_editor(quote: Quote, form: QuoteForm, line_form: QuoteLineForm, edit
 
 
 def _editable(quote_id: int) -> Quote | None:
-    quote = quotes.get_quote(quote_id=quote_id, user=_user())
-    if quote.status not in EDITABLE or not quotes.may_update(_user(), quote):
+    quote = quotes.get_quote(quote_id=quote_id, user=signed_in())
+    if quote.status not in EDITABLE or not quotes.may_update(signed_in(), quote):
         flash(gettext("只有草稿或未获批准的报价可以由有权限的人修改"), "warning")
         return None
     return quote
@@ -230,12 +227,12 @@ def _editable(quote_id: int) -> Quote | None:
 @login_required
 def edit(quote_id: int):
     """The draft editor: the header form and the line editor (?line=<id> loads a line into it)."""
-    quote = quotes.get_quote(quote_id=quote_id, user=_user())
+    quote = quotes.get_quote(quote_id=quote_id, user=signed_in())
     form = QuoteForm(obj=quote)
     _header_choices(form, quote)
     if form.validate_on_submit():
         try:
-            quotes.update_quote(quote_id=quote_id, user=_user(), values=form.values())
+            quotes.update_quote(quote_id=quote_id, user=signed_in(), values=form.values())
         except DomainError as exc:
             apply_errors(form, exc)
             return _render_editor(quote, form, QuoteLineForm(formdata=None), None, exc.status)
@@ -252,7 +249,7 @@ def edit(quote_id: int):
 
 
 def _save_line(quote_id: int, line_id: int | None):
-    quote = quotes.get_quote(quote_id=quote_id, user=_user())
+    quote = quotes.get_quote(quote_id=quote_id, user=signed_in())
     line_form = QuoteLineForm()
     _line_choices(line_form)
     header = QuoteForm(formdata=None, obj=quote)
@@ -261,9 +258,9 @@ def _save_line(quote_id: int, line_id: int | None):
         return _render_editor(quote, header, line_form, line_id, 422)
     try:
         if line_id is None:
-            quotes.add_line(quote_id=quote_id, user=_user(), values=line_form.values())
+            quotes.add_line(quote_id=quote_id, user=signed_in(), values=line_form.values())
         else:
-            quotes.update_line(quote_id=quote_id, line_id=line_id, user=_user(), values=line_form.values())
+            quotes.update_line(quote_id=quote_id, line_id=line_id, user=signed_in(), values=line_form.values())
     except DomainError as exc:
         apply_errors(line_form, exc)
         return _render_editor(quote, header, line_form, line_id, exc.status)
@@ -290,7 +287,7 @@ def update_line(quote_id: int, line_id: int):
 def delete_line(quote_id: int, line_id: int):
     """Remove a line from a draft."""
     try:
-        quotes.delete_line(quote_id=quote_id, line_id=line_id, user=_user())
+        quotes.delete_line(quote_id=quote_id, line_id=line_id, user=signed_in())
     except DomainError as exc:
         if exc.status == 404 and "报价不存在" in exc.message:
             raise
@@ -304,10 +301,10 @@ def delete_line(quote_id: int, line_id: int):
 @login_required
 def delete(quote_id: int):
     """Move a draft to the recycle bin (after the confirmation dialog)."""
-    quote = quotes.get_quote(quote_id=quote_id, user=_user())
+    quote = quotes.get_quote(quote_id=quote_id, user=signed_in())
     number = quote.number
     try:
-        quotes.delete_quote(quote_id=quote_id, user=_user())
+        quotes.delete_quote(quote_id=quote_id, user=signed_in())
     except DomainError as exc:
         flash(translate(exc), "danger")
         return redirect(url_for("quotes.show", quote_id=quote_id))

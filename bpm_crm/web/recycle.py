@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError
 from bpm_crm.services import recycle
+from bpm_crm.web.pages import signed_in
 from bpm_crm.web.query_args import page_arg
 
 bp = Blueprint("recycle", __name__, url_prefix="/recycle-bin")
@@ -23,7 +24,7 @@ def bin_rows(node: dict) -> int:
 @login_required
 def index():
     """Deleted records the user deleted or may restore, newest first."""
-    user = current_user._get_current_object()
+    user = signed_in()
     record_type = request.args.get("record_type") or None
     page = recycle.list_entries(
         user=user, record_type=record_type if record_type in recycle.record_types() else None,
@@ -38,7 +39,7 @@ def index():
 def restore(entry_id: int):
     """Put a deleted record and everything deleted with it back."""
     try:
-        entry = recycle.restore(entry_id=entry_id, user=current_user._get_current_object())
+        entry = recycle.restore(entry_id=entry_id, user=signed_in())
     except DomainError as exc:
         if exc.status == 404:
             raise

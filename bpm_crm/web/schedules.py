@@ -6,13 +6,14 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError, Invalid
 from bpm_crm.forms.rules import whole
 from bpm_crm.i18n import _
 from bpm_crm.services import permissions, process_settings, schedule_board
+from bpm_crm.web.pages import signed_in
 
 bp = Blueprint("schedules", __name__, url_prefix="/schedules")
 
@@ -27,9 +28,6 @@ FIGURE_LABELS = {
 }
 HIGHLIGHT = {"raised", "created", "closed_by_order"}
 
-
-def _user():
-    return current_user._get_current_object()
 
 
 def describe(plan: schedule_board.RulePlan) -> str:
@@ -57,7 +55,7 @@ def figures_of(figures: dict[str, Any] | None) -> list[tuple[str, str, Any, bool
 @login_required
 def index():
     """Schedules with their next and last runs, settings, recent runs and failures."""
-    board = schedule_board.board(user=_user())
+    board = schedule_board.board(user=signed_in())
     groups: dict[str, list[tuple[process_settings.Setting, Any]]] = {}
     for process_id in dict.fromkeys(setting.process_id for setting in process_settings.SETTINGS):
         try:
@@ -66,7 +64,7 @@ def index():
             continue
     return render_template("schedules/index.html", board=board, settings=groups, describe=describe,
                            figures_of=figures_of, weekdays=WEEKDAYS, frequencies=FREQUENCIES,
-                           may_manage=permissions.can(_user(), schedule_board.MANAGE))
+                           may_manage=permissions.can(signed_in(), schedule_board.MANAGE))
 
 
 def _done(message: str):
@@ -95,7 +93,7 @@ def change_rule(schedule_id: int):
             frequency, hour=_number(form, "hour", 0, 23), minute=_number(form, "minute", 0, 59),
             weekday=_number(form, "weekday", 0, 6), day=_number(form, "day", 1, 28),
             text=(form.get("cron") or "")[:200])
-        definition = schedule_board.change_rule(schedule_id=schedule_id, plan=plan, user=_user())
+        definition = schedule_board.change_rule(schedule_id=schedule_id, plan=plan, user=signed_in())
     except DomainError as exc:
         return _refused(exc)
     return _done(gettext("已保存：%(process)s 第 %(version)s 版按新周期运行", process=definition.name,
@@ -122,7 +120,7 @@ def _number(form: Any, name: str, low: int, high: int) -> int:
 def run_now(schedule_id: int):
     """Run a schedule's process once now (its schedule stays as it is)."""
     try:
-        run = schedule_board.run_now(schedule_id=schedule_id, user=_user())
+        run = schedule_board.run_now(schedule_id=schedule_id, user=signed_in())
     except DomainError as exc:
         return _refused(exc)
     if run.error:
@@ -136,7 +134,7 @@ def run_now(schedule_id: int):
 def retry_run(run_id: int):
     """Run a failed run again for its own due time."""
     try:
-        run = schedule_board.retry_run(run_id=run_id, user=_user())
+        run = schedule_board.retry_run(run_id=run_id, user=signed_in())
     except DomainError as exc:
         return _refused(exc)
     if run.error:
@@ -150,7 +148,7 @@ def retry_run(run_id: int):
 def retry_job(job_id: int):
     """Give a failed background job another round of attempts."""
     try:
-        schedule_board.retry_job(job_id=job_id, user=_user())
+        schedule_board.retry_job(job_id=job_id, user=signed_in())
     except DomainError as exc:
         return _refused(exc)
     return _done(gettext("已重新排队，稍后自动执行"))
@@ -163,7 +161,7 @@ def change_settings(process_id: str):
     keys = {setting.key for setting in process_settings.settings_of(process_id)}
     values = {key: request.form.get(key) for key in keys if key in request.form}
     try:
-        definition = schedule_board.change_settings(process_id=process_id, values=values, user=_user())
+        definition = schedule_board.change_settings(process_id=process_id, values=values, user=signed_in())
     except DomainError as exc:
         return _refused(exc)
     return _done(gettext("已保存：%(process)s 第 %(version)s 版使用新参数", process=definition.name,

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from bpm_crm import clock
 from bpm_crm.error_messages import translate
@@ -27,16 +27,13 @@ from bpm_crm.services import (
 from bpm_crm.services.records import RECORDS
 from bpm_crm.web import exports
 from bpm_crm.web.display import dictionary_label, status_label
-from bpm_crm.web.errors import apply_errors
+from bpm_crm.web.pages import apply_errors, signed_in
 from bpm_crm.web.query_args import id_arg, page_arg
 
 bp = Blueprint("service", __name__, url_prefix="/service")
 
 STATUSES = [status.value for status in ServiceStatus]
 
-
-def _user():
-    return current_user._get_current_object()
 
 
 def _filters() -> dict[str, Any]:
@@ -55,7 +52,7 @@ def _filters() -> dict[str, Any]:
 def _choices(form: ServiceRequestForm, record: ServiceRequest | None) -> None:
     form.type.choices = [("", gettext("请选择"))] + [(t, dictionary_label(t)) for t in dictionary.choices(
         dictionary.SERVICE_TYPE)]
-    customers = service_requests.customer_options(user=_user())
+    customers = service_requests.customer_options(user=signed_in())
     if record is not None and all(c.id != record.customer_id for c in customers):
         customers.insert(0, record.customer)
     form.customer_id.choices = [("", gettext("请选择客户"))] + [
@@ -71,12 +68,12 @@ def index():
     No permission gate: the query's scope decides (a department head lists what he signs off, as in the API).
     """
     filters = _filters()
-    page = service_requests.list_requests(user=_user(), **filters, page=page_arg(),
+    page = service_requests.list_requests(user=signed_in(), **filters, page=page_arg(),
                                           per_page=current_app.config["PAGE_SIZE"])
     return render_template("service/index.html", page=page, statuses=STATUSES,
                            types=dictionary.choices(dictionary.SERVICE_TYPE),
-                           handlers=service_requests.handler_options(user=_user()),
-                           levels=service_requests.service_levels_of(user=_user(), **filters),
+                           handlers=service_requests.handler_options(user=signed_in()),
+                           levels=service_requests.service_levels_of(user=signed_in(), **filters),
                            figures={r.id: service_levels.figures(r) for r in page.items},
                            late_steps=service_requests.with_late_step([r.id for r in page.items]),
                            ticket_kind=service_requests.ticket_kind, ticket_stage=service_requests.ticket_stage,
@@ -87,7 +84,7 @@ def index():
 @login_required
 def export():
     """The filtered list as an Excel file (same scope and filters as the page)."""
-    result = service_requests.list_requests(user=_user(), **_filters(), page=1, per_page=exports.MAX_EXPORT_ROWS)
+    result = service_requests.list_requests(user=signed_in(), **_filters(), page=1, per_page=exports.MAX_EXPORT_ROWS)
     headers = [gettext("编号"), gettext("服务类型"), gettext("概要"), gettext("客户"), gettext("状态"),
                gettext("工单"), gettext("工单阶段"), gettext("创建人"), gettext("创建时间"), gettext("处理人"),
                gettext("满意度")]
@@ -102,14 +99,14 @@ def export():
 @login_required
 def create():
     """Record a consultation, suggestion or complaint."""
-    permissions.require(_user(), "service.create")
+    permissions.require(signed_in(), "service.create")
     form = ServiceRequestForm()
     if request.method == "GET":
         form.customer_id.data = id_arg("customer_id")
     _choices(form, None)
     if form.validate_on_submit():
         try:
-            record = service_requests.create_request(user=_user(), values={**form.values(),
+            record = service_requests.create_request(user=signed_in(), values={**form.values(),
                                                                             "answer": form.answer.data or ""})
         except DomainError as exc:
             apply_errors(form, exc)
@@ -123,7 +120,7 @@ def create():
 @login_required
 def show(request_id: int):
     """One service request: its process and where it stands, sign-off results, SLA figures, deadlines, history."""
-    user = _user()
+    user = signed_in()
     record = service_requests.get_request(request_id=request_id, user=user)
     instance = service_requests.process_of(record)
     waiting = service_work.running_deadlines(record)
@@ -145,7 +142,7 @@ def show(request_id: int):
 def transfer(request_id: int):
     """转办: the handling goes to another handler, who is told at once."""
     try:
-        service_work.transfer(request_id=request_id, user=_user(),
+        service_work.transfer(request_id=request_id, user=signed_in(),
                               to_user_id=parse_id(request.form.get("to_user_id")) or 0,
                               comment=request.form.get("comment"))
     except DomainError as exc:
@@ -160,7 +157,7 @@ def transfer(request_id: int):
 def nudge(request_id: int):
     """催办: remind whoever the request waits for."""
     try:
-        people = service_work.nudge(request_id=request_id, user=_user())
+        people = service_work.nudge(request_id=request_id, user=signed_in())
     except DomainError as exc:
         flash(translate(exc), "danger")
     else:
@@ -172,18 +169,18 @@ def nudge(request_id: int):
 @login_required
 def edit(request_id: int):
     """Change a request while it is 新创建 (its creator or service staff)."""
-    record = service_requests.get_request(request_id=request_id, user=_user())
+    record = service_requests.get_request(request_id=request_id, user=signed_in())
     form = ServiceRequestForm(obj=record)
     _choices(form, record)
     if form.validate_on_submit():
         try:
-            service_requests.update_request(request_id=request_id, user=_user(), values=form.values())
+            service_requests.update_request(request_id=request_id, user=signed_in(), values=form.values())
         except DomainError as exc:
             apply_errors(form, exc)
             return render_template("service/form.html", form=form, record=record), exc.status
         flash(gettext("已保存修改"), "success")
         return redirect(url_for("service.show", request_id=request_id))
-    if request.method == "GET" and not service_requests.may_change(_user(), record):
+    if request.method == "GET" and not service_requests.may_change(signed_in(), record):
         flash(gettext("只有新创建的客户服务可以由创建人或客服处理人员修改"), "warning")
         return redirect(url_for("service.show", request_id=request_id))
     return render_template("service/form.html", form=form, record=record), 422 if form.errors else 200
@@ -193,10 +190,10 @@ def edit(request_id: int):
 @login_required
 def delete(request_id: int):
     """Move a 新创建 request to the recycle bin (after the confirmation dialog)."""
-    record = service_requests.get_request(request_id=request_id, user=_user())
+    record = service_requests.get_request(request_id=request_id, user=signed_in())
     number = record.number
     try:
-        service_requests.delete_request(request_id=request_id, user=_user())
+        service_requests.delete_request(request_id=request_id, user=signed_in())
     except DomainError as exc:
         flash(translate(exc), "danger")
         return redirect(url_for("service.show", request_id=request_id))

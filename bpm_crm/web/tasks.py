@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
-from flask_login import current_user, login_required
+from flask_login import login_required
 from jinja2 import TemplateNotFound
 
 from bpm_crm.error_messages import translate
@@ -21,14 +21,12 @@ from bpm_crm.services import approval_trail, approvals, human_tasks, inbox, inst
 from bpm_crm.services.records import RECORDS, RecordType
 from bpm_crm.web import kept_forms
 from bpm_crm.web.form_data import from_formdata
+from bpm_crm.web.pages import signed_in
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
 MAX_FORM_DATA = 300 * 1024
 
-
-def _user():
-    return current_user._get_current_object()
 
 
 # The fields of the shipped approval form: a step with only these gets the explicit 同意/拒绝 controls.
@@ -74,7 +72,7 @@ def render_task(task: HumanTask, *, values: dict[str, Any] | None = None,
                 errors: dict[str, list[str]] | None = None, comment: str = "", status: int = 200,
                 approval_form: str | None = None, approval_values: dict[str, Any] | None = None):
     """The task page; `approval_form` names the approval control whose submission `errors` belong to."""
-    user = _user()
+    user = signed_in()
     instance = task.instance
     allowed = human_tasks.actions(user, task)
     form = human_tasks.form_for(task, user)
@@ -152,7 +150,7 @@ def _failed(task_id: int, exc: DomainError, values: Any = None, comment: str | N
         flash(translate(exc), "warning")
         return redirect(url_for("inbox.index"))
     flash(translate(exc), "danger")
-    task = human_tasks.get_task(task_id=task_id, user=_user())
+    task = human_tasks.get_task(task_id=task_id, user=signed_in())
     return render_task(task, values=values if isinstance(values, dict) else None,
                        errors=exc.field_errors if isinstance(exc, Invalid) else None, comment=comment or "",
                        status=exc.status)
@@ -162,7 +160,7 @@ def _failed(task_id: int, exc: DomainError, values: Any = None, comment: str | N
 @login_required
 def show(task_id: int):
     """The task page; with what the user typed before his session ran out, if it was kept."""
-    task = human_tasks.get_task(task_id=task_id, user=_user())
+    task = human_tasks.get_task(task_id=task_id, user=signed_in())
     for action in (url_for("tasks.complete", task_id=task_id), url_for("tasks.save", task_id=task_id)):
         values = kept_forms.kept_json(action, "form_data")
         if isinstance(values, dict):
@@ -175,7 +173,7 @@ def show(task_id: int):
 def claim(task_id: int):
     """Take an offered task."""
     try:
-        human_tasks.claim_task(task_id=task_id, user=_user())
+        human_tasks.claim_task(task_id=task_id, user=signed_in())
     except DomainError as exc:
         return _failed(task_id, exc)
     flash(gettext("已认领，此任务现在在您的待办中"), "success")
@@ -187,7 +185,7 @@ def claim(task_id: int):
 def release(task_id: int):
     """Give a claimed task back to its candidates."""
     try:
-        human_tasks.release_task(task_id=task_id, user=_user())
+        human_tasks.release_task(task_id=task_id, user=signed_in())
     except DomainError as exc:
         return _failed(task_id, exc)
     flash(gettext("任务已释放，同组同事可以认领"), "info")
@@ -199,10 +197,10 @@ def release(task_id: int):
 def save(task_id: int):
     """Keep the form as a draft without completing the task."""
     data, comment = None, None
-    taking = human_tasks.get_task(task_id=task_id, user=_user()).assignee_id is None
+    taking = human_tasks.get_task(task_id=task_id, user=signed_in()).assignee_id is None
     try:
         data, comment = _submitted()
-        human_tasks.save_draft(task_id=task_id, user=_user(), data=data)
+        human_tasks.save_draft(task_id=task_id, user=signed_in(), data=data)
     except DomainError as exc:
         return _failed(task_id, exc, data, comment)
     flash(gettext("已保存，此任务现在由您处理") if taking else gettext("已保存"), "success")
@@ -213,7 +211,7 @@ def save(task_id: int):
 @login_required
 def complete(task_id: int):
     """Complete the task with the form's data; the process runs on to its next step."""
-    user = _user()
+    user = signed_in()
     data, comment = None, None
     try:
         data, comment = _submitted()
@@ -234,7 +232,7 @@ def reassign(task_id: int):
         message = gettext("请选择转派对象")
         return _failed(task_id, Invalid(message, {"reassign_assignee_id": [message]}))
     try:
-        human_tasks.reassign_task(task_id=task_id, user=_user(), assignee_id=assignee_id, comment=comment)
+        human_tasks.reassign_task(task_id=task_id, user=signed_in(), assignee_id=assignee_id, comment=comment)
     except DomainError as exc:
         if isinstance(exc, Invalid) and "assignee_id" in exc.field_errors:
             exc.field_errors["reassign_assignee_id"] = exc.field_errors.pop("assignee_id")

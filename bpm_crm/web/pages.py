@@ -1,0 +1,81 @@
+"""What page handlers share: the signed-in user, a form page, and what a button asks for."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import flash, render_template
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from bpm_crm.error_messages import translate
+from bpm_crm.errors import DomainError, Invalid
+from bpm_crm.models import User
+
+T = TypeVar("T")
+
+
+def signed_in() -> User:
+    """The signed-in user: the row itself, not Flask-Login's proxy (services compare and keep it)."""
+    return current_user._get_current_object()  # type: ignore[no-any-return]
+
+
+def apply_errors(form: FlaskForm, exc: DomainError, *, message: bool = True) -> None:
+    """Show a service's refusal on a form page: the message on top (unless `message` is off), its field errors
+    under the fields."""
+    if message:
+        flash(translate(exc), "danger")
+    if isinstance(exc, Invalid):
+        for name, messages in exc.field_errors.items():
+            if name in form:
+                form[name].errors = list(form[name].errors) + [translate(m) for m in messages]
+
+
+def saved(form: FlaskForm, action: Callable[[], Any]) -> bool:
+    """Check a posted form and hand it to a service: True when both accept it, else the errors are on the form."""
+    if not form.validate_on_submit():
+        return False
+    try:
+        action()
+    except DomainError as exc:
+        apply_errors(form, exc)
+        return False
+    return True
+
+
+def form_view(form: FlaskForm, template: str, *, save: Callable[[], T], done: Callable[[T], ResponseReturnValue],
+              **context: Any) -> ResponseReturnValue:
+    """A form page: shown as it is; a valid post goes to `save` and its result to `done` (a message and a redirect).
+
+    A refusal of the service is shown on the form with its status (its field errors under the fields), a post the
+    form itself rejects is a 422.
+    """
+    status = 200
+    if form.validate_on_submit():
+        try:
+            result = save()
+        except DomainError as exc:
+            apply_errors(form, exc)
+            status = exc.status
+        else:
+            return done(result)
+    elif form.errors:
+        status = 422
+    return render_template(template, form=form, **context), status
+
+
+def act(action: Callable[[], Any], *, success: str | None = None) -> bool:
+    """Do what a button asks (a post without a form page of its own): True when the service did it, `success`
+    flashed; False when it refused, its reason flashed (a conflict as a warning). A record that is not there
+    (or not visible) stays a 404 page."""
+    try:
+        action()
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        flash(translate(exc), "warning" if exc.status == 409 else "danger")
+        return False
+    if success:
+        flash(success, "success")
+    return True
