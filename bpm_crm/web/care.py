@@ -5,8 +5,6 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext
 from flask_login import login_required
 
-from bpm_crm.error_messages import translate
-from bpm_crm.errors import DomainError
 from bpm_crm.forms.care import CareDoneForm, CareTaskForm
 from bpm_crm.i18n import _
 from bpm_crm.models import CareTask, Customer
@@ -19,7 +17,7 @@ from bpm_crm.web.customer_records import (
     new_record_customer,
 )
 from bpm_crm.web.display import dictionary_label
-from bpm_crm.web.pages import apply_errors, signed_in
+from bpm_crm.web.pages import act, form_view, redirect_after, signed_in
 from bpm_crm.web.query_args import id_arg, page_arg, text_arg
 
 bp = Blueprint("care", __name__, url_prefix="/care")
@@ -45,10 +43,6 @@ def _prepare(form: CareTaskForm, customer: Customer | None, assignee_id: int | N
     form.contact_id.choices = [("", str(_("不指定联系人")))] + contacts
     people = care.assignee_choices(user=signed_in(), include_id=assignee_id)
     form.assignee_id.choices = [("", str(_("默认：客户的客户经理")))] + people
-
-
-def _render(form: CareTaskForm, task: CareTask | None, locked: Customer | None, status: int = 200):
-    return render_template("care/form.html", form=form, task=task, locked=locked), status
 
 
 @bp.get("/")
@@ -85,17 +79,14 @@ def create():
     form = CareTaskForm(contact_id=id_arg("contact_id"))
     new_record_customer(form, action=WRITE, locked=locked)
     _prepare(form, locked, None)
-    if form.validate_on_submit():
-        try:
-            task = care.create_care_task(user=signed_in(), values=form.values())
-        except DomainError as exc:
-            apply_errors(form, exc)
-            return _render(form, None, locked, exc.status)
-        flash(gettext("已安排客户关怀“%(title)s”", title=task.title), "success")
-        if locked is not None:
-            return redirect(back_to_customer(locked.id, "care.show", care_task_id=task.id))
-        return redirect(url_for("care.show", care_task_id=task.id))
-    return _render(form, None, locked, 422 if form.errors else 200)
+
+    def done(task: CareTask):
+        shown = url_for("care.show", care_task_id=task.id)
+        return redirect_after(gettext("已安排客户关怀“%(title)s”", title=task.title),
+                              back_to_customer(locked.id, "care.show", care_task_id=task.id) if locked else shown)
+
+    return form_view(form, "care/form.html", task=None, locked=locked, done=done,
+                     save=lambda: care.create_care_task(user=signed_in(), values=form.values()))
 
 
 @bp.get("/<id:care_task_id>")
@@ -119,18 +110,14 @@ def edit(care_task_id: int):
     form.customer_id.choices = [(task.customer_id, task.customer.name)]
     _prepare(form, task.customer, task.assignee_id)
     form.customer_id.data = task.customer_id
-    if form.validate_on_submit():
-        try:
-            care.update_care_task(care_task_id=care_task_id, user=signed_in(), values=form.values())
-        except DomainError as exc:
-            apply_errors(form, exc)
-            return _render(form, task, task.customer, exc.status)
-        flash(gettext("已保存修改"), "success")
-        return redirect(url_for("care.show", care_task_id=care_task_id))
+    shown = url_for("care.show", care_task_id=care_task_id)
     if request.method == "GET" and not permissions.customer_in_scope(signed_in(), task.customer_id, WRITE):
         flash(gettext("您只能查看此关怀任务，不能处理或修改"), "warning")
-        return redirect(url_for("care.show", care_task_id=care_task_id))
-    return _render(form, task, task.customer, 422 if form.errors else 200)
+        return redirect(shown)
+    return form_view(form, "care/form.html", task=task, locked=task.customer,
+                     save=lambda: care.update_care_task(care_task_id=care_task_id, user=signed_in(),
+                                                        values=form.values()),
+                     done=lambda _: redirect_after(gettext("已保存修改"), shown))
 
 
 @bp.post("/<id:care_task_id>/done")
@@ -139,14 +126,8 @@ def done(care_task_id: int):
     """Mark the care as given; a second click is told who already did it."""
     form = CareDoneForm()
     form.validate()
-    try:
-        care.mark_done(care_task_id=care_task_id, user=signed_in(), note=form.note.data)
-    except DomainError as exc:
-        if exc.status == 404:
-            raise
-        flash(translate(exc), "warning" if exc.status == 409 else "danger")
-        return redirect(url_for("care.show", care_task_id=care_task_id))
-    flash(gettext("已标记为完成"), "success")
+    act(lambda: care.mark_done(care_task_id=care_task_id, user=signed_in(), note=form.note.data),
+        success=gettext("已标记为完成"))
     return redirect(url_for("care.show", care_task_id=care_task_id))
 
 
@@ -156,10 +137,7 @@ def delete(care_task_id: int):
     """Move a care task to the recycle bin (confirmed in the page); back to its customer."""
     task = care.get_care_task(care_task_id=care_task_id, user=signed_in())
     customer_id = task.customer_id
-    try:
-        care.delete_care_task(care_task_id=care_task_id, user=signed_in())
-    except DomainError as exc:
-        flash(translate(exc), "danger")
+    if not act(lambda: care.delete_care_task(care_task_id=care_task_id, user=signed_in()),
+               success=gettext("关怀任务已移入回收站")):
         return redirect(url_for("care.show", care_task_id=care_task_id))
-    flash(gettext("关怀任务已移入回收站"), "success")
     return redirect(back_to_customer(customer_id, "care.index", customer_id=customer_id))

@@ -5,7 +5,6 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext
 from flask_login import login_required
 
-from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError
 from bpm_crm.forms.churn import ChurnWarningForm, ConfirmForm, MeasureForm
 from bpm_crm.models import ChurnWarning
@@ -16,7 +15,7 @@ from bpm_crm.web.customer_records import (
     locked_customer,
     new_record_customer,
 )
-from bpm_crm.web.pages import apply_errors, signed_in
+from bpm_crm.web.pages import act, apply_errors, form_view, redirect_after, signed_in
 from bpm_crm.web.query_args import id_arg, page_arg, text_arg
 from bpm_crm.web.schedules import figures_of, rule_words
 
@@ -67,15 +66,10 @@ def create():
     locked = locked_customer(action=WRITE, refused=REFUSED)
     form = ChurnWarningForm()
     new_record_customer(form, action=WRITE, locked=locked)
-    if form.validate_on_submit():
-        try:
-            warning = churn.create_warning(user=signed_in(), values={"customer_id": form.customer_id.data})
-        except DomainError as exc:
-            apply_errors(form, exc)
-            return render_template("churn/form.html", form=form, locked=locked), exc.status
-        flash(gettext("已发起流失预警，请记录暂缓措施"), "success")
-        return redirect(url_for("churn.show", warning_id=warning.id))
-    return render_template("churn/form.html", form=form, locked=locked), 422 if form.errors else 200
+    return form_view(form, "churn/form.html", locked=locked,
+                     save=lambda: churn.create_warning(user=signed_in(), values={"customer_id": form.customer_id.data}),
+                     done=lambda warning: redirect_after(gettext("已发起流失预警，请记录暂缓措施"),
+                                                         url_for("churn.show", warning_id=warning.id)))
 
 
 def _show(warning: ChurnWarning, *, measure: MeasureForm | None = None, confirm: ConfirmForm | None = None,
@@ -139,14 +133,7 @@ def confirm(warning_id: int):
 @login_required
 def recover(warning_id: int):
     """Close the warning: the customer is ordering again."""
-    try:
-        churn.recover(warning_id=warning_id, user=signed_in())
-    except DomainError as exc:
-        if exc.status == 404:
-            raise
-        flash(translate(exc), "warning")
-        return redirect(url_for("churn.show", warning_id=warning_id))
-    flash(gettext("已标记为已恢复"), "success")
+    act(lambda: churn.recover(warning_id=warning_id, user=signed_in()), success=gettext("已标记为已恢复"))
     return redirect(url_for("churn.show", warning_id=warning_id))
 
 
@@ -154,12 +141,7 @@ def recover(warning_id: int):
 @login_required
 def delete(warning_id: int):
     """Move a warning with its measures to the recycle bin (confirmed in the page)."""
-    try:
-        churn.delete_warning(warning_id=warning_id, user=signed_in())
-    except DomainError as exc:
-        if exc.status == 404:
-            raise
-        flash(translate(exc), "danger")
-        return redirect(url_for("churn.show", warning_id=warning_id))
-    flash(gettext("流失预警已移入回收站"), "success")
-    return redirect(url_for("churn.index"))
+    if act(lambda: churn.delete_warning(warning_id=warning_id, user=signed_in()),
+           success=gettext("流失预警已移入回收站")):
+        return redirect(url_for("churn.index"))
+    return redirect(url_for("churn.show", warning_id=warning_id))

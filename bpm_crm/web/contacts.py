@@ -5,9 +5,8 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext, pgettext
 from flask_login import login_required
 
-from bpm_crm.error_messages import translate
-from bpm_crm.errors import DomainError
 from bpm_crm.forms.contact import ContactForm
+from bpm_crm.models import Contact
 from bpm_crm.services import contacts, permissions
 from bpm_crm.web import exports
 from bpm_crm.web.customer_records import (
@@ -17,7 +16,7 @@ from bpm_crm.web.customer_records import (
     locked_customer,
     new_record_customer,
 )
-from bpm_crm.web.pages import apply_errors, signed_in
+from bpm_crm.web.pages import act, form_view, redirect_after, signed_in
 from bpm_crm.web.query_args import id_arg, page_arg, text_arg
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
@@ -63,18 +62,14 @@ def create():
     locked = locked_customer(action=WRITE, refused=REFUSED)
     form = ContactForm()
     new_record_customer(form, action=WRITE, locked=locked)
-    if form.validate_on_submit():
-        try:
-            contact = contacts.create_contact(user=signed_in(), values=form.values())
-        except DomainError as exc:
-            apply_errors(form, exc)
-            return render_template("contacts/form.html", form=form, contact=None, locked=locked), exc.status
-        flash(gettext("已添加联系人 %(name)s", name=contact.name), "success")
-        if locked is not None:
-            return redirect(back_to_customer(locked.id, "contacts.show", contact_id=contact.id))
-        return redirect(url_for("contacts.show", contact_id=contact.id))
-    status = 422 if form.errors else 200
-    return render_template("contacts/form.html", form=form, contact=None, locked=locked), status
+
+    def done(contact: Contact):
+        shown = url_for("contacts.show", contact_id=contact.id)
+        return redirect_after(gettext("已添加联系人 %(name)s", name=contact.name),
+                              back_to_customer(locked.id, "contacts.show", contact_id=contact.id) if locked else shown)
+
+    return form_view(form, "contacts/form.html", contact=None, locked=locked, done=done,
+                     save=lambda: contacts.create_contact(user=signed_in(), values=form.values()))
 
 
 @bp.get("/<id:contact_id>")
@@ -93,21 +88,16 @@ def edit(contact_id: int):
     contact = contacts.get_contact(contact_id=contact_id, user=signed_in())
     form = ContactForm(obj=contact)
     fill_customer_choices(form, action=WRITE, selected=contact.customer_id)
+    shown = url_for("contacts.show", contact_id=contact_id)
     if request.method == "GET":
+        if not permissions.customer_in_scope(signed_in(), contact.customer_id, WRITE):
+            flash(gettext("您只能查看此联系人，不能修改或删除"), "warning")
+            return redirect(shown)
         form.birthday.data = contact.birthday.isoformat() if contact.birthday else ""
-    if form.validate_on_submit():
-        try:
-            contacts.update_contact(contact_id=contact_id, user=signed_in(), values=form.values())
-        except DomainError as exc:
-            apply_errors(form, exc)
-            return render_template("contacts/form.html", form=form, contact=contact, locked=None), exc.status
-        flash(gettext("已保存修改"), "success")
-        return redirect(url_for("contacts.show", contact_id=contact_id))
-    if request.method == "GET" and not permissions.customer_in_scope(signed_in(), contact.customer_id, WRITE):
-        flash(gettext("您只能查看此联系人，不能修改或删除"), "warning")
-        return redirect(url_for("contacts.show", contact_id=contact_id))
-    status = 422 if form.errors else 200
-    return render_template("contacts/form.html", form=form, contact=contact, locked=None), status
+    return form_view(form, "contacts/form.html", contact=contact, locked=None,
+                     save=lambda: contacts.update_contact(contact_id=contact_id, user=signed_in(),
+                                                          values=form.values()),
+                     done=lambda _: redirect_after(gettext("已保存修改"), shown))
 
 
 @bp.post("/<id:contact_id>/delete")
@@ -116,10 +106,7 @@ def delete(contact_id: int):
     """Move a contact to the recycle bin (confirmed in the page); back to its customer."""
     contact = contacts.get_contact(contact_id=contact_id, user=signed_in())
     name, customer_id = contact.name, contact.customer_id
-    try:
-        contacts.delete_contact(contact_id=contact_id, user=signed_in())
-    except DomainError as exc:
-        flash(translate(exc), "danger")
+    if not act(lambda: contacts.delete_contact(contact_id=contact_id, user=signed_in()),
+               success=gettext("联系人 %(name)s 已移入回收站", name=name)):
         return redirect(url_for("contacts.show", contact_id=contact_id))
-    flash(gettext("联系人 %(name)s 已移入回收站", name=name), "success")
     return redirect(back_to_customer(customer_id, "contacts.index", customer_id=customer_id))

@@ -1,13 +1,14 @@
 """Interaction pages (交往记录): list with search and export, create from a customer, detail, edit, delete."""
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import login_required
 
-from bpm_crm.error_messages import translate
-from bpm_crm.errors import DomainError
 from bpm_crm.forms.interaction import InteractionForm
+from bpm_crm.models import Customer, Interaction
 from bpm_crm.services import customer_records, interactions, permissions
 from bpm_crm.web import exports
 from bpm_crm.web.customer_records import (
@@ -17,7 +18,7 @@ from bpm_crm.web.customer_records import (
     locked_customer,
     new_record_customer,
 )
-from bpm_crm.web.pages import apply_errors, signed_in
+from bpm_crm.web.pages import act, form_view, redirect_after, signed_in
 from bpm_crm.web.query_args import id_arg, page_arg, text_arg
 
 bp = Blueprint("interactions", __name__, url_prefix="/interactions")
@@ -32,9 +33,9 @@ def _filters() -> dict:
             "sort": sort if sort in interactions.SORTS else "date"}
 
 
-def _render(form: InteractionForm, interaction, locked, status: int = 200):
-    return render_template("interactions/form.html", form=form, interaction=interaction, locked=locked,
-                           today=customer_records.local_today()), status
+def _page(form: InteractionForm, interaction: Interaction | None, locked: Customer | None, **steps: Any):
+    return form_view(form, "interactions/form.html", interaction=interaction, locked=locked,
+                     today=customer_records.local_today(), **steps)
 
 
 @bp.get("/")
@@ -67,17 +68,14 @@ def create():
     locked = locked_customer(action=WRITE, refused=REFUSED)
     form = InteractionForm(date=customer_records.local_today().isoformat())
     new_record_customer(form, action=WRITE, locked=locked)
-    if form.validate_on_submit():
-        try:
-            record = interactions.create_interaction(user=signed_in(), values=form.values())
-        except DomainError as exc:
-            apply_errors(form, exc)
-            return _render(form, None, locked, exc.status)
-        flash(gettext("交往记录已保存"), "success")
-        if locked is not None:
-            return redirect(back_to_customer(locked.id, "interactions.index", customer_id=locked.id))
-        return redirect(url_for("interactions.show", interaction_id=record.id))
-    return _render(form, None, locked, 422 if form.errors else 200)
+
+    def done(record: Interaction):
+        shown = url_for("interactions.show", interaction_id=record.id)
+        return redirect_after(gettext("交往记录已保存"), back_to_customer(
+            locked.id, "interactions.index", customer_id=locked.id) if locked else shown)
+
+    return _page(form, None, locked, done=done,
+                 save=lambda: interactions.create_interaction(user=signed_in(), values=form.values()))
 
 
 @bp.get("/<id:interaction_id>")
@@ -96,18 +94,13 @@ def edit(interaction_id: int):
     interaction = interactions.get_interaction(interaction_id=interaction_id, user=signed_in())
     form = InteractionForm(obj=interaction)
     fill_customer_choices(form, action=WRITE, selected=interaction.customer_id)
-    if form.validate_on_submit():
-        try:
-            interactions.update_interaction(interaction_id=interaction_id, user=signed_in(), values=form.values())
-        except DomainError as exc:
-            apply_errors(form, exc)
-            return _render(form, interaction, None, exc.status)
-        flash(gettext("已保存修改"), "success")
-        return redirect(url_for("interactions.show", interaction_id=interaction_id))
+    shown = url_for("interactions.show", interaction_id=interaction_id)
     if request.method == "GET" and not permissions.customer_in_scope(signed_in(), interaction.customer_id, WRITE):
         flash(gettext("您只能查看此交往记录，不能修改或删除"), "warning")
-        return redirect(url_for("interactions.show", interaction_id=interaction_id))
-    return _render(form, interaction, None, 422 if form.errors else 200)
+        return redirect(shown)
+    return _page(form, interaction, None, done=lambda _: redirect_after(gettext("已保存修改"), shown),
+                 save=lambda: interactions.update_interaction(interaction_id=interaction_id, user=signed_in(),
+                                                              values=form.values()))
 
 
 @bp.post("/<id:interaction_id>/delete")
@@ -116,10 +109,7 @@ def delete(interaction_id: int):
     """Move an interaction to the recycle bin (confirmed in the page); back to its customer."""
     interaction = interactions.get_interaction(interaction_id=interaction_id, user=signed_in())
     customer_id = interaction.customer_id
-    try:
-        interactions.delete_interaction(interaction_id=interaction_id, user=signed_in())
-    except DomainError as exc:
-        flash(translate(exc), "danger")
+    if not act(lambda: interactions.delete_interaction(interaction_id=interaction_id, user=signed_in()),
+               success=gettext("交往记录已移入回收站")):
         return redirect(url_for("interactions.show", interaction_id=interaction_id))
-    flash(gettext("交往记录已移入回收站"), "success")
     return redirect(back_to_customer(customer_id, "interactions.index", customer_id=customer_id))

@@ -4,10 +4,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import flash, render_template
+from flask import flash, redirect, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
 
 from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError, Invalid
@@ -63,6 +64,12 @@ def form_view(form: FlaskForm, template: str, *, save: Callable[[], T], done: Ca
     elif form.errors:
         status = 422
     return render_template(template, form=form, **context), status
+
+
+def redirect_after(message: str, url: str) -> Response:
+    """What a page does once the service did what was asked: say so, and show the next page."""
+    flash(message, "success")
+    return redirect(url)
 
 
 def act(action: Callable[[], Any], *, success: str | None = None) -> bool:
