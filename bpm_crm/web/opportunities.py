@@ -5,12 +5,10 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
-from bpm_crm.error_messages import translate
-from bpm_crm.errors import DomainError
 from bpm_crm.forms.opportunity import OpportunityForm
 from bpm_crm.models import Opportunity, OpportunityStatus, TaskStatus
 from bpm_crm.services import human_tasks, instances, opportunities
-from bpm_crm.web.pages import apply_errors, signed_in
+from bpm_crm.web.pages import act, form_view, redirect_after, signed_in
 from bpm_crm.web.query_args import page_arg
 
 bp = Blueprint("opportunities", __name__, url_prefix="/opportunities")
@@ -45,16 +43,11 @@ def index():
 def create():
     """Record a new opportunity; its assignment process starts at once."""
     form = OpportunityForm()
-    if form.validate_on_submit():
-        try:
-            opportunity = opportunities.create_opportunity(user=signed_in(), values=form.values())
-        except DomainError as exc:
-            apply_errors(form, exc)
-            return render_template("opportunities/form.html", form=form, opportunity=None), exc.status
-        flash(gettext("销售机会 %(number)s 已创建，已提交销售主管指派", number=opportunity.number), "success")
-        return redirect(url_for("opportunities.show", opportunity_id=opportunity.id))
-    status = 422 if form.errors else 200
-    return render_template("opportunities/form.html", form=form, opportunity=None), status
+    return form_view(form, "opportunities/form.html", opportunity=None,
+                     save=lambda: opportunities.create_opportunity(user=signed_in(), values=form.values()),
+                     done=lambda opportunity: redirect_after(
+                         gettext("销售机会 %(number)s 已创建，已提交销售主管指派", number=opportunity.number),
+                         url_for("opportunities.show", opportunity_id=opportunity.id)))
 
 
 @bp.get("/<id:opportunity_id>")
@@ -80,19 +73,14 @@ def edit(opportunity_id: int):
     """Change an opportunity while it is 未指派 (its creator only)."""
     opportunity = opportunities.get_opportunity(opportunity_id=opportunity_id, user=signed_in())
     form = OpportunityForm(obj=opportunity)
-    if form.validate_on_submit():
-        try:
-            opportunities.update_opportunity(opportunity_id=opportunity_id, user=signed_in(), values=form.values())
-        except DomainError as exc:
-            apply_errors(form, exc)
-            return render_template("opportunities/form.html", form=form, opportunity=opportunity), exc.status
-        flash(gettext("已保存修改"), "success")
-        return redirect(url_for("opportunities.show", opportunity_id=opportunity_id))
+    shown = url_for("opportunities.show", opportunity_id=opportunity_id)
     if request.method == "GET" and not may_change(opportunity):
         flash(gettext("只有创建人可以在未指派时修改此销售机会"), "warning")
-        return redirect(url_for("opportunities.show", opportunity_id=opportunity_id))
-    status = 422 if form.errors else 200
-    return render_template("opportunities/form.html", form=form, opportunity=opportunity), status
+        return redirect(shown)
+    return form_view(form, "opportunities/form.html", opportunity=opportunity,
+                     save=lambda: opportunities.update_opportunity(opportunity_id=opportunity_id, user=signed_in(),
+                                                                   values=form.values()),
+                     done=lambda _: redirect_after(gettext("已保存修改"), shown))
 
 
 @bp.post("/<id:opportunity_id>/delete")
@@ -101,10 +89,7 @@ def delete(opportunity_id: int):
     """Delete an opportunity (creator only, while 未指派); the confirmation happens in the page."""
     opportunity = opportunities.get_opportunity(opportunity_id=opportunity_id, user=signed_in())
     number = opportunity.number
-    try:
-        opportunities.delete_opportunity(opportunity_id=opportunity_id, user=signed_in())
-    except DomainError as exc:
-        flash(translate(exc), "danger")
-        return redirect(url_for("opportunities.show", opportunity_id=opportunity_id))
-    flash(gettext("销售机会 %(number)s 已删除", number=number), "success")
-    return redirect(url_for("opportunities.index"))
+    if act(lambda: opportunities.delete_opportunity(opportunity_id=opportunity_id, user=signed_in()),
+           success=gettext("销售机会 %(number)s 已删除", number=number)):
+        return redirect(url_for("opportunities.index"))
+    return redirect(url_for("opportunities.show", opportunity_id=opportunity_id))

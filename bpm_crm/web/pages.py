@@ -72,17 +72,17 @@ def redirect_after(message: str, url: str) -> Response:
     return redirect(url)
 
 
-def act(action: Callable[[], Any], *, success: str | None = None) -> bool:
-    """Do what a button asks (a post without a form page of its own): True when the service did it, `success`
-    flashed; False when it refused, its reason flashed (a conflict as a warning). A record that is not there
-    (or not visible) stays a 404 page."""
+def act(action: Callable[[], T], *, success: str | Callable[[T], str] | None = None) -> bool:
+    """Do what a button asks (a post without a form page of its own): True when the service did it and `success`
+    (a text, or one made from what the service returned) is flashed; False when it refused, its reason flashed
+    (a conflict as a warning). A record that is not there (or not visible) stays a 404 page."""
     try:
-        action()
+        result = action()
     except DomainError as exc:
         if exc.status == 404:
             raise
         flash(translate(exc), "warning" if exc.status == 409 else "danger")
         return False
-    if success:
-        flash(success, "success")
+    if success is not None:
+        flash(success if isinstance(success, str) else success(result), "success")
     return True

@@ -9,7 +9,7 @@ from bpm_crm.errors import DomainError
 from bpm_crm.forms.product import ProductForm, StockForm, WarehouseForm
 from bpm_crm.services import permissions, products, sales
 from bpm_crm.web.exports import MAX_EXPORT_ROWS, xlsx_response
-from bpm_crm.web.pages import apply_errors, signed_in
+from bpm_crm.web.pages import apply_errors, form_view, redirect_after, signed_in
 from bpm_crm.web.query_args import id_arg, page_arg
 
 bp = Blueprint("products", __name__, url_prefix="/products")
@@ -101,15 +101,10 @@ def create():
     """Add a product to the built-in sales system."""
     permissions.require(signed_in(), "product.manage")
     form = ProductForm()
-    if form.validate_on_submit():
-        try:
-            product = products.create_product(user=signed_in(), values=form.values())
-        except DomainError as exc:
-            apply_errors(form, exc)
-            return render_template("products/form.html", form=form, product=None), exc.status
-        flash(gettext("产品 %(name)s 已创建", name=product.name), "success")
-        return redirect(url_for("products.show", product_id=product.id))
-    return render_template("products/form.html", form=form, product=None), 422 if form.errors else 200
+    return form_view(form, "products/form.html", product=None,
+                     save=lambda: products.create_product(user=signed_in(), values=form.values()),
+                     done=lambda product: redirect_after(gettext("产品 %(name)s 已创建", name=product.name),
+                                                         url_for("products.show", product_id=product.id)))
 
 
 @bp.route("/<id:product_id>/edit", methods=["GET", "POST"])
@@ -120,15 +115,10 @@ def edit(product_id: int):
     permissions.require(user, "product.manage")
     product = sales.get_product(product_id=product_id, user=user)
     form = ProductForm(obj=product)
-    if form.validate_on_submit():
-        try:
-            products.update_product(product_id=product_id, user=user, values=form.values())
-        except DomainError as exc:
-            apply_errors(form, exc)
-            return render_template("products/form.html", form=form, product=product), exc.status
-        flash(gettext("已保存修改"), "success")
-        return redirect(url_for("products.show", product_id=product_id))
-    return render_template("products/form.html", form=form, product=product), 422 if form.errors else 200
+    return form_view(form, "products/form.html", product=product,
+                     save=lambda: products.update_product(product_id=product_id, user=user, values=form.values()),
+                     done=lambda _: redirect_after(gettext("已保存修改"),
+                                                   url_for("products.show", product_id=product_id)))
 
 
 @bp.route("/warehouses", methods=["GET", "POST"])
@@ -138,19 +128,9 @@ def warehouses():
     user = signed_in()
     may_manage = permissions.can(user, "product.manage")
     form = WarehouseForm()
-    status = 200
     if request.method == "POST":
         permissions.require(user, "product.manage")
-        if form.validate_on_submit():
-            try:
-                warehouse = products.create_warehouse(user=user, **form.values())
-            except DomainError as exc:
-                apply_errors(form, exc)
-                status = exc.status
-            else:
-                flash(gettext("仓库 %(name)s 已创建", name=warehouse.name), "success")
-                return redirect(url_for("products.warehouses"))
-        else:
-            status = 422
-    return render_template("products/warehouses.html", warehouses=sales.list_warehouses(user=user), form=form,
-                           may_manage=may_manage), status
+    return form_view(form, "products/warehouses.html", warehouses=sales.list_warehouses(user=user),
+                     may_manage=may_manage, save=lambda: products.create_warehouse(user=user, **form.values()),
+                     done=lambda warehouse: redirect_after(gettext("仓库 %(name)s 已创建", name=warehouse.name),
+                                                           url_for("products.warehouses")))

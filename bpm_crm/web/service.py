@@ -10,8 +10,6 @@ from flask_babel import gettext
 from flask_login import login_required
 
 from bpm_crm import clock
-from bpm_crm.error_messages import translate
-from bpm_crm.errors import DomainError
 from bpm_crm.forms.service_request import ServiceRequestForm
 from bpm_crm.input_rules import parse_id
 from bpm_crm.models import ServiceRequest, ServiceStatus
@@ -27,7 +25,7 @@ from bpm_crm.services import (
 from bpm_crm.services.records import RECORDS
 from bpm_crm.web import exports
 from bpm_crm.web.display import dictionary_label, status_label
-from bpm_crm.web.pages import apply_errors, signed_in
+from bpm_crm.web.pages import act, form_view, redirect_after, signed_in
 from bpm_crm.web.query_args import id_arg, page_arg
 
 bp = Blueprint("service", __name__, url_prefix="/service")
@@ -104,16 +102,11 @@ def create():
     if request.method == "GET":
         form.customer_id.data = id_arg("customer_id")
     _choices(form, None)
-    if form.validate_on_submit():
-        try:
-            record = service_requests.create_request(user=signed_in(), values={**form.values(),
-                                                                            "answer": form.answer.data or ""})
-        except DomainError as exc:
-            apply_errors(form, exc)
-            return render_template("service/form.html", form=form, record=None), exc.status
-        flash(gettext("客户服务 %(number)s 已创建", number=record.number), "success")
-        return redirect(url_for("service.show", request_id=record.id))
-    return render_template("service/form.html", form=form, record=None), 422 if form.errors else 200
+    return form_view(form, "service/form.html", record=None,
+                     save=lambda: service_requests.create_request(
+                         user=signed_in(), values={**form.values(), "answer": form.answer.data or ""}),
+                     done=lambda record: redirect_after(gettext("客户服务 %(number)s 已创建", number=record.number),
+                                                        url_for("service.show", request_id=record.id)))
 
 
 @bp.get("/<id:request_id>")
@@ -141,14 +134,10 @@ def show(request_id: int):
 @login_required
 def transfer(request_id: int):
     """转办: the handling goes to another handler, who is told at once."""
-    try:
-        service_work.transfer(request_id=request_id, user=signed_in(),
-                              to_user_id=parse_id(request.form.get("to_user_id")) or 0,
-                              comment=request.form.get("comment"))
-    except DomainError as exc:
-        flash(translate(exc), "danger")
-    else:
-        flash(gettext("已转办"), "success")
+    act(lambda: service_work.transfer(request_id=request_id, user=signed_in(),
+                                      to_user_id=parse_id(request.form.get("to_user_id")) or 0,
+                                      comment=request.form.get("comment")),
+        success=gettext("已转办"))
     return redirect(url_for("service.show", request_id=request_id))
 
 
@@ -156,12 +145,8 @@ def transfer(request_id: int):
 @login_required
 def nudge(request_id: int):
     """催办: remind whoever the request waits for."""
-    try:
-        people = service_work.nudge(request_id=request_id, user=signed_in())
-    except DomainError as exc:
-        flash(translate(exc), "danger")
-    else:
-        flash(gettext("已催办 %(count)s 人", count=len(people)), "success")
+    act(lambda: service_work.nudge(request_id=request_id, user=signed_in()),
+        success=lambda people: gettext("已催办 %(count)s 人", count=len(people)))
     return redirect(url_for("service.show", request_id=request_id))
 
 
@@ -172,18 +157,14 @@ def edit(request_id: int):
     record = service_requests.get_request(request_id=request_id, user=signed_in())
     form = ServiceRequestForm(obj=record)
     _choices(form, record)
-    if form.validate_on_submit():
-        try:
-            service_requests.update_request(request_id=request_id, user=signed_in(), values=form.values())
-        except DomainError as exc:
-            apply_errors(form, exc)
-            return render_template("service/form.html", form=form, record=record), exc.status
-        flash(gettext("已保存修改"), "success")
-        return redirect(url_for("service.show", request_id=request_id))
+    shown = url_for("service.show", request_id=request_id)
     if request.method == "GET" and not service_requests.may_change(signed_in(), record):
         flash(gettext("只有新创建的客户服务可以由创建人或客服处理人员修改"), "warning")
-        return redirect(url_for("service.show", request_id=request_id))
-    return render_template("service/form.html", form=form, record=record), 422 if form.errors else 200
+        return redirect(shown)
+    return form_view(form, "service/form.html", record=record,
+                     save=lambda: service_requests.update_request(request_id=request_id, user=signed_in(),
+                                                                  values=form.values()),
+                     done=lambda _: redirect_after(gettext("已保存修改"), shown))
 
 
 @bp.post("/<id:request_id>/delete")
@@ -192,10 +173,7 @@ def delete(request_id: int):
     """Move a 新创建 request to the recycle bin (after the confirmation dialog)."""
     record = service_requests.get_request(request_id=request_id, user=signed_in())
     number = record.number
-    try:
-        service_requests.delete_request(request_id=request_id, user=signed_in())
-    except DomainError as exc:
-        flash(translate(exc), "danger")
-        return redirect(url_for("service.show", request_id=request_id))
-    flash(gettext("客户服务 %(number)s 已移入回收站", number=number), "success")
-    return redirect(url_for("service.index"))
+    if act(lambda: service_requests.delete_request(request_id=request_id, user=signed_in()),
+           success=gettext("客户服务 %(number)s 已移入回收站", number=number)):
+        return redirect(url_for("service.index"))
+    return redirect(url_for("service.show", request_id=request_id))
