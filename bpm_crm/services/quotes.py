@@ -220,7 +220,7 @@ def _line(quote: Quote, line_id: int) -> QuoteLine:
     for line in quote.lines:
         if line.id == line_id:
             return line
-    raise NotFound("报价明细不存在")
+    raise NotFound("报价明细不存在", code="quote_line_not_found")
 
 
 @unit_of_work

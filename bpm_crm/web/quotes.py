@@ -26,7 +26,7 @@ from bpm_crm.services import (
 )
 from bpm_crm.web import exports
 from bpm_crm.web.display import status_label
-from bpm_crm.web.pages import apply_errors, signed_in
+from bpm_crm.web.pages import act, apply_errors, form_view, redirect_after, signed_in
 from bpm_crm.web.query_args import id_arg, page_arg
 
 bp = Blueprint("quotes", __name__, url_prefix="/quotes")
@@ -103,15 +103,11 @@ def create():
         form.customer_id.data = id_arg("customer_id")
         form.quote_date.data = clock.today(current_app.config["BABEL_DEFAULT_TIMEZONE"])
     _header_choices(form, None)
-    if form.validate_on_submit():
-        try:
-            quote = quotes.create_quote(user=signed_in(), values=form.values())
-        except DomainError as exc:
-            apply_errors(form, exc)
-            return render_template("quotes/form.html", form=form, quote=None), exc.status
-        flash(gettext("报价 %(number)s 已创建，请添加报价明细", number=quote.number), "success")
-        return redirect(url_for("quotes.edit", quote_id=quote.id))
-    return render_template("quotes/form.html", form=form, quote=None), 422 if form.errors else 200
+    return form_view(form, "quotes/form.html", quote=None,
+                     save=lambda: quotes.create_quote(user=signed_in(), values=form.values()),
+                     done=lambda quote: redirect_after(
+                         gettext("报价 %(number)s 已创建，请添加报价明细", number=quote.number),
+                         url_for("quotes.edit", quote_id=quote.id)))
 
 
 def _duration(seconds: int | None) -> str:
@@ -166,12 +162,7 @@ def show(quote_id: int):
 
 def _after_action(quote_id: int, action: Any, message: str):
     """Run an approval action on the quote; its page again, with the outcome or the reason it was refused."""
-    try:
-        action()
-    except DomainError as exc:
-        flash(translate(exc), "warning" if exc.status == 409 else "danger")
-    else:
-        flash(message, "success")
+    act(action, success=message)
     return redirect(url_for("quotes.show", quote_id=quote_id) + "#approval")
 
 
@@ -289,8 +280,8 @@ def delete_line(quote_id: int, line_id: int):
     try:
         quotes.delete_line(quote_id=quote_id, line_id=line_id, user=signed_in())
     except DomainError as exc:
-        if exc.status == 404 and "报价不存在" in exc.message:
-            raise
+        if exc.status == 404 and exc.code != "quote_line_not_found":
+            raise  # the quote itself: no page to go back to
         flash(translate(exc), "danger")
         return redirect(url_for("quotes.show", quote_id=quote_id))
     flash(gettext("报价明细已删除，总金额已重新计算"), "success")
@@ -303,10 +294,7 @@ def delete(quote_id: int):
     """Move a draft to the recycle bin (after the confirmation dialog)."""
     quote = quotes.get_quote(quote_id=quote_id, user=signed_in())
     number = quote.number
-    try:
-        quotes.delete_quote(quote_id=quote_id, user=signed_in())
-    except DomainError as exc:
-        flash(translate(exc), "danger")
-        return redirect(url_for("quotes.show", quote_id=quote_id))
-    flash(gettext("报价 %(number)s 已移入回收站", number=number), "success")
-    return redirect(url_for("quotes.index"))
+    if act(lambda: quotes.delete_quote(quote_id=quote_id, user=signed_in()),
+           success=gettext("报价 %(number)s 已移入回收站", number=number)):
+        return redirect(url_for("quotes.index"))
+    return redirect(url_for("quotes.show", quote_id=quote_id))

@@ -119,6 +119,18 @@ def test_another_managers_quote_is_a_404_and_missing_from_the_list(login, users)
     assert own.number in page_text(browser.get("/quotes/?q=杭州云启"))
 
 
+def test_deleting_a_line_that_is_gone_says_so_and_a_foreign_quote_stays_a_404(login, users):
+    own = new_quote(users["manager1"], customer(users["manager1"]))
+    foreign = new_quote(users["manager2"], customer(users["manager2"], name="成都蜀味餐饮"))
+    browser = login("manager1")
+    gone = browser.post(f"/quotes/{own.id}/lines/{foreign.lines[0].id}/delete")
+    assert gone.status_code == 302 and gone.headers["Location"] == f"/quotes/{own.id}"
+    assert "报价明细不存在" in page_text(browser.get(gone.headers["Location"]))
+    assert browser.post(f"/quotes/{foreign.id}/lines/{foreign.lines[0].id}/delete").status_code == 404
+    db.session.expire_all()
+    assert len(own.lines) == 1 and len(foreign.lines) == 1
+
+
 def test_export_has_the_filtered_visible_rows(login, users):
     own = new_quote(users["manager1"], customer(users["manager1"]), name="=HYPERLINK(\"x\")")
     new_quote(users["manager2"], customer(users["manager2"], name="成都蜀味餐饮"))
