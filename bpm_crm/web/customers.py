@@ -16,7 +16,7 @@ from bpm_crm.models import ORDER_STATUS_LABELS, Customer, User
 from bpm_crm.services import customers, dictionary, handover, permissions
 from bpm_crm.web import exports
 from bpm_crm.web.display import labelled_choices, status_label
-from bpm_crm.web.pages import apply_errors, signed_in
+from bpm_crm.web.pages import act, form_view, redirect_after, signed_in
 from bpm_crm.web.query_args import id_arg, page_arg
 from bpm_crm.web.redirects import safe_next
 
@@ -137,17 +137,11 @@ def create():
     """Record a new customer; account managers own what they create, supervisors may pick the manager."""
     permissions.require(signed_in(), "customer.create")
     form, choose_owner = _form()
-    if form.validate_on_submit():
-        try:
-            customer = customers.create_customer(user=signed_in(), values=form.values(with_owner=choose_owner))
-        except DomainError as exc:
-            apply_errors(form, exc)
-            return render_template("customers/form.html", form=form, customer=None,
-                                   choose_owner=choose_owner), exc.status
-        flash(gettext("客户 %(number)s 已创建", number=customer.number), "success")
-        return redirect(url_for("customers.show", customer_id=customer.id))
-    status = 422 if form.errors else 200
-    return render_template("customers/form.html", form=form, customer=None, choose_owner=choose_owner), status
+    return form_view(form, "customers/form.html", customer=None, choose_owner=choose_owner,
+                     save=lambda: customers.create_customer(user=signed_in(),
+                                                            values=form.values(with_owner=choose_owner)),
+                     done=lambda customer: redirect_after(gettext("客户 %(number)s 已创建", number=customer.number),
+                                                          url_for("customers.show", customer_id=customer.id)))
 
 
 @bp.get("/<id:customer_id>")
@@ -179,17 +173,11 @@ def edit(customer_id: int):
         flash(gettext("您只能查看此客户，不能修改"), "warning")
         return redirect(url_for("customers.show", customer_id=customer_id))
     form, _choose = _form(customer)
-    if form.validate_on_submit():
-        try:
-            customers.update_customer(customer_id=customer_id, user=user, values=form.values(with_owner=False))
-        except DomainError as exc:
-            apply_errors(form, exc)
-            return render_template("customers/form.html", form=form, customer=customer,
-                                   choose_owner=False), exc.status
-        flash(gettext("已保存修改"), "success")
-        return redirect(url_for("customers.show", customer_id=customer_id))
-    status = 422 if form.errors else 200
-    return render_template("customers/form.html", form=form, customer=customer, choose_owner=False), status
+    return form_view(form, "customers/form.html", customer=customer, choose_owner=False,
+                     save=lambda: customers.update_customer(customer_id=customer_id, user=user,
+                                                            values=form.values(with_owner=False)),
+                     done=lambda _: redirect_after(gettext("已保存修改"),
+                                                   url_for("customers.show", customer_id=customer_id)))
 
 
 def _back(customer_id: int | None = None):
@@ -207,28 +195,20 @@ def delete(customer_id: int):
     """Move the customer to the recycle bin (the confirmation happens in the page)."""
     customer = customers.get_customer(customer_id=customer_id, user=signed_in())
     number, name = customer.number, customer.name
-    try:
-        customers.delete_customer(customer_id=customer_id, user=signed_in())
-    except DomainError as exc:
-        flash(translate(exc), "danger")
-        return redirect(url_for("customers.show", customer_id=customer_id))
-    flash(gettext("客户 %(number)s（%(name)s）已移入回收站", number=number, name=name), "success")
-    return redirect(url_for("customers.index"))
+    if act(lambda: customers.delete_customer(customer_id=customer_id, user=signed_in()),
+           success=gettext("客户 %(number)s（%(name)s）已移入回收站", number=number, name=name)):
+        return redirect(url_for("customers.index"))
+    return redirect(url_for("customers.show", customer_id=customer_id))
 
 
 @bp.post("/<id:customer_id>/claim")
 @login_required
 def claim(customer_id: int):
     """Take a customer from the public pool."""
-    try:
-        customer = customers.claim_customer(customer_id=customer_id, user=signed_in())
-    except DomainError as exc:
-        if exc.status == 404:
-            raise
-        flash(translate(exc), "danger")
-        return _back(customer_id)
-    flash(gettext("已领取客户 %(name)s", name=customer.name), "success")
-    return redirect(url_for("customers.show", customer_id=customer_id))
+    if act(lambda: customers.claim_customer(customer_id=customer_id, user=signed_in()),
+           success=lambda customer: gettext("已领取客户 %(name)s", name=customer.name)):
+        return redirect(url_for("customers.show", customer_id=customer_id))
+    return _back(customer_id)
 
 
 def _transfer(ids: list[int], back_to: int | None):
@@ -275,15 +255,9 @@ def transfer_batch():
 @login_required
 def release(customer_id: int):
     """Put the customer back into the public pool."""
-    try:
-        customers.release_customer(customer_id=customer_id, user=signed_in(),
-                                   reason=(request.form.get("reason") or "")[:200])
-    except DomainError as exc:
-        if exc.status == 404:
-            raise
-        flash(translate(exc), "danger")
-        return redirect(url_for("customers.show", customer_id=customer_id))
-    flash(gettext("客户已放入公海"), "success")
+    act(lambda: customers.release_customer(customer_id=customer_id, user=signed_in(),
+                                           reason=(request.form.get("reason") or "")[:200]),
+        success=gettext("客户已放入公海"))
     return redirect(url_for("customers.show", customer_id=customer_id))
 
 
@@ -292,15 +266,11 @@ def release(customer_id: int):
 def share(customer_id: int):
     """Let a colleague read this customer."""
     form = ShareForm()
-    try:
-        customers.share_customer(customer_id=customer_id, user_id=form.user_id.data or 0, user=signed_in())
-    except DomainError as exc:
-        if exc.status == 404:
-            raise
-        flash(translate(exc), "danger")
-        return redirect(url_for("customers.show", customer_id=customer_id))
-    flash(gettext("已共享"), "success")
-    return redirect(url_for("customers.show", customer_id=customer_id) + "#shares")
+    shown = url_for("customers.show", customer_id=customer_id)
+    if act(lambda: customers.share_customer(customer_id=customer_id, user_id=form.user_id.data or 0,
+                                            user=signed_in()), success=gettext("已共享")):
+        return redirect(shown + "#shares")
+    return redirect(shown)
 
 
 @bp.post("/<id:customer_id>/shares/<id:user_id>/delete")
