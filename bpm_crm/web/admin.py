@@ -24,7 +24,7 @@ from bpm_crm.models import User
 from bpm_crm.services import admin, audit, dictionary, logs, permissions
 from bpm_crm.services.records import RECORDS
 from bpm_crm.web.display import date_text, datetime_text, status_label
-from bpm_crm.web.pages import apply_errors, signed_in
+from bpm_crm.web.pages import act, apply_errors, form_view, redirect_after, signed_in
 from bpm_crm.web.query_args import id_arg, page_arg
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -191,15 +191,10 @@ def create_user():
     user = _require("user.manage")
     form = UserForm()
     _user_choices(form, None)
-    if form.validate_on_submit():
-        try:
-            created = admin.create_user(user=user, values=form.values())
-        except DomainError as exc:
-            apply_errors(form, exc)
-            return render_template("admin/user_form.html", form=form, target=None), exc.status
-        flash(gettext("用户 %(name)s 已创建", name=created.username), "success")
-        return redirect(url_for("admin.users"))
-    return render_template("admin/user_form.html", form=form, target=None), 422 if form.errors else 200
+    return form_view(form, "admin/user_form.html", target=None,
+                     save=lambda: admin.create_user(user=user, values=form.values()),
+                     done=lambda created: redirect_after(gettext("用户 %(name)s 已创建", name=created.username),
+                                                         url_for("admin.users")))
 
 
 @bp.route("/users/<id:user_id>/edit", methods=["GET", "POST"])
@@ -214,29 +209,17 @@ def edit_user(user_id: int):
         form.department_id.data = target.department_id or 0
         form.superior_id.data = target.superior_id or 0
         form.role_ids.data = [r.id for r in target.roles]
-    if form.validate_on_submit():
-        try:
-            admin.update_user(user=user, user_id=user_id, values=form.values())
-        except DomainError as exc:
-            apply_errors(form, exc)
-            return render_template("admin/user_form.html", form=form, target=target), exc.status
-        flash(gettext("已保存用户 %(name)s", name=target.username), "success")
-        return redirect(url_for("admin.users"))
-    return render_template("admin/user_form.html", form=form, target=target), 422 if form.errors else 200
+    return form_view(form, "admin/user_form.html", target=target,
+                     save=lambda: admin.update_user(user=user, user_id=user_id, values=form.values()),
+                     done=lambda _: redirect_after(gettext("已保存用户 %(name)s", name=target.username),
+                                                   url_for("admin.users")))
 
 
 def _set_active(user_id: int, active: bool):
     user = _require("user.manage")
-    try:
-        target = admin.set_active(user=user, user_id=user_id, active=active)
-    except DomainError as exc:
-        if exc.status == 404:
-            raise
-        flash(translate(exc), "danger")
-    else:
-        message = gettext("已启用 %(name)s", name=target.username) if active else gettext(
-            "已停用 %(name)s，该账号不能再登录", name=target.username)
-        flash(message, "success")
+    act(lambda: admin.set_active(user=user, user_id=user_id, active=active),
+        success=lambda target: gettext("已启用 %(name)s", name=target.username) if active else gettext(
+            "已停用 %(name)s，该账号不能再登录", name=target.username))
     return redirect(request.referrer if request.referrer and "/admin/users" in request.referrer
                     else url_for("admin.users"))
 
@@ -262,15 +245,10 @@ def reset_password(user_id: int):
     user = _require("user.manage")
     target = admin.get_user(user=user, user_id=user_id)
     form = PasswordForm()
-    if form.validate_on_submit():
-        try:
-            admin.reset_password(user=user, user_id=user_id, password=form.password.data)
-        except DomainError as exc:
-            apply_errors(form, exc)
-            return render_template("admin/password.html", form=form, target=target), exc.status
-        flash(gettext("已重置 %(name)s 的密码", name=target.username), "success")
-        return redirect(url_for("admin.users"))
-    return render_template("admin/password.html", form=form, target=target), 422 if form.errors else 200
+    return form_view(form, "admin/password.html", target=target,
+                     save=lambda: admin.reset_password(user=user, user_id=user_id, password=form.password.data),
+                     done=lambda _: redirect_after(gettext("已重置 %(name)s 的密码", name=target.username),
+                                                   url_for("admin.users")))
 
 
 @bp.route("/roles", methods=["GET", "POST"])
@@ -279,19 +257,11 @@ def roles():
     """Roles with their user and permission counts; a form to add a role."""
     user = _require("user.manage")
     form = RoleForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            role = admin.create_role(user=user, values={"code": form.code.data, "name": form.name.data})
-        except DomainError as exc:
-            apply_errors(form, exc)
-            status = exc.status
-        else:
-            flash(gettext("角色 %(name)s 已创建，请设置它的权限", name=role.name), "success")
-            return redirect(url_for("admin.role_permissions", role_id=role.id))
-    elif form.errors:
-        status = 422
-    return render_template("admin/roles.html", rows=admin.list_roles(user=user), form=form), status
+    return form_view(form, "admin/roles.html", rows=admin.list_roles(user=user),
+                     save=lambda: admin.create_role(user=user, values={"code": form.code.data,
+                                                                       "name": form.name.data}),
+                     done=lambda role: redirect_after(gettext("角色 %(name)s 已创建，请设置它的权限", name=role.name),
+                                                      url_for("admin.role_permissions", role_id=role.id)))
 
 
 @bp.route("/roles/<id:role_id>/permissions", methods=["GET", "POST"])
@@ -348,15 +318,10 @@ def create_department():
     _department_choices(form, None)
     if request.method == "GET" and (parent_id := id_arg("parent_id")):
         form.parent_id.data = parent_id
-    if form.validate_on_submit():
-        try:
-            created = admin.create_department(user=user, values=form.values())
-        except DomainError as exc:
-            apply_errors(form, exc)
-            return render_template("admin/department_form.html", form=form, department=None), exc.status
-        flash(gettext("部门 %(name)s 已创建", name=created.name), "success")
-        return redirect(url_for("admin.departments"))
-    return render_template("admin/department_form.html", form=form, department=None), 422 if form.errors else 200
+    return form_view(form, "admin/department_form.html", department=None,
+                     save=lambda: admin.create_department(user=user, values=form.values()),
+                     done=lambda created: redirect_after(gettext("部门 %(name)s 已创建", name=created.name),
+                                                         url_for("admin.departments")))
 
 
 @bp.route("/departments/<id:department_id>/edit", methods=["GET", "POST"])
@@ -370,16 +335,11 @@ def edit_department(department_id: int):
     if request.method == "GET":
         form.parent_id.data = department.parent_id or 0
         form.head_id.data = department.head_id or 0
-    if form.validate_on_submit():
-        try:
-            admin.update_department(user=user, department_id=department_id, values=form.values())
-        except DomainError as exc:
-            apply_errors(form, exc)
-            return render_template("admin/department_form.html", form=form, department=department), exc.status
-        flash(gettext("已保存部门 %(name)s", name=form.name.data), "success")
-        return redirect(url_for("admin.departments"))
-    status = 422 if form.errors else 200
-    return render_template("admin/department_form.html", form=form, department=department), status
+    return form_view(form, "admin/department_form.html", department=department,
+                     save=lambda: admin.update_department(user=user, department_id=department_id,
+                                                          values=form.values()),
+                     done=lambda _: redirect_after(gettext("已保存部门 %(name)s", name=form.name.data),
+                                                   url_for("admin.departments")))
 
 
 @bp.post("/departments/<id:department_id>/delete")
@@ -387,14 +347,8 @@ def edit_department(department_id: int):
 def delete_department(department_id: int):
     """Remove an empty department."""
     user = _require("user.manage")
-    try:
-        name = admin.delete_department(user=user, department_id=department_id)
-    except DomainError as exc:
-        if exc.status == 404:
-            raise
-        flash(translate(exc), "danger")
-    else:
-        flash(gettext("部门 %(name)s 已删除", name=name), "success")
+    act(lambda: admin.delete_department(user=user, department_id=department_id),
+        success=lambda name: gettext("部门 %(name)s 已删除", name=name))
     return redirect(url_for("admin.departments"))
 
 
@@ -467,17 +421,10 @@ def edit_entry(entry_id: int):
     _region_choices(form, entry.type, entry.id)
     if request.method == "GET":
         form.parent_id.data = entry.parent_id or 0
-    if form.validate_on_submit():
-        try:
-            dictionary.update_entry(user=user, entry_id=entry_id, values=form.values())
-        except DomainError as exc:
-            apply_errors(form, exc)
-            return render_template("admin/dictionary_form.html", form=form, entry=entry,
-                                   type_labels=TYPE_LABELS), exc.status
-        flash(gettext("已保存“%(item)s”", item=form.item.data), "success")
-        return redirect(url_for("admin.dictionary", type=entry.type))
-    status = 422 if form.errors else 200
-    return render_template("admin/dictionary_form.html", form=form, entry=entry, type_labels=TYPE_LABELS), status
+    return form_view(form, "admin/dictionary_form.html", entry=entry, type_labels=TYPE_LABELS,
+                     save=lambda: dictionary.update_entry(user=user, entry_id=entry_id, values=form.values()),
+                     done=lambda _: redirect_after(gettext("已保存“%(item)s”", item=form.item.data),
+                                                   url_for("admin.dictionary", type=entry.type)))
 
 
 @bp.post("/dictionary/<id:entry_id>/delete")
@@ -487,12 +434,8 @@ def delete_entry(entry_id: int):
     user = _require("dictionary.manage")
     entry = dictionary.get_entry(entry_id=entry_id)
     entry_type = entry.type
-    try:
-        item = dictionary.delete_entry(user=user, entry_id=entry_id)
-    except DomainError as exc:
-        flash(translate(exc), "danger")
-    else:
-        flash(gettext("已删除“%(item)s”，已使用它的记录保留原来的文字", item=item), "success")
+    act(lambda: dictionary.delete_entry(user=user, entry_id=entry_id),
+        success=lambda item: gettext("已删除“%(item)s”，已使用它的记录保留原来的文字", item=item))
     return redirect(url_for("admin.dictionary", type=entry_type))
 
 
