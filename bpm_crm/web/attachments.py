@@ -15,7 +15,7 @@ from bpm_crm.input_rules import parse_id
 from bpm_crm.models import Attachment
 from bpm_crm.services import attachments
 from bpm_crm.services.records import RECORDS
-from bpm_crm.web.pages import signed_in
+from bpm_crm.web.pages import act, signed_in
 from bpm_crm.web.redirects import safe_next
 
 bp = Blueprint("attachments", __name__, url_prefix="/attachments")
@@ -109,12 +109,8 @@ def delete(attachment_id: int):
     attachment = attachments.get_attachment(attachment_id=attachment_id, user=signed_in())
     back = _back(attachment.record_type, attachment.record_id)
     name = attachment.filename
-    try:
-        attachments.delete(attachment_id=attachment_id, user=signed_in())
-    except DomainError as exc:
-        flash(translate(exc), "danger")
-        return redirect(back)
-    flash(gettext("附件“%(name)s”已删除", name=name), "success")
+    act(lambda: attachments.delete(attachment_id=attachment_id, user=signed_in()),
+        success=gettext("附件“%(name)s”已删除", name=name))
     return redirect(back)
 
 

@@ -1,18 +1,19 @@
 """关怀规则: the rules the daily timer makes care tasks from — birthdays, festivals, follow-ups, the owner's own."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, redirect, request, url_for
 from flask_babel import gettext
 from flask_login import login_required
 
-from bpm_crm.error_messages import translate
-from bpm_crm.errors import DomainError
 from bpm_crm.forms.care import CareRuleForm
 from bpm_crm.i18n import _
 from bpm_crm.models import CareRule
 from bpm_crm.services import care_rules, dictionary, permissions
 from bpm_crm.web.display import dictionary_label
-from bpm_crm.web.pages import saved, signed_in
+from bpm_crm.web.pages import act, form_view, redirect_after, signed_in
 
 bp = Blueprint("care_rules", __name__, url_prefix="/care-rules")
 
@@ -45,15 +46,10 @@ def _form(**kwargs) -> CareRuleForm:
     return form
 
 
-def _page(form: CareRuleForm, editing: CareRule | None = None, status: int = 200):
-    return render_template("care_rules/index.html", rules=care_rules.list_rules(user=signed_in()), form=form,
-                           editing=editing, describe=describe, sample=care_rules.sample_subject()), status
-
-
-def _save(form: CareRuleForm, rule_id: int | None) -> bool:
-    if rule_id is None:
-        return saved(form, lambda: care_rules.create_rule(user=signed_in(), values=form.values()))
-    return saved(form, lambda: care_rules.update_rule(rule_id=rule_id, user=signed_in(), values=form.values()))
+def _page(form: CareRuleForm, editing: CareRule | None, save: Callable[[], Any], message: str):
+    return form_view(form, "care_rules/index.html", rules=care_rules.list_rules(user=signed_in()), editing=editing,
+                     describe=describe, sample=care_rules.sample_subject(),
+                     save=save, done=lambda _: redirect_after(message, url_for("care_rules.index")))
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -62,12 +58,8 @@ def index():
     """The rules, active ones first, with a form to add one."""
     permissions.require(signed_in(), care_rules.MANAGE)  # before reading the form
     form = _form()
-    if request.method == "POST":
-        if _save(form, None):
-            flash(gettext("关怀规则已添加：从下一次运行起生成关怀任务"), "success")
-            return redirect(url_for("care_rules.index"))
-        return _page(form, status=422)
-    return _page(form)
+    return _page(form, None, lambda: care_rules.create_rule(user=signed_in(), values=form.values()),
+                 gettext("关怀规则已添加：从下一次运行起生成关怀任务"))
 
 
 @bp.route("/<id:rule_id>/edit", methods=["GET", "POST"])
@@ -76,12 +68,8 @@ def edit(rule_id: int):
     """Change one rule (tasks it already made stay as they are)."""
     rule = care_rules.get_rule(rule_id=rule_id, user=signed_in())
     form = _form(obj=rule)
-    if request.method == "POST":
-        if _save(form, rule_id):
-            flash(gettext("已保存修改"), "success")
-            return redirect(url_for("care_rules.index"))
-        return _page(form, rule, 422)
-    return _page(form, rule)
+    return _page(form, rule, lambda: care_rules.update_rule(rule_id=rule_id, user=signed_in(), values=form.values()),
+                 gettext("已保存修改"))
 
 
 @bp.post("/<id:rule_id>/active")
@@ -89,12 +77,8 @@ def edit(rule_id: int):
 def toggle(rule_id: int):
     """Pause or resume a rule."""
     active = request.form.get("active") == "1"
-    try:
-        care_rules.set_active(rule_id=rule_id, user=signed_in(), active=active)
-    except DomainError as exc:
-        flash(translate(exc), "danger")
-        return redirect(url_for("care_rules.index"))
-    flash(gettext("规则已启用") if active else gettext("规则已停用"), "success")
+    act(lambda: care_rules.set_active(rule_id=rule_id, user=signed_in(), active=active),
+        success=gettext("规则已启用") if active else gettext("规则已停用"))
     return redirect(url_for("care_rules.index"))
 
 
@@ -102,10 +86,5 @@ def toggle(rule_id: int):
 @login_required
 def delete(rule_id: int):
     """Remove a rule that never made a task."""
-    try:
-        care_rules.delete_rule(rule_id=rule_id, user=signed_in())
-    except DomainError as exc:
-        flash(translate(exc), "warning")
-        return redirect(url_for("care_rules.index"))
-    flash(gettext("规则已删除"), "success")
+    act(lambda: care_rules.delete_rule(rule_id=rule_id, user=signed_in()), success=gettext("规则已删除"))
     return redirect(url_for("care_rules.index"))

@@ -1,16 +1,18 @@
 """客户等级规则: the rules that promote customers by their order totals, and applying them now."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, url_for
 from flask_babel import gettext
 from flask_login import login_required
 
-from bpm_crm.error_messages import translate
-from bpm_crm.errors import DomainError
 from bpm_crm.forms.level import LevelRuleForm
+from bpm_crm.models import LevelRule
 from bpm_crm.services import dictionary, levels, permissions
 from bpm_crm.web.display import status_label
-from bpm_crm.web.pages import saved, signed_in
+from bpm_crm.web.pages import act, form_view, redirect_after, signed_in
 
 bp = Blueprint("levels", __name__, url_prefix="/level-rules")
 
@@ -22,15 +24,9 @@ def _form(**kwargs) -> LevelRuleForm:
     return form
 
 
-def _page(form: LevelRuleForm, editing=None, status: int = 200):
-    return render_template("levels/index.html", rules=levels.list_rules(user=signed_in()), form=form,
-                           editing=editing), status
-
-
-def _save(form: LevelRuleForm, rule_id: int | None) -> bool:
-    if rule_id is None:
-        return saved(form, lambda: levels.create_rule(user=signed_in(), values=form.values()))
-    return saved(form, lambda: levels.update_rule(rule_id=rule_id, user=signed_in(), values=form.values()))
+def _page(form: LevelRuleForm, editing: LevelRule | None, save: Callable[[], Any], message: str):
+    return form_view(form, "levels/index.html", rules=levels.list_rules(user=signed_in()), editing=editing,
+                     save=save, done=lambda _: redirect_after(message, url_for("levels.index")))
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -39,12 +35,8 @@ def index():
     """The rules, highest level first, with a form to add one."""
     permissions.require(signed_in(), "dictionary.manage")
     form = _form()
-    if request.method == "POST":
-        if _save(form, None):
-            flash(gettext("等级规则已添加"), "success")
-            return redirect(url_for("levels.index"))
-        return _page(form, status=422)
-    return _page(form)
+    return _page(form, None, lambda: levels.create_rule(user=signed_in(), values=form.values()),
+                 gettext("等级规则已添加"))
 
 
 @bp.route("/<id:rule_id>/edit", methods=["GET", "POST"])
@@ -57,24 +49,15 @@ def edit(rule_id: int):
     if rule is None:
         abort(404)
     form = _form(obj=rule)
-    if request.method == "POST":
-        if _save(form, rule_id):
-            flash(gettext("已保存修改"), "success")
-            return redirect(url_for("levels.index"))
-        return _page(form, rule, 422)
-    return _page(form, rule)
+    return _page(form, rule, lambda: levels.update_rule(rule_id=rule_id, user=signed_in(), values=form.values()),
+                 gettext("已保存修改"))
 
 
 @bp.post("/<id:rule_id>/delete")
 @login_required
 def delete(rule_id: int):
     """Remove a rule; customers keep their levels."""
-    try:
-        levels.delete_rule(rule_id=rule_id, user=signed_in())
-    except DomainError as exc:
-        flash(translate(exc), "danger")
-    else:
-        flash(gettext("等级规则已删除"), "success")
+    act(lambda: levels.delete_rule(rule_id=rule_id, user=signed_in()), success=gettext("等级规则已删除"))
     return redirect(url_for("levels.index"))
 
 

@@ -33,18 +33,6 @@ def apply_errors(form: FlaskForm, exc: DomainError, *, message: bool = True) -> 
                 form[name].errors = list(form[name].errors) + [translate(m) for m in messages]
 
 
-def saved(form: FlaskForm, action: Callable[[], Any]) -> bool:
-    """Check a posted form and hand it to a service: True when both accept it, else the errors are on the form."""
-    if not form.validate_on_submit():
-        return False
-    try:
-        action()
-    except DomainError as exc:
-        apply_errors(form, exc)
-        return False
-    return True
-
-
 def form_view(form: FlaskForm, template: str, *, save: Callable[[], T], done: Callable[[T], ResponseReturnValue],
               **context: Any) -> ResponseReturnValue:
     """A form page: shown as it is; a valid post goes to `save` and its result to `done` (a message and a redirect).

@@ -1,14 +1,12 @@
 """The recycle bin page: deleted records the user may see, restored with one confirmed click."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import login_required
 
-from bpm_crm.error_messages import translate
-from bpm_crm.errors import DomainError
 from bpm_crm.services import recycle
-from bpm_crm.web.pages import signed_in
+from bpm_crm.web.pages import act, signed_in
 from bpm_crm.web.query_args import page_arg
 
 bp = Blueprint("recycle", __name__, url_prefix="/recycle-bin")
@@ -38,12 +36,6 @@ def index():
 @login_required
 def restore(entry_id: int):
     """Put a deleted record and everything deleted with it back."""
-    try:
-        entry = recycle.restore(entry_id=entry_id, user=signed_in())
-    except DomainError as exc:
-        if exc.status == 404:
-            raise
-        flash(translate(exc), "danger")
-    else:
-        flash(gettext("已恢复：%(label)s", label=entry.label), "success")
+    act(lambda: recycle.restore(entry_id=entry_id, user=signed_in()),
+        success=lambda entry: gettext("已恢复：%(label)s", label=entry.label))
     return redirect(url_for("recycle.index"))
