@@ -16,7 +16,7 @@ from bpm_crm.models import ORDER_STATUS_LABELS, Customer, User
 from bpm_crm.services import customers, dictionary, handover, permissions
 from bpm_crm.web import exports
 from bpm_crm.web.display import labelled_choices, status_label
-from bpm_crm.web.pages import act, form_view, redirect_after, signed_in
+from bpm_crm.web.pages import act, form_view, redirect_after, refusal_text, signed_in
 from bpm_crm.web.query_args import id_arg, page_arg
 from bpm_crm.web.redirects import safe_next
 
@@ -222,11 +222,7 @@ def _transfer(ids: list[int], back_to: int | None):
     except DomainError as exc:
         if exc.status == 404 and back_to is not None:
             raise
-        message = translate(exc)
-        if isinstance(exc, Invalid):
-            message = "；".join([message] + [translate(m) for ms in exc.field_errors.values() for m in ms
-                                             if translate(m) != message])
-        flash(message, "danger")
+        flash(refusal_text(exc), "danger")
         return _back(back_to)
     if moved and taken:
         flash(gettext("已转移 %(count)s 个客户，随之转交：%(work)s", count=len(moved),

@@ -54,6 +54,15 @@ def form_view(form: FlaskForm, template: str, *, save: Callable[[], T], done: Ca
     return render_template(template, form=form, **context), status
 
 
+def refusal_text(exc: DomainError) -> str:
+    """A refusal in one line: its message, then what it says of each field (for a page with no form to show
+    them under)."""
+    messages = [translate(exc)]
+    if isinstance(exc, Invalid):
+        messages += [translate(m) for values in exc.field_errors.values() for m in values]
+    return "；".join(dict.fromkeys(messages))
+
+
 def redirect_after(message: str, url: str) -> Response:
     """What a page does once the service did what was asked: say so, and show the next page."""
     flash(message, "success")
@@ -69,7 +78,7 @@ def act(action: Callable[[], T], *, success: str | Callable[[T], str] | None = N
     except DomainError as exc:
         if exc.status == 404:
             raise
-        flash(translate(exc), "warning" if exc.status == 409 else "danger")
+        flash(refusal_text(exc), "warning" if exc.status == 409 else "danger")
         return False
     if success is not None:
         flash(success if isinstance(success, str) else success(result), "success")

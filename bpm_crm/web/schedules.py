@@ -8,12 +8,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import login_required
 
-from bpm_crm.error_messages import translate
 from bpm_crm.errors import DomainError, Invalid
 from bpm_crm.forms.rules import whole
 from bpm_crm.i18n import _
 from bpm_crm.services import permissions, process_settings, schedule_board
-from bpm_crm.web.pages import signed_in
+from bpm_crm.web.pages import refusal_text, signed_in
 
 bp = Blueprint("schedules", __name__, url_prefix="/schedules")
 
@@ -75,10 +74,7 @@ def _done(message: str):
 def _refused(exc: DomainError):
     if exc.status in (403, 404):
         raise exc  # the error page: nothing here is the user's to retry
-    messages = [translate(exc)]
-    if isinstance(exc, Invalid):
-        messages += [translate(m) for values in exc.field_errors.values() for m in values]
-    flash("；".join(dict.fromkeys(messages)), "danger")
+    flash(refusal_text(exc), "danger")
     return redirect(url_for("schedules.index"))
 
 
