@@ -1,12 +1,17 @@
 """On a phone (390 px) the lists scroll sideways inside their cards instead of squeezing names to a letter a line,
-and no page is wider than the screen."""
+the forms and record pages fit the screen, and no page is wider than it."""
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
+from sqlalchemy import select
 
-from bpm_crm.services import customers, opportunities, service_requests
+from bpm_crm.extensions import db
+from bpm_crm.models import HumanTask, TaskStatus
+from bpm_crm.services import customers, opportunities, quotes, service_requests
 
-from .test_opportunity_journey import sign_in
+from .test_opportunity_journey import sign_in, wait_for_form
 
 PHONE = 390
 NARROWEST_CELL = 80  # px: about five Chinese characters
@@ -40,4 +45,52 @@ def test_lists_keep_their_cells_readable_on_a_phone(browser, listed, live_server
     squeezed = [(round(width), text) for width, text in widths if width < NARROWEST_CELL]
     assert squeezed == []
     page.screenshot(path=str(artifacts / f"phone{path.replace('/', '-').rstrip('-') or '-inbox'}.png"))
+    page.context.close()
+
+
+NARROWEST_FIELD = 120  # px: a field a thumb can hit and that shows a few characters
+
+
+@pytest.fixture
+def records(app, users) -> dict[str, str]:
+    """A customer, a quote with a line and an opportunity waiting to be assigned: the pages to open."""
+    customer = customers.create_customer(user=users["manager1"], values={
+        "name": "嘉兴瑞盛培训股份有限公司", "address": "浙江省嘉兴市南湖区中环南路 1288 号瑞盛大厦 15 楼"})
+    quote = quotes.create_quote(user=users["manager1"], values={
+        "customer_id": customer.id, "name": "年度培训系统采购报价", "quote_date": date(2026, 11, 20)}, lines=[
+        {"product_name": "培训管理系统企业版（含三年维护）", "quantity": 2, "unit_price": "39800",
+         "discount_pct": "8"}])
+    opportunity = opportunities.create_opportunity(user=users["manager1"], values=dict(
+        customer_name="杭州云启信息科技有限公司", probability=40, summary="仓储管理系统升级改造", source="展会",
+        contact="钱经理", contact_phone="13800138001", description="有意向更换系统"))
+    task = next(t for t in db.session.scalars(select(HumanTask).where(HumanTask.status == TaskStatus.OPEN))
+                if t.instance.business_id == opportunity.id)
+    return {"customer": f"/customers/{customer.id}", "new customer": "/customers/new",
+            "quote editor": f"/quotes/{quote.id}/edit", "assign task": f"/tasks/{task.id}"}
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(("username", "page_name"), [
+    ("manager1", "customer"), ("manager1", "new customer"), ("manager1", "quote editor"),
+    ("supervisor1", "assign task"),
+])
+def test_forms_and_record_pages_fit_a_phone(browser, records, live_server, artifacts, username, page_name):
+    page = sign_in(browser, live_server, username, width=PHONE)
+    page.goto(records[page_name])
+    if page_name == "assign task":
+        wait_for_form(page)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE
+    # Nothing sticks out of the screen (a list scrolls inside its own frame, a diagram inside its canvas).
+    outside = page.evaluate("""(phone) => [...document.querySelectorAll('main *')]
+        .filter(el => el.offsetParent !== null && !el.closest('.table-responsive, .modal, .djs-container'))
+        .filter(el => { const box = el.getBoundingClientRect(); return box.left < -0.5 || box.right > phone + 0.5; })
+        .map(el => el.tagName + '#' + el.id + '.' + el.className)""", PHONE)
+    assert outside == []
+    fields = page.evaluate("""() => [...document.querySelectorAll(
+            'main input:not([type=hidden]):not([type=checkbox]):not([type=radio]), main select, main textarea')]
+        .filter(field => field.offsetParent !== null && !field.closest('.modal, .table-responsive'))
+        .map(field => [field.name || field.id, Math.round(field.getBoundingClientRect().width)])""")
+    assert bool(fields) == (page_name != "customer")  # the forms show their fields
+    assert [(name, width) for name, width in fields if width < NARROWEST_FIELD] == []
+    page.screenshot(path=str(artifacts / f"phone-{page_name.replace(' ', '-')}.png"), full_page=True)
     page.context.close()
