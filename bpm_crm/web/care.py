@@ -7,10 +7,11 @@ from flask_login import login_required
 
 from bpm_crm.forms.care import CareDoneForm, CareTaskForm
 from bpm_crm.i18n import _
-from bpm_crm.models import CareTask, Customer
+from bpm_crm.models import Customer
 from bpm_crm.services import care, dictionary, human_tasks, permissions
 from bpm_crm.web import exports
 from bpm_crm.web.customer_records import (
+    after_create,
     back_to_customer,
     filtered_customer,
     locked_customer,
@@ -79,14 +80,10 @@ def create():
     form = CareTaskForm(contact_id=id_arg("contact_id"))
     new_record_customer(form, action=WRITE, locked=locked)
     _prepare(form, locked, None)
-
-    def done(task: CareTask):
-        shown = url_for("care.show", care_task_id=task.id)
-        return redirect_after(gettext("已安排客户关怀“%(title)s”", title=task.title),
-                              back_to_customer(locked.id, "care.show", care_task_id=task.id) if locked else shown)
-
-    return form_view(form, "care/form.html", task=None, locked=locked, done=done,
-                     save=lambda: care.create_care_task(user=signed_in(), values=form.values()))
+    return form_view(form, "care/form.html", task=None, locked=locked,
+                     save=lambda: care.create_care_task(user=signed_in(), values=form.values()),
+                     done=lambda task: redirect_after(gettext("已安排客户关怀“%(title)s”", title=task.title),
+                                                      after_create(locked, url_for("care.show", care_task_id=task.id))))
 
 
 @bp.get("/<id:care_task_id>")
@@ -140,4 +137,4 @@ def delete(care_task_id: int):
     if not act(lambda: care.delete_care_task(care_task_id=care_task_id, user=signed_in()),
                success=gettext("关怀任务已移入回收站")):
         return redirect(url_for("care.show", care_task_id=care_task_id))
-    return redirect(back_to_customer(customer_id, "care.index", customer_id=customer_id))
+    return redirect(back_to_customer(customer_id, url_for("care.index", customer_id=customer_id)))

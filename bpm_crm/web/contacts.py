@@ -6,10 +6,10 @@ from flask_babel import gettext, pgettext
 from flask_login import login_required
 
 from bpm_crm.forms.contact import ContactForm
-from bpm_crm.models import Contact
 from bpm_crm.services import contacts, permissions
 from bpm_crm.web import exports
 from bpm_crm.web.customer_records import (
+    after_create,
     back_to_customer,
     fill_customer_choices,
     filtered_customer,
@@ -62,14 +62,11 @@ def create():
     locked = locked_customer(action=WRITE, refused=REFUSED)
     form = ContactForm()
     new_record_customer(form, action=WRITE, locked=locked)
-
-    def done(contact: Contact):
-        shown = url_for("contacts.show", contact_id=contact.id)
-        return redirect_after(gettext("已添加联系人 %(name)s", name=contact.name),
-                              back_to_customer(locked.id, "contacts.show", contact_id=contact.id) if locked else shown)
-
-    return form_view(form, "contacts/form.html", contact=None, locked=locked, done=done,
-                     save=lambda: contacts.create_contact(user=signed_in(), values=form.values()))
+    return form_view(form, "contacts/form.html", contact=None, locked=locked,
+                     save=lambda: contacts.create_contact(user=signed_in(), values=form.values()),
+                     done=lambda contact: redirect_after(
+                         gettext("已添加联系人 %(name)s", name=contact.name),
+                         after_create(locked, url_for("contacts.show", contact_id=contact.id))))
 
 
 @bp.get("/<id:contact_id>")
@@ -109,4 +106,4 @@ def delete(contact_id: int):
     if not act(lambda: contacts.delete_contact(contact_id=contact_id, user=signed_in()),
                success=gettext("联系人 %(name)s 已移入回收站", name=name)):
         return redirect(url_for("contacts.show", contact_id=contact_id))
-    return redirect(back_to_customer(customer_id, "contacts.index", customer_id=customer_id))
+    return redirect(back_to_customer(customer_id, url_for("contacts.index", customer_id=customer_id)))

@@ -1,9 +1,7 @@
 """What the pages of a customer's records share: the customer from the address, the customer select, the way back."""
 from __future__ import annotations
 
-from typing import Any
-
-from flask import url_for
+from flask import current_app, url_for
 from flask_wtf import FlaskForm
 
 from bpm_crm.i18n import _
@@ -46,13 +44,16 @@ def fill_customer_choices(form: FlaskForm, *, action: str, selected: int | None)
     form["customer_id"].choices = [("", str(_("请选择客户")))] + choices
 
 
-def back_to_customer(customer_id: int, fallback: str, /, **values: Any) -> str:
-    """The customer page when it exists, else the record page."""
-    from flask import current_app
-
+def back_to_customer(customer_id: int, fallback: str) -> str:
+    """The customer page when this app has one, else `fallback` (the record's own page or list)."""
     if "customers.show" in current_app.view_functions:
         return url_for("customers.show", customer_id=customer_id)
-    return url_for(fallback, **values)
+    return fallback
+
+
+def after_create(locked: Customer | None, shown: str) -> str:
+    """Where a new record's page goes once it is saved: back to the customer it was opened from, else `shown`."""
+    return back_to_customer(locked.id, shown) if locked is not None else shown
 
 
 def yes_no(value: bool) -> str:

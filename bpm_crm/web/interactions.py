@@ -12,6 +12,7 @@ from bpm_crm.models import Customer, Interaction
 from bpm_crm.services import customer_records, interactions, permissions
 from bpm_crm.web import exports
 from bpm_crm.web.customer_records import (
+    after_create,
     back_to_customer,
     fill_customer_choices,
     filtered_customer,
@@ -68,13 +69,9 @@ def create():
     locked = locked_customer(action=WRITE, refused=REFUSED)
     form = InteractionForm(date=customer_records.local_today().isoformat())
     new_record_customer(form, action=WRITE, locked=locked)
-
-    def done(record: Interaction):
-        shown = url_for("interactions.show", interaction_id=record.id)
-        return redirect_after(gettext("交往记录已保存"), back_to_customer(
-            locked.id, "interactions.index", customer_id=locked.id) if locked else shown)
-
-    return _page(form, None, locked, done=done,
+    return _page(form, None, locked,
+                 done=lambda record: redirect_after(gettext("交往记录已保存"), after_create(
+                     locked, url_for("interactions.show", interaction_id=record.id))),
                  save=lambda: interactions.create_interaction(user=signed_in(), values=form.values()))
 
 
@@ -112,4 +109,4 @@ def delete(interaction_id: int):
     if not act(lambda: interactions.delete_interaction(interaction_id=interaction_id, user=signed_in()),
                success=gettext("交往记录已移入回收站")):
         return redirect(url_for("interactions.show", interaction_id=interaction_id))
-    return redirect(back_to_customer(customer_id, "interactions.index", customer_id=customer_id))
+    return redirect(back_to_customer(customer_id, url_for("interactions.index", customer_id=customer_id)))
