@@ -52,8 +52,8 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
 
     from bpm_crm import api, web
     from bpm_crm.input_rules import IdConverter
-    from bpm_crm.services import audit  # noqa: F401  (registers the audit log's flush hook)
 
+    _wire_database_hooks()
     app.url_map.converters["id"] = IdConverter  # `<id:…>` in page and API routes
     web.register(app)
     api.register(app)
@@ -99,6 +99,17 @@ def _wire_timer_handlers() -> None:
 
     handlers.register("churn.scan", churn_scan.scan)
     handlers.register("care.scan", care_rules.plan)
+
+
+def _wire_database_hooks() -> None:
+    """What sessions and connections do beside their statements; each is attached once per process."""
+    from bpm_crm.extensions import install_database_hooks
+    from bpm_crm.services import audit, jobs, permissions
+
+    install_database_hooks()  # SQLite pragmas and BEGIN IMMEDIATE for writers; no JIT on PostgreSQL
+    permissions.install()  # a session forgets its organisation snapshot when the organisation changes
+    audit.install()  # every flush writes the audit log
+    jobs.install()  # after-commit jobs go to their dispatcher after the commit only
 
 
 def _wire_background_work(app: Flask) -> None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -38,7 +38,6 @@ babel = Babel()
 csrf = CSRFProtect()
 
 
-@event.listens_for(Engine, "connect")
 def _sqlite_on_connect(dbapi_connection, _record) -> None:
     """WAL, foreign keys and a busy timeout; let SQLAlchemy, not pysqlite, emit BEGIN."""
     if not isinstance(dbapi_connection, sqlite3.Connection):
@@ -52,7 +51,6 @@ def _sqlite_on_connect(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-@event.listens_for(Engine, "connect")
 def _postgresql_on_connect(dbapi_connection, _record) -> None:
     """No JIT: it costs ~0.7 s compiling each large list/count query, far more than the queries themselves."""
     if type(dbapi_connection).__module__.startswith("psycopg"):
@@ -85,7 +83,6 @@ def writing() -> Iterator[None]:
         _writing.reset(token)
 
 
-@event.listens_for(Engine, "begin")
 def _sqlite_begin(conn: Connection) -> None:
     """BEGIN IMMEDIATE for transactions that will write, a deferred BEGIN for reads."""
     # A deferred transaction that reads and then writes fails with "database is locked" when another
@@ -113,7 +110,6 @@ def holds_read_transaction(conn: Connection) -> bool:
     return began_at is not None and _rows_written(conn) == began_at
 
 
-@event.listens_for(Session, "do_orm_execute")
 def _writes_begin_immediate(state: ORMExecuteState) -> None:
     """A statement that changes rows, or locks them (FOR UPDATE), begins its transaction IMMEDIATE."""
     # Code outside a unit of work that locks a row before changing it (timers, jobs) relies on this;
@@ -123,6 +119,21 @@ def _writes_begin_immediate(state: ORMExecuteState) -> None:
         with writing():
             state.session.connection(bind_arguments=state.bind_arguments)
 
+
+
+def listen(target: Any, identifier: str, fn: Callable[..., Any], **kwargs: Any) -> None:
+    """Attach an event listener once, however many apps a process creates (the tests create several)."""
+    if not event.contains(target, identifier, fn):
+        event.listen(target, identifier, fn, **kwargs)
+
+
+def install_database_hooks() -> None:
+    """What every connection and session does beside its statements (wired by create_app): SQLite's pragmas and
+    BEGIN IMMEDIATE for transactions that write, no JIT on PostgreSQL."""
+    listen(Engine, "connect", _sqlite_on_connect)
+    listen(Engine, "connect", _postgresql_on_connect)
+    listen(Engine, "begin", _sqlite_begin)
+    listen(Session, "do_orm_execute", _writes_begin_immediate)
 
 # Models subclass `Model`: Flask-SQLAlchemy's db.Model at run time, its typed base for mypy.
 if TYPE_CHECKING:

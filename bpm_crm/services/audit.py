@@ -11,9 +11,10 @@ from typing import Any, NamedTuple
 
 from flask import g, has_request_context
 from flask_babel import LazyString
-from sqlalchemy import delete, event, insert, inspect, update
+from sqlalchemy import delete, insert, inspect, update
 from sqlalchemy.orm import Session
 
+from bpm_crm.extensions import listen
 from bpm_crm.i18n import _
 from bpm_crm.models import (
     AuditLog,
@@ -173,12 +174,7 @@ def _track_old_values(model: type) -> None:
     mapper: Any = inspect(model)
     for key in mapper.column_attrs.keys():
         if key not in IGNORED:
-            event.listen(getattr(model, key), "set", _keep_old_value, active_history=True, retval=True)
-
-
-# Record types are declared when services/records.py is imported, so all of them are known here.
-for _model in dict.fromkeys([*(record_type.model for record_type in RECORDS.types()), *OTHER_TYPES]):
-    _track_old_values(_model)
+            listen(getattr(model, key), "set", _keep_old_value, active_history=True, retval=True)
 
 
 # Entries of this transaction whose actor came from the record's updated_by_id: (type, id) -> entry ids.
@@ -256,7 +252,6 @@ def _folded(session: Session, pairs: list[tuple[dict[str, Any], Any]]) -> list[t
     return fresh
 
 
-@event.listens_for(Session, "after_flush")
 def _record_changes(session: Session, context: Any) -> None:
     from_request = _request_actor() is not None
     if not from_request:
@@ -275,8 +270,6 @@ def _record_changes(session: Session, context: Any) -> None:
             pending.setdefault((type(record), entry["record_id"]), []).append(entry_id)
 
 
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
 def _forget_transaction(session: Session) -> None:
     session.info.pop(_BY_RECORD, None)
     session.info.pop(_WRITTEN, None)
@@ -289,3 +282,12 @@ def record(*, record_type: str, record_id: int | None, action: str, user_id: int
 
     db.session.add(AuditLog(record_type=record_type, record_id=record_id, action=action, user_id=user_id,
                             changes=changes or {}))
+
+
+def install() -> None:
+    """Write the audit log with every flush, from now on (wired by create_app, once the record types are declared)."""
+    for model in dict.fromkeys([*(record_type.model for record_type in RECORDS.types()), *OTHER_TYPES]):
+        _track_old_values(model)
+    listen(Session, "after_flush", _record_changes)
+    listen(Session, "after_commit", _forget_transaction)
+    listen(Session, "after_rollback", _forget_transaction)

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bpm_crm import clock
-from bpm_crm.extensions import db
+from bpm_crm.extensions import db, listen
 from bpm_crm.models import Job, JobStatus
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,6 @@ def dispatch_after_commit(session: Session, job: Job) -> None:
     session.info.setdefault("flushed_jobs", []).append(job)
 
 
-@event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     ids = session.info.pop("committed_jobs", None)
     flushed = [job.id for job in session.info.pop("flushed_jobs", []) if job.id is not None]
@@ -69,11 +68,17 @@ def _after_commit(session: Session) -> None:
             log.exception("could not hand jobs %s to the dispatcher", ids)
 
 
-@event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
     session.info.pop("committed_jobs", None)
     session.info.pop("flushed_jobs", None)
 
+
+
+def install() -> None:
+    """Hand the jobs a transaction added to the dispatcher after its commit, never after a rollback (wired by
+    create_app)."""
+    listen(Session, "after_commit", _after_commit)
+    listen(Session, "after_rollback", _after_rollback)
 
 def run_job(job_id: int) -> bool:
     """Run one pending job if it is due and nobody else runs it; commits. True when it ran."""

@@ -15,13 +15,13 @@ from typing import Any
 
 from flask import Flask, current_app, has_app_context, url_for
 from flask_babel import force_locale, gettext, lazy_gettext
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.routing import BuildError
 
 from bpm_crm import clock
 from bpm_crm.errors import NotFound
-from bpm_crm.extensions import db
+from bpm_crm.extensions import db, listen
 from bpm_crm.models import Job, Notification, ProcessInstance, User
 from bpm_crm.services import channels, jobs
 from bpm_crm.services.paging import Page, paginate
@@ -164,8 +164,7 @@ def install(app: Flask) -> None:
     jobs.register(WEBHOOK_JOB, deliver_webhook)
     for name, listener in (("after_flush", _note_new), ("after_flush_postexec", _add_deliveries),
                            ("after_rollback", _forget)):
-        if not event.contains(Session, name, listener):
-            event.listen(Session, name, listener)
+        listen(Session, name, listener)
 
 
 @dataclass(frozen=True)

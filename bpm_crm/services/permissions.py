@@ -6,11 +6,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, event, false, or_, select, true
+from sqlalchemy import ColumnElement, false, or_, select, true
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from bpm_crm.errors import Forbidden
-from bpm_crm.extensions import db
+from bpm_crm.extensions import db, listen
 from bpm_crm.models import Department, OrgRevision, Role, RolePermission, User, user_roles
 
 
@@ -319,7 +319,6 @@ def _forget(session: Session) -> None:
     session.info.pop(REVISION_KEY, None)
 
 
-@event.listens_for(Session, "after_flush")
 def _forget_org_chart(session: Session, _context: Any) -> None:
     changed = (*session.new, *session.dirty, *session.deleted)
     if any(isinstance(row, (User, Department, Role, RolePermission)) for row in changed):
@@ -329,7 +328,6 @@ def _forget_org_chart(session: Session, _context: Any) -> None:
 _ORG_TABLES = frozenset({"users", "departments", "roles", "role_permissions", "user_roles"})
 
 
-@event.listens_for(Session, "do_orm_execute")
 def _forget_org_chart_on_statement(state: ORMExecuteState) -> None:
     """An INSERT, UPDATE or DELETE statement on the organisation's tables (not the ORM's flush) changes it too."""
     if state.is_insert or state.is_update or state.is_delete:
@@ -338,15 +336,21 @@ def _forget_org_chart_on_statement(state: ORMExecuteState) -> None:
             _forget(state.session)
 
 
-@event.listens_for(Session, "after_rollback")
 def _forget_org_chart_on_rollback(session: Session) -> None:
     _forget(session)
 
 
-@event.listens_for(Session, "after_commit")
 def _forget_org_chart_on_commit(session: Session) -> None:
     _forget(session)  # the next transaction reads the revision again
 
+
+
+def install() -> None:
+    """Forget a session's organisation snapshot whenever the organisation may have changed (wired by create_app)."""
+    listen(Session, "after_flush", _forget_org_chart)
+    listen(Session, "do_orm_execute", _forget_org_chart_on_statement)
+    listen(Session, "after_rollback", _forget_org_chart_on_rollback)
+    listen(Session, "after_commit", _forget_org_chart_on_commit)
 
 def scope_clause(user: User, action: str, owner_columns: Iterable) -> ColumnElement[bool]:
     """A WHERE clause limiting rows to those whose owner columns fall in the user's scope."""

@@ -46,6 +46,21 @@ def test_update_records_old_and_new_values_and_the_updater(app, users):
     assert entry.changes == {"phone": ["0571-1", "0571-2"], "level": ["普通", "VIP"]}
 
 
+def test_the_hooks_are_attached_once_however_often_they_are_installed(app, users):
+    from bpm_crm.extensions import install_database_hooks
+    from bpm_crm.services import audit, jobs, permissions
+
+    for _ in range(2):  # as when a second app is created in the same process
+        install_database_hooks()
+        permissions.install()
+        audit.install()
+        jobs.install()
+    customer = new_customer(users, phone="0571-1")
+    customer.phone = "0571-2"
+    db.session.commit()
+    assert [entry.action for entry in entries("customer", customer.id)] == ["create", "update"]
+
+
 def test_update_of_an_attribute_not_loaded_since_the_last_commit_keeps_the_old_value(app, users):
     customer = new_customer(users, phone="0571-1")
     db.session.commit()  # expires everything: the next assignment happens without a load
