@@ -83,12 +83,16 @@ def _check_settings(app: Flask) -> None:
 
 
 def _wire_platform_handlers() -> None:
-    """Service tasks that need the services: resolving who approves an approval step, printing a quote."""
+    """Service tasks that need the services (resolving who approves an approval step, printing a quote), and how a
+    quote's versions differ."""
     from bpm_crm import handlers
     from bpm_crm.services import approval_rules, quote_approval
+    from bpm_crm.services.records import RECORDS
 
     handlers.register("approval.resolve", approval_rules.resolve)
     handlers.register("quote.print", quote_approval.print_quote)
+    # What an approver of a resubmitted quote sees changed since he last decided.
+    RECORDS.set_version_comparison("quote", quote_approval.compare)
     _wire_timer_handlers()
 
 

@@ -9,10 +9,11 @@ from typing import Any
 from bpm_crm.forms.schema import OPTION_TYPES
 from bpm_crm.models import HumanTask, Opportunity, PlanItem, ProcessEvent, ProcessInstance, TaskCandidate, User
 from bpm_crm.services import inbox, permissions
+from bpm_crm.services.approval_trail import Change
 from bpm_crm.services.human_tasks import TaskForm
 from bpm_crm.services.inbox import InboxCounts
 from bpm_crm.services.paging import Page
-from bpm_crm.services.quote_approval import Change, StepTime
+from bpm_crm.services.quote_approval import StepTime
 
 
 def timestamp(value: datetime | None) -> str | None:

@@ -12,7 +12,7 @@ from bpm_crm.errors import Invalid
 from bpm_crm.i18n import _
 from bpm_crm.input_rules import parse_id
 from bpm_crm.models import HumanTask, User
-from bpm_crm.services import approvals, human_tasks, inbox, quote_approval
+from bpm_crm.services import approval_trail, approvals, human_tasks, inbox
 from bpm_crm.services.records import RECORDS
 
 MAX_WATCHERS = 50
@@ -23,7 +23,7 @@ def _approval(row: HumanTask, user: User) -> dict[str, Any] | None:
     step = approvals.step_of(row)
     if step is None:
         return None
-    changes = quote_approval.changes_for(row, user)
+    changes = approval_trail.changes_for(row, user)
     return {"step": step, "actions": approvals.actions(user, row),
             "changes_since_seen": None if changes is None else [schemas.change(item) for item in changes]}
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 from bpm_crm.extensions import db
 from bpm_crm.models import HumanTask, ProcessEvent, ProcessInstance, TaskStatus, User
 from bpm_crm.services import approvals, definitions, instances
+from bpm_crm.services.records import RECORDS
 
 # Actions on a request whose people are named in its data, and where.
 _PEOPLE_KEYS = ("to_user_id", "user_ids", "mentioned")
@@ -167,3 +168,50 @@ def colleagues(user: User) -> list[User]:
     return list(db.session.scalars(select(User).where(User.active.is_(True), User.id != user.id)
                                    .options(selectinload(User.department))
                                    .order_by(User.department_id, User.full_name)))
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field that differs between two submitted versions of a record, or one line added, removed or changed."""
+
+    kind: str  # "field", "added", "removed", "changed"
+    label: str
+    before: str | None = None
+    after: str | None = None
+    fields: tuple[tuple[str, str, str], ...] = ()  # for a changed line: (label, before, after)
+
+
+SUBMISSIONS = ("submitted", "resubmitted")  # history entries that carry the record as submitted ("snapshot")
+
+
+def _submissions(instance_id: int) -> list[tuple[int, dict[str, Any]]]:
+    """(event id, snapshot) of each submission of the request, oldest first."""
+    rows = db.session.execute(select(ProcessEvent.id, ProcessEvent.data).where(
+        ProcessEvent.instance_id == instance_id, ProcessEvent.action.in_(SUBMISSIONS))
+        .order_by(ProcessEvent.id)).all()
+    return [(event_id, data["snapshot"]) for event_id, data in rows if isinstance(data, dict) and "snapshot" in data]
+
+
+def changes_since_seen(instance_id: int, user: User) -> list[Change] | None:
+    """What changed since the version this user last decided on; None when he has not decided on an earlier one,
+    or the record type says nothing of its versions."""
+    instance = db.session.get(ProcessInstance, instance_id)
+    record_type = RECORDS.find(instance.business_type) if instance is not None else None
+    if record_type is None or record_type.compare_versions is None:
+        return None
+    rounds = _submissions(instance_id)
+    if len(rounds) < 2:
+        return None
+    last_decision = db.session.scalar(select(ProcessEvent.id).where(
+        ProcessEvent.instance_id == instance_id, ProcessEvent.user_id == user.id,
+        ProcessEvent.action.in_(("completed_task", "returned", "transferred", "added_signer")),
+        ProcessEvent.id > rounds[0][0], ProcessEvent.id < rounds[-1][0]).order_by(ProcessEvent.id.desc()).limit(1))
+    if last_decision is None:
+        return None
+    seen = [snapshot for event_id, snapshot in rounds if event_id < last_decision][-1]
+    return record_type.compare_versions(seen, rounds[-1][1])
+
+
+def changes_for(task: HumanTask, user: User) -> list[Change] | None:
+    """What an approver sees changed on a task still to decide: since the version he last decided on (page and API)."""
+    return changes_since_seen(task.instance_id, user) if task.status == TaskStatus.OPEN else None

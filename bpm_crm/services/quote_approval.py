@@ -2,9 +2,9 @@
 
 The process decides the route from its decision table (`processes/quote_levels.dmn`: amount and
 discount → levels) and runs its approval steps (bpm_crm.services.approvals); the handlers in
-bpm_crm.handlers.quote move the quote's status. Here: submitting and resubmitting, withdrawing, what an
-approver sees changed since he last decided, the approval trail the PDF prints, and the time each
-step took.
+bpm_crm.handlers.quote move the quote's status. Here: submitting and resubmitting (each submission keeps a snapshot
+of the quote; `compare` says how two differ, shown by approval_trail), withdrawing, the approval trail the PDF
+prints, and the time each step took.
 """
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from bpm_crm.i18n import _
 from bpm_crm.models import (
     HumanTask,
     InstanceStatus,
-    ProcessEvent,
     ProcessInstance,
     Quote,
     QuoteStatus,
@@ -30,6 +29,7 @@ from bpm_crm.models import (
     User,
 )
 from bpm_crm.services import approval_trail, approvals, human_tasks, instances, quote_pdf, quotes
+from bpm_crm.services.approval_trail import Change
 from bpm_crm.services.transaction import unit_of_work
 
 PROCESS_ID = "quote_approval"
@@ -111,17 +111,6 @@ def withdraw(*, quote_id: int, user: User, reason: str | None = None) -> Quote:
     return quote
 
 
-@dataclass(frozen=True)
-class Change:
-    """One field that differs between two versions of a quote, or one line added, removed or changed."""
-
-    kind: str  # "field", "added", "removed", "changed"
-    label: str
-    before: str | None = None
-    after: str | None = None
-    fields: tuple[tuple[str, str, str], ...] = ()  # for a changed line: (label, before, after)
-
-
 def compare(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
     """Field by field, then line by line (matched by line id), what `new` changed against `old`."""
     changes = []
@@ -149,34 +138,6 @@ def compare(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
 def _line_text(line: dict[str, Any]) -> str:
     return str(_("%(quantity)s × %(price)s，折扣 %(discount)s%% = %(amount)s", quantity=line["quantity"],
                  price=line["unit_price"], discount=line["discount_pct"], amount=line["amount"]))
-
-
-def _rounds(instance_id: int) -> list[tuple[int, dict[str, Any]]]:
-    """(event id, snapshot) of each submission of the request, oldest first."""
-    rows = db.session.execute(select(ProcessEvent.id, ProcessEvent.data).where(
-        ProcessEvent.instance_id == instance_id, ProcessEvent.action.in_(("submitted", "resubmitted")))
-        .order_by(ProcessEvent.id)).all()
-    return [(event_id, data["snapshot"]) for event_id, data in rows if isinstance(data, dict) and "snapshot" in data]
-
-
-def changes_since_seen(instance_id: int, user: User) -> list[Change] | None:
-    """What changed since the version this user last decided on; None when he has not decided on an earlier one."""
-    rounds = _rounds(instance_id)
-    if len(rounds) < 2:
-        return None
-    last_decision = db.session.scalar(select(ProcessEvent.id).where(
-        ProcessEvent.instance_id == instance_id, ProcessEvent.user_id == user.id,
-        ProcessEvent.action.in_(("completed_task", "returned", "transferred", "added_signer")),
-        ProcessEvent.id > rounds[0][0], ProcessEvent.id < rounds[-1][0]).order_by(ProcessEvent.id.desc()).limit(1))
-    if last_decision is None:
-        return None
-    seen = [snapshot for event_id, snapshot in rounds if event_id < last_decision][-1]
-    return compare(seen, rounds[-1][1])
-
-
-def changes_for(task: HumanTask, user: User) -> list[Change] | None:
-    """What an approver sees changed on a task still to decide: since the version he last decided on (page and API)."""
-    return changes_since_seen(task.instance_id, user) if task.status == TaskStatus.OPEN else None
 
 
 # What of the approval trail the printed quote carries, and how it names each kind.
@@ -235,5 +196,5 @@ def pending_for(quote: Quote) -> ProcessInstance | None:
     return instance if instance is not None and instance.status == InstanceStatus.RUNNING else None
 
 
-__all__ = ["PROCESS_ID", "Change", "StepTime", "changes_since_seen", "compare", "pending_for", "print_quote",
-           "step_times", "submit", "trail", "withdraw"]
+__all__ = ["PROCESS_ID", "StepTime", "compare", "pending_for", "print_quote", "step_times", "submit", "trail",
+           "withdraw"]

@@ -96,6 +96,9 @@ class RecordType:
     # What of it follows its customer to a new account manager (客户转移); None: nothing changes hands.
     handover: Handover | None = None
     serializer: Callable[[Any], dict[str, Any]] | None = field(default=None, repr=False)
+    # How two submitted versions of it differ (a snapshot rides on each submission's history entry): what an
+    # approver sees changed since he last decided. None: the record's approvals show no changes.
+    compare_versions: Callable[[dict[str, Any], dict[str, Any]], list[Any]] | None = field(default=None, repr=False)
     # Loader options for what its JSON shape reads beside its own row (its plan, the customer it became):
     # loaded in the same statement as the record.
     eager: tuple[Any, ...] = ()
@@ -159,6 +162,10 @@ class Registry:
         return [rt.key for rt in self._by_key.values()
                 if (attachments is None or rt.attachments == attachments)
                 and (recyclable is None or rt.recyclable == recyclable)]
+
+    def set_version_comparison(self, key: str, compare: Callable[[dict[str, Any], dict[str, Any]], list[Any]]) -> None:
+        """Attach how two submitted versions of a record type differ (create_app wires the ones that have it)."""
+        self.get(key).compare_versions = compare
 
     def set_serializer(self, key: str, serializer: Callable[[Any], dict[str, Any]]) -> None:
         """Attach a record type's JSON shape (the API does this beside its routes)."""

@@ -17,7 +17,7 @@ from jinja2 import TemplateNotFound
 from bpm_crm.error_messages import translate
 from bpm_crm.errors import Conflict, DomainError, Invalid
 from bpm_crm.models import HumanTask, TaskStatus
-from bpm_crm.services import approval_trail, approvals, human_tasks, inbox, instances, quote_approval
+from bpm_crm.services import approval_trail, approvals, human_tasks, inbox, instances
 from bpm_crm.services.records import RECORDS, RecordType
 from bpm_crm.web import kept_forms
 from bpm_crm.web.form_data import from_formdata
@@ -56,7 +56,7 @@ def _approval(task: HumanTask, user: Any, form: human_tasks.TaskForm, failed: st
     return {
         "actions": allowed,
         "explicit": keys <= DECISION_FIELDS,  # a step with a form of its own keeps that form for deciding
-        "changes": quote_approval.changes_for(task, user),
+        "changes": approval_trail.changes_for(task, user),
         "trail": approval_trail.trail(instance.id),
         "waiting": approval_trail.waiting(instance.id),
         "return_targets": approval_trail.return_targets(task) if "return" in allowed else [],

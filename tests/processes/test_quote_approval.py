@@ -180,7 +180,7 @@ def test_each_approver_sees_what_changed_since_the_version_he_decided_on(users):
                     values={"product_name": "实施服务", "quantity": 1, "unit_price": "5000.00"})
     quote_approval.submit(quote_id=quote.id, user=manager)
     instance_id = quote.process_instance_id
-    assert quote_approval.changes_since_seen(instance_id, supervisor) is None  # nothing seen before
+    assert approval_trail.changes_since_seen(instance_id, supervisor) is None  # nothing seen before
     approve(quote, supervisor)
     approvals.transfer(task_id=the_task(quote, director).id, user=director, to_user_id=ceo.id, comment="请张总定")
     approvals.decide(task_id=the_task(quote, ceo).id, user=ceo, decision="reject", comment="实施服务另行报价")
@@ -192,14 +192,14 @@ def test_each_approver_sees_what_changed_since_the_version_he_decided_on(users):
                     values={"product_name": "培训", "quantity": 2, "unit_price": "800.00"})
     quote_approval.submit(quote_id=quote.id, user=manager)
 
-    changes = quote_approval.changes_since_seen(instance_id, supervisor)
+    changes = approval_trail.changes_since_seen(instance_id, supervisor)
     kinds = {(change.kind, change.label) for change in changes}
     assert ("field", "总金额") in kinds
     assert ("removed", "实施服务") in kinds and ("added", "培训") in kinds
     changed = next(change for change in changes if change.kind == "changed")
     assert changed.label == "办公软件标准版" and ("折扣（%）", "0.00", "5.00") in changed.fields
-    assert quote_approval.changes_since_seen(instance_id, ceo) == changes  # he decided on the same version
-    assert quote_approval.changes_since_seen(instance_id, director) == changes  # he handed it on: he saw it
+    assert approval_trail.changes_since_seen(instance_id, ceo) == changes  # he decided on the same version
+    assert approval_trail.changes_since_seen(instance_id, director) == changes  # he handed it on: he saw it
     # Everyone approves this time; the trail of the approved quote holds only the last round.
     assert [who for _step, who in steps_asked(quote, users)] == ["supervisor1", "director", "ceo"]
     assert status(quote) == QuoteStatus.APPROVED
