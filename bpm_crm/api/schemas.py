@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from bpm_crm.forms.schema import OPTION_TYPES
+from bpm_crm.forms.fields import OPTION_TYPES
 from bpm_crm.models import HumanTask, Opportunity, PlanItem, ProcessEvent, ProcessInstance, TaskCandidate, User
 from bpm_crm.services import inbox, permissions
 from bpm_crm.services.approval_trail import Change

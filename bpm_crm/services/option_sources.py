@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bpm_crm.extensions import db, hold
-from bpm_crm.forms.schema import OPTIONS_PREFIX
+from bpm_crm.forms.fields import OPTIONS_PREFIX
 from bpm_crm.input_rules import MAX_ID, parse_id
 from bpm_crm.models import Department, User
 from bpm_crm.services import dictionary, people
