@@ -147,6 +147,9 @@ def test_opportunity_journey(browser, live_server, artifacts):
     field(manager, "plan_item_content", 0).fill("电话拜访，确认需求和预算")
     manager.get_by_role("button", name="添加一行").click()
     expect(manager.locator(".fjs-repeat-row-remove")).to_have_count(2)
+    # Typed once its date picker is up (it sets up after the row appears and would reset what was typed before).
+    field(manager, "plan_item_date", 1, "-date").click()
+    expect(manager.locator(".flatpickr-calendar.open")).to_have_count(1)
     field(manager, "plan_item_date", 1, "-date").fill("2030/3/9")
     field(manager, "plan_item_date", 1, "-date").press("Tab")
     expect(field(manager, "plan_item_date", 1, "-date")).to_have_value("2030/3/9")  # taken before typing on
