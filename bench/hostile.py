@@ -25,7 +25,8 @@ import scratch  # noqa: E402
 from bpm_crm import create_app  # noqa: E402
 from bpm_crm.engine import sandbox  # noqa: E402
 from bpm_crm.engine.definitions import DefinitionInvalid, parse_definition  # noqa: E402
-from bpm_crm.engine.runtime import EngineLimitExceeded, ProcessRuntime, ScriptEngine  # noqa: E402
+from bpm_crm.engine.runtime import EngineLimitExceeded, ProcessRuntime  # noqa: E402
+from bpm_crm.engine.scripting import ScriptEngine  # noqa: E402
 
 HOSTILE = sorted((ROOT / "tests" / "engine" / "hostile").glob("*.bpmn"))
 EXPECT = re.compile(r"<!-- expect: (deploy|run) ")

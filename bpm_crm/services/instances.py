@@ -18,14 +18,8 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import lazyload
 
 from bpm_crm import clock
-from bpm_crm.engine.runtime import (
-    EngineLimitExceeded,
-    ProcessRuntime,
-    ScriptEngine,
-    ScriptFailed,
-    ServiceTaskFailed,
-    StateUnreadable,
-)
+from bpm_crm.engine.runtime import EngineLimitExceeded, ProcessRuntime, StateUnreadable
+from bpm_crm.engine.scripting import ScriptEngine, ScriptFailed, ServiceTaskFailed
 from bpm_crm.errors import Conflict, NotFound
 from bpm_crm.extensions import db
 from bpm_crm.handlers import HandlerContext, calendar, call_handler

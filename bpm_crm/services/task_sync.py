@@ -20,7 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import lazyload
 
 from bpm_crm import clock
-from bpm_crm.engine.runtime import ProcessRuntime, ReadyUserTask, ScriptFailed
+from bpm_crm.engine.runtime import ProcessRuntime, ReadyUserTask
+from bpm_crm.engine.scripting import ScriptFailed
 from bpm_crm.extensions import db
 from bpm_crm.handlers import calendar
 from bpm_crm.models import (

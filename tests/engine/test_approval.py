@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from bpm_crm.engine.definitions import DefinitionInvalid, parse_definition
-from bpm_crm.engine.runtime import ProcessRuntime, ScriptEngine
+from bpm_crm.engine.runtime import ProcessRuntime
+from bpm_crm.engine.scripting import ScriptEngine
 
 STEP = (Path(__file__).parent / "approval" / "step.bpmn").read_text(encoding="utf-8")
 

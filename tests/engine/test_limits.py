@@ -16,7 +16,8 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from bpm_crm import clock
 from bpm_crm.engine import limits
 from bpm_crm.engine.definitions import BoundedBpmnParser, DefinitionInvalid, ParsedDefinition, parse_definition
-from bpm_crm.engine.runtime import EngineLimitExceeded, ProcessRuntime, ScriptEngine
+from bpm_crm.engine.runtime import EngineLimitExceeded, ProcessRuntime
+from bpm_crm.engine.scripting import ScriptEngine
 from bpm_crm.engine.xmlsafe import parse_bpmn_xml
 
 pytestmark = pytest.mark.timeout(30)

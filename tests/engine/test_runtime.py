@@ -7,7 +7,8 @@ import pytest
 
 from bpm_crm import clock
 from bpm_crm.engine.definitions import parse_definition
-from bpm_crm.engine.runtime import ProcessRuntime, ScriptEngine, ScriptFailed, ServiceTaskFailed
+from bpm_crm.engine.runtime import ProcessRuntime
+from bpm_crm.engine.scripting import ScriptEngine, ScriptFailed, ServiceTaskFailed
 
 DIAGRAM = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"

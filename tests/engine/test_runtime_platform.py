@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from bpm_crm.engine.definitions import parse_definition
-from bpm_crm.engine.runtime import ProcessRuntime, ScriptEngine, StateUnreadable
+from bpm_crm.engine.runtime import ProcessRuntime, StateUnreadable
+from bpm_crm.engine.scripting import ScriptEngine
 
 BUNDLES = Path(__file__).resolve().parents[1] / "processes" / "bundles"
 OPPORTUNITY = Path(__file__).resolve().parents[2] / "processes" / "opportunity.bpmn"
