@@ -15,15 +15,26 @@ from .test_opportunity_journey import sign_in, wait_for_form
 
 PHONE = 390
 NARROWEST_CELL = 80  # px: about five Chinese characters
+OPPORTUNITY = dict(probability=40, summary="仓储管理系统升级改造", source="展会", contact="钱经理",
+                   contact_phone="13800138001", description="有意向更换系统")
+
+
+def open_on_phone(browser, base_url: str, username: str, path: str):
+    """A page as `username` sees it on a phone; the page itself never scrolls sideways."""
+    page = sign_in(browser, base_url, username, width=PHONE)
+    page.goto(path)
+    return page
+
+
+def assert_no_sideways_scroll(page) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE
 
 
 @pytest.fixture
 def listed(app, users) -> None:
     """A few rows in the inbox, the opportunity, customer and service lists, with long Chinese names."""
     for name in ("杭州云启信息科技有限公司", "宁波港联物流股份有限公司"):
-        opportunities.create_opportunity(user=users["manager1"], values=dict(
-            customer_name=name, probability=40, summary="仓储管理系统升级改造", source="展会", contact="钱经理",
-            contact_phone="13800138001", description="有意向更换系统"))
+        opportunities.create_opportunity(user=users["manager1"], values=dict(OPPORTUNITY, customer_name=name))
     customer = customers.create_customer(user=users["manager1"], values={"name": "嘉兴瑞盛培训股份有限公司"})
     service_requests.create_request(user=users["agent"], values={
         "type": "投诉", "customer_id": customer.id, "summary": "售后电话无人接听", "detail": "连续三天"})
@@ -35,9 +46,8 @@ def listed(app, users) -> None:
     ("service_lead", "/service/"),
 ])
 def test_lists_keep_their_cells_readable_on_a_phone(browser, listed, live_server, artifacts, username, path):
-    page = sign_in(browser, live_server, username, width=PHONE)
-    page.goto(path)
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE  # the page itself never scrolls sideways
+    page = open_on_phone(browser, live_server, username, path)
+    assert_no_sideways_scroll(page)
     widths = page.evaluate("""() => [...document.querySelectorAll('.table-responsive tbody td')]
         .filter(cell => !cell.querySelector('input[type=checkbox]'))
         .map(cell => [cell.getBoundingClientRect().width, cell.innerText.trim().slice(0, 12)])""")
@@ -61,10 +71,9 @@ def records(app, users) -> dict[str, str]:
         {"product_name": "培训管理系统企业版（含三年维护）", "quantity": 2, "unit_price": "39800",
          "discount_pct": "8"}])
     opportunity = opportunities.create_opportunity(user=users["manager1"], values=dict(
-        customer_name="杭州云启信息科技有限公司", probability=40, summary="仓储管理系统升级改造", source="展会",
-        contact="钱经理", contact_phone="13800138001", description="有意向更换系统"))
-    task = next(t for t in db.session.scalars(select(HumanTask).where(HumanTask.status == TaskStatus.OPEN))
-                if t.instance.business_id == opportunity.id)
+        OPPORTUNITY, customer_name="杭州云启信息科技有限公司"))
+    task = db.session.scalar(select(HumanTask).where(HumanTask.instance_id == opportunity.process_instance_id,
+                                                     HumanTask.status == TaskStatus.OPEN))
     return {"customer": f"/customers/{customer.id}", "new customer": "/customers/new",
             "quote editor": f"/quotes/{quote.id}/edit", "assign task": f"/tasks/{task.id}"}
 
@@ -75,11 +84,10 @@ def records(app, users) -> dict[str, str]:
     ("supervisor1", "assign task"),
 ])
 def test_forms_and_record_pages_fit_a_phone(browser, records, live_server, artifacts, username, page_name):
-    page = sign_in(browser, live_server, username, width=PHONE)
-    page.goto(records[page_name])
+    page = open_on_phone(browser, live_server, username, records[page_name])
     if page_name == "assign task":
         wait_for_form(page)
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE
+    assert_no_sideways_scroll(page)
     # Nothing sticks out of the screen (a list scrolls inside its own frame, a diagram inside its canvas).
     outside = page.evaluate("""(phone) => [...document.querySelectorAll('main *')]
         .filter(el => el.offsetParent !== null && !el.closest('.table-responsive, .modal, .djs-container'))
