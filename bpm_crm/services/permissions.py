@@ -222,21 +222,34 @@ def snapshot() -> OrgSnapshot:
     found = cache.get("snapshot")
     if found is not None:
         return found
-    info = db.session.info
-    revision = info.get(REVISION_KEY)
+    session = db.session
+    if _changes_organisation(session()):
+        # Written first: its triggers renumber the revision (to a number only this transaction can read) and
+        # the flush hook forgets the one noted before, so what it reads is never kept under a shared number.
+        session.flush()
+        cache = org_cache()
+    revision = session.info.get(REVISION_KEY)
     if revision is None:
-        revision = db.session.scalar(select(OrgRevision.revision).where(OrgRevision.id == 1))
+        revision = session.scalar(select(OrgRevision.revision).where(OrgRevision.id == 1))
         if revision is not None:
-            info[REVISION_KEY] = revision
+            session.info[REVISION_KEY] = revision
     found = _SNAPSHOTS.get(revision) if revision is not None else None
     if found is None:
         found = _read_snapshot()
-        if revision is not None:
+        if revision is not None and session.info.get(REVISION_KEY) == revision:
             while len(_SNAPSHOTS) >= _KEPT_SNAPSHOTS:
                 _SNAPSHOTS.pop(next(iter(_SNAPSHOTS)), None)
             _SNAPSHOTS[revision] = found
     cache["snapshot"] = found
     return found
+
+
+_ORG_MODELS = (User, Department, Role, RolePermission)
+
+
+def _changes_organisation(session: Session) -> bool:
+    """Whether the session holds unwritten changes to the organisation's rows."""
+    return any(isinstance(row, _ORG_MODELS) for row in (*session.new, *session.dirty, *session.deleted))
 
 
 def _read_snapshot() -> OrgSnapshot:
@@ -320,8 +333,7 @@ def _forget(session: Session) -> None:
 
 
 def _forget_org_chart(session: Session, _context: Any) -> None:
-    changed = (*session.new, *session.dirty, *session.deleted)
-    if any(isinstance(row, (User, Department, Role, RolePermission)) for row in changed):
+    if _changes_organisation(session):
         _forget(session)
 
 
@@ -336,21 +348,14 @@ def _forget_org_chart_on_statement(state: ORMExecuteState) -> None:
             _forget(state.session)
 
 
-def _forget_org_chart_on_rollback(session: Session) -> None:
-    _forget(session)
-
-
-def _forget_org_chart_on_commit(session: Session) -> None:
-    _forget(session)  # the next transaction reads the revision again
-
 
 
 def install() -> None:
     """Forget a session's organisation snapshot whenever the organisation may have changed (wired by create_app)."""
     listen(Session, "after_flush", _forget_org_chart)
     listen(Session, "do_orm_execute", _forget_org_chart_on_statement)
-    listen(Session, "after_rollback", _forget_org_chart_on_rollback)
-    listen(Session, "after_commit", _forget_org_chart_on_commit)
+    listen(Session, "after_rollback", _forget)
+    listen(Session, "after_commit", _forget)  # the next transaction reads the revision again
 
 def scope_clause(user: User, action: str, owner_columns: Iterable) -> ColumnElement[bool]:
     """A WHERE clause limiting rows to those whose owner columns fall in the user's scope."""

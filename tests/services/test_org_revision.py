@@ -98,6 +98,20 @@ def test_what_a_rolled_back_transaction_saw_is_never_handed_to_another(app):
 
 
 @pytest.mark.commits
+def test_an_unwritten_change_read_then_rolled_back_is_never_handed_to_another(app):
+    # The revision was read with the signed-in user; a change not yet written is then read by the first
+    # question about the organisation (it is this transaction's own) and rolled back.
+    supervisor, manager = user("supervisor1"), user("manager1")
+    permissions.note_revision(revision())
+    manager.superior_id = None
+    assert manager.id not in permissions.subordinate_ids(supervisor)  # this transaction sees its change
+    db.session.rollback()
+    fresh_session()
+
+    assert user("manager1").id in permissions.subordinate_ids(user("supervisor1"))
+
+
+@pytest.mark.commits
 def test_a_new_superior_and_department_reach_the_next_request(app):
     supervisor = user("supervisor1")
     manager_ids = permissions.subordinate_ids(supervisor)
