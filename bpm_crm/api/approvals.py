@@ -14,14 +14,14 @@ from bpm_crm.api.tasks import detail
 from bpm_crm.error_messages import translate
 from bpm_crm.errors import Invalid
 from bpm_crm.i18n import _
-from bpm_crm.services import approvals, instances
+from bpm_crm.services import approvals, human_tasks, instances
 
 MAX_STEP_ID = 80
 POSITIONS = ("before", "after")
 
 
 def _comment(payload: dict[str, Any], name: str = "comment") -> str | None:
-    return text_field(payload, name, approvals.MAX_COMMENT)
+    return text_field(payload, name, human_tasks.MAX_COMMENT)
 
 
 def _renamed(exc: Invalid, names: dict[str, str]) -> Invalid:
@@ -133,7 +133,7 @@ def _text(limit: int, *, required: bool = False) -> dict[str, Any]:
     return nullable({"type": "string", "maxLength": limit})
 
 
-COMMENT = _text(approvals.MAX_COMMENT)
+COMMENT = _text(human_tasks.MAX_COMMENT)
 APPROVAL_ACTIONS = ["approve", "reject", "return", "transfer", "add_signer", "cc", "nudge", "withdraw", "comment"]
 openapi.SCHEMAS.update({
     "ApprovalChange": obj({
@@ -160,11 +160,11 @@ openapi.SCHEMAS.update({
     "StepTime": obj({"step": STR, "approver": STR, "opened_at": TIME, "closed_at": nullable(TIME),
                      "seconds": nullable({**INT, "description": "How long the step waited; null while open"})}),
     "ApprovalDecision": obj({"comment": COMMENT}, [], additionalProperties=False),
-    "ApprovalRejection": obj({"comment": _text(approvals.MAX_COMMENT, required=True)}, additionalProperties=False),
+    "ApprovalRejection": obj({"comment": _text(human_tasks.MAX_COMMENT, required=True)}, additionalProperties=False),
     "ApprovalReturn": obj({
         "to": {"type": "string", "minLength": 1, "maxLength": MAX_STEP_ID,
                "description": "requester, or the BPMN id of an approval step this request has passed"},
-        "comment": _text(approvals.MAX_COMMENT, required=True)}, additionalProperties=False),
+        "comment": _text(human_tasks.MAX_COMMENT, required=True)}, additionalProperties=False),
     "ApprovalTransfer": obj({"to_user_id": ID, "comment": COMMENT}, ["to_user_id"], additionalProperties=False),
     "ApprovalSigner": obj({"user_id": ID, "position": {"enum": list(POSITIONS), "description": (
         "before: he decides first and your turn comes back; after: he decides after you")}, "comment": COMMENT},
@@ -173,7 +173,7 @@ openapi.SCHEMAS.update({
                                        "items": ID}, "comment": COMMENT}, ["task_ids"], additionalProperties=False),
     "BatchApprovalResult": obj({"results": {"type": "array", "items": obj({
         "task_id": INT, "ok": BOOL, "message": nullable({**STR, "description": "Why this task was not approved"})})}}),
-    "InstanceComment": obj({"text": {**_text(approvals.MAX_COMMENT, required=True),
+    "InstanceComment": obj({"text": {**_text(human_tasks.MAX_COMMENT, required=True),
                                      "description": "@username tells a colleague who may see the request"}},
                            additionalProperties=False),
     "InstanceWithdrawal": obj({"reason": COMMENT}, [], additionalProperties=False),

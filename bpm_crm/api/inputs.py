@@ -143,7 +143,7 @@ def text_field(payload: dict[str, Any], name: str, limit: int) -> str | None:
     value = payload.get(name)
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > limit:
+    if not isinstance(value, str) or len(value.strip()) > limit:
         raise Invalid(str(_("请更正标出的字段")), {name: [str(_("应为不超过 %(limit)s 字的文本", limit=limit))]})
     return value.strip() or None
 

@@ -15,7 +15,7 @@ from bpm_crm.forms.quote import QUOTE as QUOTE_RULES
 from bpm_crm.forms.quote import QUOTE_LINE
 from bpm_crm.i18n import _
 from bpm_crm.models import Quote, QuoteLine, QuoteStatus, TaskStatus
-from bpm_crm.services import approvals, instances, quote_approval, quotes
+from bpm_crm.services import approvals, human_tasks, instances, quote_approval, quotes
 from bpm_crm.services.quotes import HEADER_FIELDS, LINE_FIELDS
 
 
@@ -127,7 +127,7 @@ def submit_quote(quote_id: int) -> Response:
 def withdraw_quote(quote_id: int) -> Response:
     """撤回 to a draft: while no approver has acted, or after a rejection instead of revising."""
     user = current_user()
-    reason = text_field(fields_of(optional_object(), ("reason",)), "reason", approvals.MAX_COMMENT)
+    reason = text_field(fields_of(optional_object(), ("reason",)), "reason", human_tasks.MAX_COMMENT)
     quote_approval.withdraw(quote_id=quote_id, user=user, reason=reason)
     return jsonify(quote_detail(quotes.get_quote(quote_id=quote_id, user=user)))
 
@@ -185,7 +185,7 @@ openapi.SCHEMAS.update({
         "lines": {"type": "array", "items": ref("QuoteLine")},
         "approval": nullable({**ref("QuoteApproval"), "description": "The latest approval; null before the first "
                               "submission"})})]},
-    "QuoteWithdrawal": obj({"reason": nullable({"type": "string", "maxLength": approvals.MAX_COMMENT})}, [],
+    "QuoteWithdrawal": obj({"reason": nullable({"type": "string", "maxLength": human_tasks.MAX_COMMENT})}, [],
                            additionalProperties=False),
     "QuotePage": openapi.page_of("Quote"),
 })

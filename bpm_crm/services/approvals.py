@@ -25,7 +25,6 @@ from bpm_crm.services.transaction import unit_of_work
 
 DECISIONS = ("approve", "reject")
 NUDGE_INTERVAL = timedelta(hours=1)
-MAX_COMMENT = human_tasks.MAX_COMMENT
 MAX_BATCH = 100
 _MENTION = re.compile(r"@([A-Za-z0-9_.\-@]{2,60})")
 

@@ -39,7 +39,7 @@ MAX_COMMENT = 2000  # a comment on a step (处理意见, 审批意见, a reason)
 
 def comment_text(text: str | None, *, required: bool = False, field: str = "comment") -> str | None:
     """A step's comment as kept: trimmed, None when empty; Invalid on `field` when missing but required or too long."""
-    value = (text or "").strip()
+    value = (text or "").replace("\r\n", "\n").strip()  # a browser sends a line break typed as one character as two
     if required and not value:
         raise Invalid("请填写意见", {field: ["请填写意见"]}, code="comment_required")
     if len(value) > MAX_COMMENT:

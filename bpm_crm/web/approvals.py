@@ -23,7 +23,6 @@ from bpm_crm.web.tasks import render_task
 
 bp = Blueprint("approvals", __name__, url_prefix="/tasks")
 
-MAX_COMMENT = approvals.MAX_COMMENT
 # Conflicts that mean the task is no longer there to act on: the inbox, not the page again.
 MOVED_ON = {"task_closed", "task_claimed"}
 
@@ -31,7 +30,7 @@ MOVED_ON = {"task_closed", "task_claimed"}
 
 def _text(name: str) -> str:
     """A text field as typed, cut at the longest comment the services keep plus one (so they refuse it)."""
-    return (request.form.get(name) or "")[:MAX_COMMENT + 1]
+    return (request.form.get(name) or "").replace("\r\n", "\n")[:human_tasks.MAX_COMMENT + 1]
 
 
 def _person(name: str) -> Any:
