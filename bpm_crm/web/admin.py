@@ -24,7 +24,7 @@ from bpm_crm.models import User
 from bpm_crm.services import admin, audit, dictionary, logs, permissions
 from bpm_crm.services.records import RECORDS
 from bpm_crm.web.display import date_text, datetime_text, status_label
-from bpm_crm.web.pages import act, apply_errors, form_view, redirect_after, signed_in
+from bpm_crm.web.pages import act, apply_errors, form_view, redirect_after, refusal_text, signed_in
 from bpm_crm.web.query_args import id_arg, page_arg
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -280,8 +280,7 @@ def role_permissions(role_id: int):
             if name and name != role.name:
                 admin.rename_role(user=user, role_id=role.id, values={"name": name})
         except DomainError as exc:
-            details = [translate(m) for messages in getattr(exc, "field_errors", {}).values() for m in messages]
-            flash("；".join([translate(exc), *details]), "danger")
+            flash(refusal_text(exc), "danger")
             grants = {action: scope for action, scope in posted.items() if scope}
             status = exc.status
         else:

@@ -1,16 +1,16 @@
 """Order pages: a customer's order history (已发货/已回款), an order's detail, the order import."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import login_required
 
 from bpm_crm.error_messages import translate
-from bpm_crm.errors import DomainError, Invalid
+from bpm_crm.errors import Invalid
 from bpm_crm.i18n import _
 from bpm_crm.services import order_import, permissions, sales
 from bpm_crm.web.exports import MAX_EXPORT_ROWS, xlsx_response
-from bpm_crm.web.pages import signed_in
+from bpm_crm.web.pages import act, signed_in
 from bpm_crm.web.query_args import page_arg
 
 bp = Blueprint("orders", __name__)
@@ -111,13 +111,8 @@ def import_preview(job_id: int):
 @login_required
 def commit(job_id: int):
     """Write every order of the file, or none."""
-    try:
-        result = order_import.commit(user=signed_in(), job_id=job_id)
-    except DomainError as exc:
-        if exc.status == 404:
-            raise
-        flash(translate(exc), "danger")
-        return redirect(url_for("orders.import_preview", job_id=job_id))
-    flash(gettext("已导入 %(orders)s 个订单（%(lines)s 行明细），%(levels)s 个客户的等级已按规则提升",
-                  orders=result.orders, lines=result.lines, levels=result.levels_changed), "success")
+    act(lambda: order_import.commit(user=signed_in(), job_id=job_id),
+        success=lambda result: gettext(
+            "已导入 %(orders)s 个订单（%(lines)s 行明细），%(levels)s 个客户的等级已按规则提升",
+            orders=result.orders, lines=result.lines, levels=result.levels_changed))
     return redirect(url_for("orders.import_preview", job_id=job_id))

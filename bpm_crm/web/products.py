@@ -1,15 +1,14 @@
 """Product and stock pages: search with stock totals, product detail with stock per warehouse, maintenance."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import login_required
 
-from bpm_crm.errors import DomainError
 from bpm_crm.forms.product import ProductForm, StockForm, WarehouseForm
 from bpm_crm.services import permissions, products, sales
 from bpm_crm.web.exports import MAX_EXPORT_ROWS, xlsx_response
-from bpm_crm.web.pages import apply_errors, form_view, redirect_after, signed_in
+from bpm_crm.web.pages import form_view, redirect_after, signed_in
 from bpm_crm.web.query_args import id_arg, page_arg
 
 bp = Blueprint("products", __name__, url_prefix="/products")
@@ -80,19 +79,14 @@ def set_stock(product_id: int):
     permissions.require(user, "product.manage")
     form = StockForm()
     form.warehouse_id.choices = [(w.id, w.name) for w in sales.list_warehouses(user=user)]
-    if form.validate_on_submit():
-        try:
-            products.set_stock(user=user, product_id=product_id, warehouse_id=form.warehouse_id.data,
-                               quantity=form.quantity.data)
-        except DomainError as exc:
-            apply_errors(form, exc)
-        else:
-            flash(gettext("库存已更新"), "success")
-            return redirect(url_for("products.show", product_id=product_id))
     product = sales.get_product(product_id=product_id, user=user)
     stock = sales.product_stock(product_id=product_id, user=user)
-    return render_template("products/show.html", product=product, stock=stock, form=form,
-                           total=sum(item.quantity for item in stock)), 422
+    return form_view(form, "products/show.html", product=product, stock=stock,
+                     total=sum(item.quantity for item in stock),
+                     save=lambda: products.set_stock(user=user, product_id=product_id,
+                                                     warehouse_id=form.warehouse_id.data, quantity=form.quantity.data),
+                     done=lambda _: redirect_after(gettext("库存已更新"),
+                                                   url_for("products.show", product_id=product_id)))
 
 
 @bp.route("/new", methods=["GET", "POST"])
