@@ -97,11 +97,11 @@ def _ids(value: Any) -> list[int]:
 
 
 def _role_holders(code: str, requester: User | None) -> list[int]:
-    holders = db.session.scalars(select(User).join(User.roles).where(Role.code == code, User.active.is_(True))
-                                 .order_by(User.id)).unique()
+    """The role's active holders (in id order) whose claim scope covers the requester."""
+    holders = permissions.people_named("role", code)
     if requester is None:
-        return [holder.id for holder in holders]
-    return [holder.id for holder in holders if permissions.in_scope(holder, "task.claim", [requester.id])]
+        return holders
+    return [holder for holder in holders if permissions.user_in_scope(holder, "task.claim", [requester.id])]
 
 
 def _superiors(requester: User | None, levels: int) -> list[int]:

@@ -108,10 +108,15 @@ def scope_for(user: User, action: str) -> Scope | None:
     if _roles_in_memory(user):  # being changed in this session: what it holds now counts
         scopes = [Scope[permission.scope.upper()] for role in user.roles for permission in role.permissions
                   if permission.action == action]
-    else:
-        grants = snapshot().grants
-        scopes = [scope for role_id in snapshot().roles_of.get(user.id, ())
-                  if (scope := grants.get(role_id, {}).get(action)) is not None]
+        return max(scopes) if scopes else None
+    return _granted_scope(user.id, action)
+
+
+def _granted_scope(user_id: int, action: str) -> Scope | None:
+    """The widest scope the roles the organisation says a user holds grant for `action`, or None."""
+    org = snapshot()
+    scopes = [scope for role_id in org.roles_of.get(user_id, ())
+              if (scope := org.grants.get(role_id, {}).get(action)) is not None]
     return max(scopes) if scopes else None
 
 
@@ -146,18 +151,24 @@ def require(user: User, action: str) -> Scope:
 
 def visible_owner_ids(user: User, scope: Scope) -> set[int] | None:
     """Ids of the users whose records `scope` reaches; None means everyone's."""
+    reach = _reach(user.id, user.department_id, scope)
+    return None if reach is None else set(reach)
+
+
+def _reach(user_id: int, department_id: int | None, scope: Scope) -> frozenset[int] | None:
+    """Whose records `scope` reaches for a user of that department (kept per transaction); None: everyone's."""
     if scope is Scope.ALL:
         return None
     if scope is Scope.OWN:
-        return {user.id}
+        return frozenset({user_id})
     cache = org_cache()
-    key = (user.id, scope)
+    key = (user_id, department_id, scope)
     if key not in cache:
-        ids = subordinate_ids(user) | {user.id}
-        if scope is Scope.DEPARTMENT and user.department_id is not None:
-            ids |= set(snapshot().members.get(user.department_id, ()))
+        ids = _below(user_id) | {user_id}
+        if scope is Scope.DEPARTMENT and department_id is not None:
+            ids |= set(snapshot().members.get(department_id, ()))
         cache[key] = frozenset(ids)
-    return set(cache[key])
+    return cache[key]
 
 
 def subordinate_ids(user: User) -> set[int]:
@@ -305,21 +316,11 @@ def people_named(kind: str, value: str) -> list[int]:
 
 def user_in_scope(user_id: int, action: str, owner_ids: Iterable[int | None]) -> bool:
     """in_scope for a user known by id only (someone a task is offered to, not the signed-in user)."""
-    org = snapshot()
-    scopes = [scope for role_id in org.roles_of.get(user_id, ())
-              if (scope := org.grants.get(role_id, {}).get(action)) is not None]
-    if not scopes:
+    scope = _granted_scope(user_id, action)
+    if scope is None:
         return False
-    scope = max(scopes)
-    owners = {owner for owner in owner_ids if owner is not None}
-    if scope is Scope.ALL:
-        return True
-    reach = {user_id}
-    if scope >= Scope.SUBORDINATES:
-        reach |= _below(user_id)
-    if scope is Scope.DEPARTMENT:
-        reach |= set(org.members.get(org.department_of.get(user_id, -1), ()))
-    return bool(owners & reach)
+    reach = _reach(user_id, snapshot().department_of.get(user_id), scope)
+    return reach is None or any(owner in reach for owner in owner_ids if owner is not None)
 
 
 def org_cache() -> dict[Any, Any]:
@@ -373,8 +374,8 @@ def in_scope(user: User, action: str, owner_ids: Iterable[int | None]) -> bool:
     scope = scope_for(user, action)
     if scope is None:
         return False
-    ids = visible_owner_ids(user, scope)
-    return ids is None or any(owner in ids for owner in owner_ids if owner is not None)
+    reach = _reach(user.id, user.department_id, scope)
+    return reach is None or any(owner in reach for owner in owner_ids if owner is not None)
 
 
 def customer_clause(user: User, action: str = "customer.read") -> ColumnElement[bool]:

@@ -136,3 +136,15 @@ def test_workhours_after_in_a_diagram_counts_the_configured_working_hours_not_th
     assert task.due_at == datetime(2026, 11, 24, 3, 0)
     # The services count the same hours: two working hours before that is Monday 11:00.
     assert task.remind_at == datetime(2026, 11, 23, 3, 0)
+
+
+def test_a_task_offered_to_a_role_is_held_by_the_holders_whose_claim_scope_covers_its_record(users):
+    from bpm_crm.services import opportunities
+
+    opportunity = opportunities.create_opportunity(user=users["manager1"], values={
+        "customer_name": "杭州云启科技有限公司", "probability": 40, "summary": "升级", "description": "有意向"})
+    task = db.session.scalar(select(HumanTask).where(HumanTask.instance_id == opportunity.process_instance_id,
+                                                     HumanTask.status == TaskStatus.OPEN))
+    held = timers.holders(task)
+    assert users["supervisor1"].id in held  # manager1's supervisor
+    assert users["supervisor2"].id not in held  # the other sales team's supervisor reaches none of manager1's

@@ -60,6 +60,17 @@ def test_every_change_the_permissions_read_renumbers_the_revision_and_nothing_el
     assert changed()
     db.session.add(User(username="newcomer", full_name="新人", password_hash="x"))
     assert changed()
+    grant = db.session.scalar(select(RolePermission).where(RolePermission.action == "customer.read")
+                              .order_by(RolePermission.id).limit(1))
+    grant.scope = "all" if grant.scope != "all" else "own"
+    assert changed()
+    auditor = db.session.scalar(select(Role).where(Role.code == "auditor"))
+    auditor.code = "auditor2"  # candidates name roles by code
+    assert changed()
+    manager.roles.clear()
+    assert changed()
+    db.session.delete(department)
+    assert changed()
     assert len(set(seen)) == len(seen) - 1  # every change a number of its own
 
 
