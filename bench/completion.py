@@ -8,12 +8,18 @@ On a scratch PostgreSQL database it deploys the shipped processes, creates oppor
 2. serves the app with gunicorn (`--workers`, 4 by default) and lets `--clients` HTTP clients complete
    the remaining `assign` tasks through POST /api/v1/tasks/<id>/complete: the first `--warmup` untimed
    (each worker reads the diagrams and the organisation once), then the rest timed as one batch;
-3. runs `pgbench -c <clients>` (TPC-B-like, built in) for `--seconds` on another scratch database
-   on the same server, in the same run, and prints both rates and their ratio;
+3. runs `pgbench -c <clients>` (TPC-B-like, built in; one pgbench thread, its default) for `--seconds` on
+   another scratch database on the same server, in the same run, and prints both rates and their ratio; then
+   `pgbench -c <clients> -j 2` (two pgbench threads, which this 2-core machine runs about 1.5× faster) and the
+   ratio to that too;
 4. says where the CPU went (read from /proc, Linux): per timed completion in the gunicorn workers, in the
    database's server processes for them, in the HTTP clients and on the whole machine, and per pgbench
    transaction on the whole machine — when both runs keep the cores busy, the ratio of the rates is the
-   inverse ratio of these costs.
+   inverse ratio of these costs;
+5. says what the statements alone cost the app (`--floor` completions, 100 by default): the CPU of one
+   API completion in-process beside the CPU of replaying that completion's own statements, in one
+   transaction, through SQLAlchemy's driver-level execute and through psycopg alone — what the web
+   server would still spend per completion with no ORM, no engine and no Flask at all.
 """
 from __future__ import annotations
 
@@ -27,6 +33,7 @@ import statistics
 import subprocess
 import threading
 import time
+import uuid
 
 import scratch
 from flask_migrate import upgrade
@@ -115,6 +122,104 @@ def count_statements(app, task_ids: list[int]) -> tuple[list[int], list[int]]:
             request_counts.append(counter.measure(post))
         db.session.remove()
     return service_counts, request_counts
+
+
+@dataclasses.dataclass
+class Floor:
+    """Thread CPU (ms) of one API completion in-process and of replaying its statements below it."""
+
+    statements: int
+    completion: float
+    core: float
+    driver: float
+
+
+def floor_costs(app, task_ids: list[int], manager_id: int, rounds: int = 4) -> Floor:
+    """One API completion in-process (test client) beside its own statements replayed, in alternating rounds.
+
+    The statements of one completion are recorded as sent to the driver, then replayed, each replay one
+    transaction rolled back (so the same rows can be written again): through SQLAlchemy's exec_driver_sql,
+    and through the psycopg connection under it. Rounds alternate so that the machine's drift affects all
+    three alike; the median round is reported.
+    """
+    with app.app_context():
+        client = app.test_client()
+        token = client.post("/api/v1/auth/token", json={"username": "supervisor1", "password": PASSWORD}).json["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        body = {"data": {"assignee_id": manager_id}}
+
+        def complete(task_id: int) -> None:
+            response = client.post(f"/api/v1/tasks/{task_id}/complete", json=body, headers=headers)
+            assert response.status_code == 200, response.get_data(as_text=True)
+
+        recorded: list[tuple[str, object]] = []
+        recording = [False]
+
+        def record(_conn, _cursor, statement, parameters, _context, _many) -> None:
+            if recording[0]:
+                recorded.append((statement, parameters))
+
+        event.listen(db.engine, "before_cursor_execute", record)
+        complete(task_ids[0])  # the first request of this client reads the diagrams and the organisation
+        recording[0] = True
+        complete(task_ids[1])
+        recording[0] = False
+        event.remove(db.engine, "before_cursor_execute", record)
+        db.session.remove()
+
+        def fresh(parameters):
+            """The recorded parameters; a new task's guid is unique, so each replay names a new one."""
+            if isinstance(parameters, dict) and "task_guid" in parameters:
+                return {**parameters, "task_guid": str(uuid.uuid4())}
+            return parameters
+
+        def core() -> None:
+            with db.engine.connect() as conn:
+                for statement, parameters in recorded:
+                    parameters = fresh(parameters)
+                    result = conn.exec_driver_sql(statement, parameters)
+                    if result.returns_rows:
+                        result.all()
+                conn.rollback()
+
+        def driver(raw) -> None:
+            with raw.cursor() as cursor:
+                for statement, parameters in recorded:
+                    cursor.execute(statement, fresh(parameters))
+                    if cursor.description is not None:
+                        cursor.fetchall()
+            raw.rollback()
+
+        remaining = task_ids[2:]
+        per_round = max(1, len(remaining) // rounds)
+        results: list[tuple[float, float, float]] = []
+        with db.engine.connect() as held:
+            raw = held.connection.driver_connection
+            held.rollback()
+            for _warm in range(10):
+                core()
+                driver(raw)
+            for index in range(rounds):
+                batch = remaining[index * per_round:(index + 1) * per_round]
+                if not batch:
+                    break
+                started = time.thread_time()
+                for task_id in batch:
+                    complete(task_id)
+                completion = (time.thread_time() - started) / len(batch)
+                started = time.thread_time()
+                for _ in batch:
+                    core()
+                replay_core = (time.thread_time() - started) / len(batch)
+                started = time.thread_time()
+                for _ in batch:
+                    driver(raw)
+                replay_driver = (time.thread_time() - started) / len(batch)
+                results.append((completion, replay_core, replay_driver))
+        db.session.remove()
+    middle = sorted(results)[len(results) // 2]
+    return Floor(statements=len(recorded), completion=middle[0] * 1000, core=middle[1] * 1000,
+                 driver=middle[2] * 1000)
 
 
 TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -250,16 +355,17 @@ def http_rate(url: str, task_ids: list[int], clients: int, manager_id: int,
         server.wait(timeout=30)
 
 
-def pgbench_rate(clients: int, seconds: int) -> tuple[float, CpuShare]:
-    """pgbench's own TPC-B-like transactions per second on a scratch database, same server; and its CPU."""
+def pgbench_rate(clients: int, seconds: int, threads: int = 1) -> tuple[float, CpuShare]:
+    """pgbench's own TPC-B-like transactions per second on a scratch database, same server; and its CPU.
+
+    `threads` is pgbench's -j: 1, its default, is what `pgbench -c <clients>` runs."""
     name = scratch.create_pg("bpm_crm_pgbench")
     try:
         subprocess.run(["pgbench", "-i", "-q", "-h", "127.0.0.1", "-U", "postgres", name], check=True,
                        capture_output=True)
         busy, started = machine_busy(), time.perf_counter()
         done = subprocess.run(["pgbench", "-h", "127.0.0.1", "-U", "postgres", "-c", str(clients), "-j",
-                               str(min(clients, 2)), "-T", str(seconds), name], check=True, capture_output=True,
-                              text=True)
+                               str(threads), "-T", str(seconds), name], check=True, capture_output=True, text=True)
         cpu = CpuShare(machine=machine_busy() - busy, seconds=time.perf_counter() - started)
         for line in done.stdout.splitlines():
             if line.startswith("tps ="):
@@ -277,12 +383,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15, help="pgbench duration")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--warmup", type=int, default=40, help="completions over HTTP before the timed ones")
+    parser.add_argument("--floor", type=int, default=100, help="in-process completions beside their statements")
     args = parser.parse_args()
 
     name = scratch.create_pg()
     url = scratch.pg_url(name)
     try:
-        total = args.tasks + args.sample + args.warmup
+        total = args.tasks + args.sample + args.warmup + args.floor + 2
         print(f"preparing {total} opportunities on PostgreSQL …", flush=True)
         app = prepare(url, total)
         ids = open_assign_tasks(app)
@@ -290,10 +397,14 @@ def main() -> None:
         with app.app_context():
             manager_id = db.session.scalar(select(User.id).where(User.username == "manager1"))
             db.session.remove()
+        used = args.sample + args.floor + 2
+        floor = floor_costs(app, ids[args.sample:used], manager_id)
+        with app.app_context():
             db.engine.dispose()
-        rate, elapsed, cpu = http_rate(url, ids[args.sample:], args.clients, manager_id, warmup=args.warmup,
+        rate, elapsed, cpu = http_rate(url, ids[used:], args.clients, manager_id, warmup=args.warmup,
                                        workers=args.workers)
         tps, pg_cpu = pgbench_rate(args.clients, args.seconds)
+        tps_j2, pg_cpu_j2 = pgbench_rate(args.clients, args.seconds, threads=2)
     finally:
         scratch.drop_pg(name)
 
@@ -304,20 +415,28 @@ def main() -> None:
           f"{statistics.median(service_counts):g} (min {min(service_counts)}, max {max(service_counts)}) |")
     print(f"| SQL statements per completion, whole API request (median of {len(request_counts)}) | "
           f"{statistics.median(request_counts):g} (min {min(request_counts)}, max {max(request_counts)}) |")
-    timed = len(ids) - args.sample - args.warmup
+    timed = len(ids) - used - args.warmup
     print(f"| completions/s over HTTP (gunicorn -w {args.workers}, {args.clients} clients, {timed} tasks "
           f"in {elapsed:.1f} s after {args.warmup} untimed) | {rate:.1f} |")
     print(f"| pgbench -c{args.clients} tps (same run, same server) | {tps:.0f} |")
-    print(f"| ratio completions/s ÷ pgbench tps | {rate / tps:.3f} |")
+    print(f"| ratio completions/s ÷ pgbench -c{args.clients} tps | {rate / tps:.3f} |")
+    print(f"| pgbench -c{args.clients} -j2 tps (two pgbench threads) | {tps_j2:.0f} |")
+    print(f"| ratio completions/s ÷ pgbench -c{args.clients} -j2 tps | {rate / tps_j2:.3f} |")
     done = rate * cpu.seconds
-    transactions = tps * pg_cpu.seconds
     cores = os.cpu_count() or 1
     print(f"| CPU per completion: gunicorn workers / PostgreSQL / HTTP clients (ms) | "
           f"{cpu.app / done * 1000:.2f} / {cpu.database / done * 1000:.2f} / {cpu.clients / done * 1000:.2f} |")
     print(f"| CPU per completion, whole machine (ms; {cpu.machine / cpu.seconds:.2f} of {cores} cores busy) | "
           f"{cpu.machine / done * 1000:.2f} |")
-    print(f"| CPU per pgbench transaction, whole machine (ms; {pg_cpu.machine / pg_cpu.seconds:.2f} of {cores} "
-          f"cores busy) | {pg_cpu.machine / transactions * 1000:.3f} |")
+    for label, (run_tps, run_cpu) in ((f"-c{args.clients}", (tps, pg_cpu)),
+                                      (f"-c{args.clients} -j2", (tps_j2, pg_cpu_j2))):
+        print(f"| CPU per pgbench {label} transaction, whole machine (ms; {run_cpu.machine / run_cpu.seconds:.2f} "
+              f"of {cores} cores busy) | {run_cpu.machine / (run_tps * run_cpu.seconds) * 1000:.3f} |")
+    print(f"| app CPU per API completion in-process (test client, no HTTP; median of 4 rounds of "
+          f"{args.floor // 4}) (ms) | {floor.completion:.2f} |")
+    print(f"| its {floor.statements} statements replayed in one transaction: through SQLAlchemy (exec_driver_sql) "
+          f"/ through psycopg alone (ms; share of the completion) | {floor.core:.2f} / {floor.driver:.2f} "
+          f"({floor.core / floor.completion:.0%} / {floor.driver / floor.completion:.0%}) |")
 
 
 if __name__ == "__main__":
