@@ -253,18 +253,23 @@ def create_user(
 
 def active_users_with_role(user: User, role_code: str, action: str, *,
                            among: list[int] | None = None) -> list[User]:
-    """Active holders of a role whom `user` may hand work to within his scope for `action` (those `among`)."""
-    query = (
-        select(User)
-        .join(User.roles)
-        .where(Role.code == role_code, User.active.is_(True))
-        .where(permissions.scope_clause(user, action, [User.id]))
-        .options(joinedload(User.department), joinedload(User.roles))
-        .order_by(User.department_id, User.full_name)
-    )
-    if among is not None:
-        query = query.where(User.id.in_(among))
-    return list(db.session.scalars(query).unique())
+    """Active holders of a role whom `user` may hand work to within his scope for `action` (those `among`).
+
+    Who qualifies is read from the organisation as permissions keep it; only those people are loaded.
+    """
+    scope = permissions.scope_for(user, action)
+    if scope is None:
+        return []
+    reach = permissions.visible_owner_ids(user, scope)
+    wanted = None if among is None else set(among)
+    ids = [person for person in permissions.people_named("role", role_code)
+           if (reach is None or person in reach) and (wanted is None or person in wanted)]
+    if not ids:
+        return []
+    return list(db.session.scalars(
+        select(User).where(User.id.in_(ids), User.active.is_(True))
+        .options(joinedload(User.department), joinedload(User.roles))  # a handler checks the chosen one's roles
+        .order_by(User.department_id, User.full_name)).unique())
 
 
 def active_users_with_action(action: str, *, among: list[int] | None = None) -> list[User]:
