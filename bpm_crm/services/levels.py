@@ -92,6 +92,12 @@ def delete_rule(*, rule_id: int, user: User) -> None:
     db.session.delete(_rule(rule_id))
 
 
+def get_rule(*, rule_id: int, user: User) -> LevelRule:
+    """One level rule, for its edit form; NotFound otherwise."""
+    permissions.require(user, "dictionary.manage")
+    return _rule(rule_id)
+
+
 def _rule(rule_id: int) -> LevelRule:
     rule = db.session.get(LevelRule, rule_id)
     if rule is None:

@@ -347,7 +347,7 @@ def delete_department(department_id: int):
     """Remove an empty department."""
     user = _require("user.manage")
     act(lambda: admin.delete_department(user=user, department_id=department_id),
-        success=lambda name: gettext("部门 %(name)s 已删除", name=name))
+        success=lambda name: gettext("部门 %(name)s 已删除", name=name), missing=gettext("这个部门已被删除"))
     return redirect(url_for("admin.departments"))
 
 
@@ -431,11 +431,16 @@ def edit_entry(entry_id: int):
 def delete_entry(entry_id: int):
     """Remove an editable item; records that use it keep their text."""
     user = _require("dictionary.manage")
-    entry = dictionary.get_entry(entry_id=entry_id)
-    entry_type = entry.type
-    act(lambda: dictionary.delete_entry(user=user, entry_id=entry_id),
-        success=lambda item: gettext("已删除“%(item)s”，已使用它的记录保留原来的文字", item=item))
-    return redirect(url_for("admin.dictionary", type=entry_type))
+    entry_type: str | None = None
+
+    def delete() -> str:
+        nonlocal entry_type
+        entry_type = dictionary.get_entry(entry_id=entry_id).type
+        return dictionary.delete_entry(user=user, entry_id=entry_id)
+
+    act(delete, success=lambda item: gettext("已删除“%(item)s”，已使用它的记录保留原来的文字", item=item),
+        missing=gettext("这个字典项已被删除"))
+    return redirect(url_for("admin.dictionary", type=entry_type) if entry_type else url_for("admin.dictionary"))
 
 
 @bp.get("/audit-log")

@@ -78,7 +78,7 @@ def toggle(rule_id: int):
     """Pause or resume a rule."""
     active = request.form.get("active") == "1"
     act(lambda: care_rules.set_active(rule_id=rule_id, user=signed_in(), active=active),
-        success=gettext("规则已启用") if active else gettext("规则已停用"))
+        success=gettext("规则已启用") if active else gettext("规则已停用"), missing=gettext("这条关怀规则已被删除"))
     return redirect(url_for("care_rules.index"))
 
 
@@ -86,5 +86,6 @@ def toggle(rule_id: int):
 @login_required
 def delete(rule_id: int):
     """Remove a rule that never made a task."""
-    act(lambda: care_rules.delete_rule(rule_id=rule_id, user=signed_in()), success=gettext("规则已删除"))
+    act(lambda: care_rules.delete_rule(rule_id=rule_id, user=signed_in()), success=gettext("规则已删除"),
+        missing=gettext("这条关怀规则已被删除"))
     return redirect(url_for("care_rules.index"))

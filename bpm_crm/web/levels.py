@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, url_for
+from flask import Blueprint, flash, redirect, url_for
 from flask_babel import gettext
 from flask_login import login_required
 
@@ -43,11 +43,7 @@ def index():
 @login_required
 def edit(rule_id: int):
     """Change one rule."""
-    user = signed_in()
-    permissions.require(user, "dictionary.manage")
-    rule = next((r for r in levels.list_rules(user=user) if r.id == rule_id), None)
-    if rule is None:
-        abort(404)
+    rule = levels.get_rule(rule_id=rule_id, user=signed_in())
     form = _form(obj=rule)
     return _page(form, rule, lambda: levels.update_rule(rule_id=rule_id, user=signed_in(), values=form.values()),
                  gettext("已保存修改"))
@@ -57,7 +53,8 @@ def edit(rule_id: int):
 @login_required
 def delete(rule_id: int):
     """Remove a rule; customers keep their levels."""
-    act(lambda: levels.delete_rule(rule_id=rule_id, user=signed_in()), success=gettext("等级规则已删除"))
+    act(lambda: levels.delete_rule(rule_id=rule_id, user=signed_in()), success=gettext("等级规则已删除"),
+        missing=gettext("这条等级规则已被删除"))
     return redirect(url_for("levels.index"))
 
 

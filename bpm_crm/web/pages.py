@@ -69,13 +69,19 @@ def redirect_after(message: str, url: str) -> Response:
     return redirect(url)
 
 
-def act(action: Callable[[], T], *, success: str | Callable[[T], str] | None = None) -> bool:
+def act(action: Callable[[], T], *, success: str | Callable[[T], str] | None = None,
+        missing: str | None = None) -> bool:
     """Do what a button asks (a post without a form page of its own): True when the service did it and `success`
     (a text, or one made from what the service returned) is flashed; False when it refused, its reason flashed
-    (a conflict as a warning). A record that is not there (or not visible) stays a 404 page."""
+    (a conflict as a warning). A record that is not there (or not visible) stays a 404 page — unless `missing`
+    says what to tell instead (settings everyone who may act sees, pressed on a page older than their removal:
+    nothing is hidden by saying they are gone)."""
     try:
         result = action()
     except DomainError as exc:
+        if exc.status == 404 and missing is not None:
+            flash(missing, "warning")
+            return False
         if exc.status == 404:
             raise
         flash(refusal_text(exc), "warning" if exc.status == 409 else "danger")

@@ -216,6 +216,8 @@ def test_departments_tree_and_cycle(login):
     market = db.session.scalar(select(Department).where(Department.name == "市场部"))
     response = browser.post(f"/admin/departments/{market.id}/delete", follow_redirects=True)
     assert "部门 市场部 已删除" in page_text(response)
+    stale = browser.post(f"/admin/departments/{market.id}/delete", follow_redirects=True)
+    assert stale.status_code == 200 and "这个部门已被删除" in page_text(stale) and "销售一部" in page_text(stale)
     refused = browser.post(f"/admin/departments/{first.id}/delete", follow_redirects=True)
     assert "下还有用户" in page_text(refused)
 
@@ -255,6 +257,8 @@ def test_dictionary_add_edit_delete_through_the_pages(login):
     response = browser.post(f"/admin/dictionary/{added.id}/delete", follow_redirects=True)
     assert "已使用它的记录保留原来的文字" in page_text(response)
     assert "纺织服装" not in dictionary.choices(dictionary.INDUSTRY)
+    stale = browser.post(f"/admin/dictionary/{added.id}/delete", follow_redirects=True)
+    assert stale.status_code == 200 and "这个字典项已被删除" in page_text(stale)
     assert login("manager1").get("/admin/dictionary").status_code == 403
 
 

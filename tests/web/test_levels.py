@@ -36,6 +36,9 @@ def test_rules_are_added_edited_and_deleted(login):
     assert (rule.level, rule.months, rule.active) == ("重点", 6, False)
     assert admin.post(f"/level-rules/{rule.id}/delete").status_code == 302
     assert db.session.scalar(select(LevelRule.id)) is None
+    # pressed again on a page opened before: the list says it is gone (not a 404 page)
+    stale = admin.post(f"/level-rules/{rule.id}/delete", follow_redirects=True)
+    assert stale.status_code == 200 and "这条等级规则已被删除" in page_text(stale) and "暂无等级规则" in page_text(stale)
     assert admin.get("/level-rules/999/edit").status_code == 404
 
 

@@ -195,6 +195,10 @@ def test_care_rules_are_added_checked_and_paused(login):
     assert db.session.get(CareRule, rule.id).active is False
     owner.post(f"/care-rules/{rule.id}/delete")
     assert db.session.scalar(select(func.count()).select_from(CareRule)) == 0
+    for stale in (owner.post(f"/care-rules/{rule.id}/delete", follow_redirects=True),
+                  owner.post(f"/care-rules/{rule.id}/active", data={"active": "1"}, follow_redirects=True)):
+        assert stale.status_code == 200 and "这条关怀规则已被删除" in page_text(stale)
+    assert db.session.scalar(select(func.count()).select_from(CareRule)) == 0
 
 
 def test_a_care_task_shows_its_inbox_task(users, login):
