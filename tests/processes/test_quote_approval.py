@@ -210,6 +210,20 @@ def test_each_approver_sees_what_changed_since_the_version_he_decided_on(users):
     assert events.count("resubmitted") == 1 and "transferred" in events
 
 
+def test_a_transfer_in_the_printed_round_is_printed_with_its_note(users):
+    manager, supervisor, director, ceo = (users[name] for name in ("manager1", "supervisor1", "director", "ceo"))
+    quote = a_quote(manager, "250000.00")
+    quote_approval.submit(quote_id=quote.id, user=manager)
+    approve(quote, supervisor, "价格合理")
+    approvals.transfer(task_id=the_task(quote, director).id, user=director, to_user_id=ceo.id, comment="请张总定")
+    approve(quote, ceo, "同意")  # the director's step, decided by the one it was handed to
+    assert status(quote) == QuoteStatus.APPROVED
+    printed = db.session.scalars(select(Job).where(Job.kind == "quote.pdf")).all()[-1].payload["trail"]
+    rows = [(entry["approver"], entry["decision"], entry["comment"]) for entry in printed]
+    assert rows == [("王主管", "approve", "价格合理"), ("周总监", "transfer", "请张总定"), ("张总", "approve", "同意")]
+    assert printed[1]["step"] == printed[2]["step"] == "销售总监审批"
+
+
 def test_the_author_withdraws_while_nobody_has_acted_and_not_after(users):
     manager, supervisor = users["manager1"], users["supervisor1"]
     quote = a_quote(manager)
