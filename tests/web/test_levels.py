@@ -38,7 +38,8 @@ def test_rules_are_added_edited_and_deleted(login):
     assert db.session.scalar(select(LevelRule.id)) is None
     # pressed again on a page opened before: the list says it is gone (not a 404 page)
     stale = admin.post(f"/level-rules/{rule.id}/delete", follow_redirects=True)
-    assert stale.status_code == 200 and "这条等级规则已被删除" in page_text(stale) and "暂无等级规则" in page_text(stale)
+    page = page_text(stale)
+    assert stale.status_code == 200 and "这条等级规则已被删除" in page and "暂无等级规则" in page
     assert admin.get("/level-rules/999/edit").status_code == 404
 
 
