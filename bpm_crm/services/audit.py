@@ -259,8 +259,11 @@ def _record_changes(session: Session, context: Any) -> None:
     pairs = _folded(session, _entries_with_records(session, context))
     if not pairs:
         return
-    result = session.connection().execute(
-        insert(AuditLog).returning(AuditLog.id, sort_by_parameter_order=True), [entry for entry, _ in pairs])
+    if len(pairs) == 1:  # the usual flush: one plain INSERT … RETURNING, not the batch of several rows
+        result = session.connection().execute(insert(AuditLog).returning(AuditLog.id), pairs[0][0])
+    else:
+        result = session.connection().execute(
+            insert(AuditLog).returning(AuditLog.id, sort_by_parameter_order=True), [entry for entry, _ in pairs])
     written = session.info.setdefault(_WRITTEN, {})
     pending = session.info.setdefault(_BY_RECORD, {})
     for (entry, record), entry_id in zip(pairs, result.scalars(), strict=True):

@@ -7,10 +7,11 @@ finds the task closed under the instance lock and gets Conflict.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, false, or_, select
 from sqlalchemy.orm import joinedload
 
 from bpm_crm.engine.approval import vote_variable
@@ -210,18 +211,22 @@ def _clean(task: HumanTask, user: User, data: Any, *, final: bool) -> dict[str, 
 
 # Acting on a task ------------------------------------------------------------------------------
 
+@functools.cache
+def _locked_task_statement() -> Select:
+    """The statement of locked_open_task, built once (every step of every process runs it)."""
+    return (select(HumanTask, ProcessInstance).join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
+            .where(HumanTask.id == bindparam("task_id")).with_for_update(of=[HumanTask, ProcessInstance])
+            .options(joinedload(HumanTask.candidates), joinedload(HumanTask.watchers))
+            .execution_options(populate_existing=True))
+
+
 def locked_open_task(task_id: int, user: User) -> tuple[HumanTask, ProcessInstance]:
     """The visible task, with its instance row locked; Conflict when it is no longer open.
 
     One statement loads the task and locks both rows: a concurrent completion waits here and then
     reads the task as the other transaction left it.
     """
-    row = db.session.execute(
-        select(HumanTask, ProcessInstance).join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
-        .where(HumanTask.id == task_id).with_for_update(of=[HumanTask, ProcessInstance])
-        .options(joinedload(HumanTask.candidates), joinedload(HumanTask.watchers))
-        .execution_options(populate_existing=True)
-    ).unique().first()
+    row = db.session.execute(_locked_task_statement(), {"task_id": task_id}).unique().first()
     if row is None or not may_see_task(user, row[0]):
         raise NotFound("任务不存在或您无权查看")
     task, instance = row
