@@ -348,6 +348,10 @@ class DepartmentRow:
     head: User | None
     users: int
 
+    @property
+    def id(self) -> int:
+        return self.department.id
+
 
 def department_tree() -> list[DepartmentRow]:
     """Departments as a tree (parents before children, indented by depth) with head and user count."""

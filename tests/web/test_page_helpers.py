@@ -81,3 +81,31 @@ def test_a_buttons_action_says_what_happened(app):
         with pytest.raises(NotFound):
             pages.act(missing, success="不应出现")
         assert get_flashed_messages() == []
+
+
+def test_a_list_filter_keeps_the_chosen_value_whatever_its_shape(app):
+    """filter_select: plain values, (id, name) pairs and rows by attribute; the chosen one selected whether the page
+    passes it as the number it is or as the text of the query string; nothing chosen, nothing selected."""
+    from types import SimpleNamespace
+
+    from flask import render_template_string
+
+    template = ('{% from "_macros.html" import filter_select %}'
+                '{{ filter_select("f", "F", "全部", values, chosen, value=value, text=text) }}')
+    rows = [SimpleNamespace(id=7, name="杭州仓"), SimpleNamespace(id=17, name="苏州仓")]
+    cases = [
+        (["新建", "处理中"], "处理中", None, None, ('<option value="处理中" selected>处理中</option>', 1)),
+        ([(7, "李明"), (17, "王芳")], 17, 0, 1, ('<option value="17" selected>王芳</option>', 1)),
+        ([(7, "李明"), (17, "王芳")], "7", 0, 1, ('<option value="7" selected>李明</option>', 1)),
+        (rows, "17", "id", "name", ('<option value="17" selected>苏州仓</option>', 1)),
+        (rows, None, "id", "name", ('<option value="">全部</option>', 0)),
+    ]
+    with app.test_request_context():
+        for values, chosen, value, text, (expected, selected) in cases:
+            page = render_template_string(template, values=values, chosen=chosen, value=value, text=text)
+            assert expected in page and page.count(" selected") == selected, page
+        called = render_template_string(
+            '{% from "_macros.html" import filter_select %}'
+            '{% call(row) filter_select("f", "F", "全部", rows, 7, value="id") %}<{{ row.name }}>{% endcall %}',
+            rows=rows)
+        assert '<option value="7" selected><杭州仓></option>' in called
