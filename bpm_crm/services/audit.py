@@ -204,6 +204,8 @@ def _reattribute(session: Session) -> None:
 
 # Entries this transaction wrote, by (record type, id): later flushes of the record fold into them.
 _WRITTEN = "audit_entries_written"
+_INSERT_ONE = insert(AuditLog).returning(AuditLog.id)
+_INSERT_MANY = insert(AuditLog).returning(AuditLog.id, sort_by_parameter_order=True)
 
 
 def fold(action: str, earlier: dict[str, list[Any]], later: dict[str, list[Any]]) -> dict[str, list[Any]]:
@@ -260,10 +262,9 @@ def _record_changes(session: Session, context: Any) -> None:
     if not pairs:
         return
     if len(pairs) == 1:  # the usual flush: one plain INSERT … RETURNING, not the batch of several rows
-        result = session.connection().execute(insert(AuditLog).returning(AuditLog.id), pairs[0][0])
+        result = session.connection().execute(_INSERT_ONE, pairs[0][0])
     else:
-        result = session.connection().execute(
-            insert(AuditLog).returning(AuditLog.id, sort_by_parameter_order=True), [entry for entry, _ in pairs])
+        result = session.connection().execute(_INSERT_MANY, [entry for entry, _ in pairs])
     written = session.info.setdefault(_WRITTEN, {})
     pending = session.info.setdefault(_BY_RECORD, {})
     for (entry, record), entry_id in zip(pairs, result.scalars(), strict=True):
