@@ -65,13 +65,18 @@ def test_every_change_the_permissions_read_renumbers_the_revision_and_nothing_el
     grant.scope = "all" if grant.scope != "all" else "own"
     assert changed()
     auditor = db.session.scalar(select(Role).where(Role.code == "auditor"))
+    auditor.name = "审计"
+    department.name = "新部门（华东）"
+    assert not changed()  # what a role or a department is called is no concern of permissions either
     auditor.code = "auditor2"  # candidates name roles by code
+    assert changed()
+    department.parent_id = db.session.scalar(select(Department.id).where(Department.name == "销售中心"))
     assert changed()
     manager.roles.clear()
     assert changed()
     db.session.delete(department)
     assert changed()
-    assert len(set(seen)) == len(seen) - 1  # every change a number of its own
+    assert len(set(seen)) == len(seen) - 2  # every change a number of its own (two were none of its concern)
 
 
 @pytest.mark.commits  # the change must be committed for other sessions to see it
