@@ -175,6 +175,25 @@ def test_changes_of_one_transaction_fold_into_one_entry(app, users):
     assert update.action == "update" and update.changes == {"phone": ["0571-1", "0571-3"]}
 
 
+def test_records_written_in_one_flush_each_get_their_own_entry(app, users):
+    """Several audited rows in one flush are logged in one statement; each entry must stay its own record's, or a
+    later change in the same transaction would fold into another record's entry."""
+    first = Customer(name="宁波一号有限公司", owner_id=users["manager1"].id, phone="0574-1")
+    second = Customer(name="宁波二号有限公司", owner_id=users["manager1"].id, phone="0574-2")
+    product = Product(code="P-AUD", name="审计测试产品", price=Decimal("10.00"))
+    db.session.add_all([first, second, product])
+    db.session.flush()
+    second.phone = "0574-22"
+    product.price = Decimal("12.00")
+    db.session.commit()
+    for record, record_type, field, value in ((first, "customer", "phone", "0574-1"),
+                                              (second, "customer", "phone", "0574-22"),
+                                              (product, "product", "price", "12.00")):
+        (entry,) = entries(record_type, record.id)
+        assert entry.action == "create" and entry.changes[field] == [None, value], (record_type, entry.changes)
+    assert entries("customer", first.id)[0].changes["name"] == [None, "宁波一号有限公司"]
+
+
 def test_fold_rules():
     from bpm_crm.services.audit import fold
 
